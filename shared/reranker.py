@@ -1,0 +1,462 @@
+"""The :class:`Reranker`: cross-encoder reranking with chunk-max windows and RRF."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from numbers import Real
+from typing import TYPE_CHECKING, Any, Literal
+
+from shared.batching import plan_batches
+from shared.fusion import ranks_by_score, reciprocal_rank_fusion
+from shared.loading import load_cross_encoder, resolve_model_name
+from shared.ranking import select_top
+from shared.results import RerankResult
+from shared.scorer import PairScorer, TokenizedText
+from shared.windows import TokenWindow, plan_windows, window_char_span
+
+if TYPE_CHECKING:
+    from sentence_transformers import CrossEncoder
+
+__all__ = ["Fusion", "LongDocuments", "Normalize", "Reranker"]
+
+LongDocuments = Literal["chunk_max", "truncate"]
+Fusion = Literal["rrf"]
+Normalize = Literal["sigmoid"]
+
+_LONG_DOCUMENT_MODES = ("chunk_max", "truncate")
+
+
+@dataclass(frozen=True, slots=True)
+class _TextScore:
+    """The cross-encoder's verdict on one distinct text."""
+
+    score: float
+    num_windows: int
+    window_index: int
+    window_span: tuple[int, int]
+
+
+class Reranker:
+    """Rerank candidate texts for a query with a cross-encoder.
+
+    Long documents are split into overlapping token windows and keep their best
+    window's score (chunk-max); the cross-encoder ranking can optionally be fused
+    with the retriever's ranking by Reciprocal Rank Fusion. The model loads once,
+    on first use, and one instance may be shared by threads.
+
+    Args:
+        model: A hub id, a local directory, an already-built
+            ``sentence_transformers.CrossEncoder``, or any :class:`~shared.PairScorer`.
+            Defaults to ``$CROSSRANK_MODEL``, else ``cross-encoder/ms-marco-MiniLM-L6-v2``.
+        device: ``"cpu"``, ``"cuda"``, ``"mps"``...; chosen automatically (cuda, then
+            mps, then cpu) when ``None``. Ignored for an already-built model.
+        trust_remote_code: Let the model repository run its own code.
+        cross_encoder_kwargs: Extra keyword arguments for ``CrossEncoder(...)``.
+        long_documents: ``"chunk_max"`` scores every window of a long document and
+            keeps the best; ``"truncate"`` scores only its first window, like
+            today's rerankers.
+        window_overlap: Tokens shared by consecutive windows; ``None`` (the default)
+            uses one eighth of the window (63 tokens for a 512-token model and a short
+            query). An explicit value must be smaller than the window.
+        max_windows: Most windows scored per document (``None``: no cap). Beyond the
+            cap, windows evenly spaced over the document are kept, always including
+            the first and the last.
+        fusion: ``"rrf"`` to fuse the cross-encoder ranking with the retrieval
+            ranking; ``None`` to rank by the cross-encoder alone.
+        rrf_k: The RRF constant ``k``.
+        rrf_weights: ``(cross_encoder_weight, retrieval_weight)`` for RRF.
+        normalize: ``"sigmoid"`` maps logits to 0..1 (left as is when the model
+            already outputs 0..1); ``None`` keeps the model's raw output.
+        score_threshold: Drop results whose final score is below this.
+        top_n: Keep only the best ``top_n`` results (``None``: all).
+        batch_size: Most pairs per model call.
+        max_tokens_per_batch: Most padded tokens per model call, so memory stays
+            bounded however many or long the candidates are.
+        show_progress_bar: Show a tqdm bar over batches.
+
+    The query is truncated to half of the model's window (its first tokens), so
+    every document window keeps at least half the window for document text.
+
+    Example:
+        >>> reranker = Reranker("path/to/cross-encoder", top_n=3)
+        >>> results = reranker.rerank("what is chunk-max?", ["doc one", "doc two"])
+        >>> results[0].index, results[0].score  # doctest: +SKIP
+        (1, 0.93)
+    """
+
+    def __init__(
+        self,
+        model: str | CrossEncoder | PairScorer | None = None,
+        *,
+        device: str | None = None,
+        trust_remote_code: bool = False,
+        cross_encoder_kwargs: dict[str, Any] | None = None,
+        long_documents: LongDocuments = "chunk_max",
+        window_overlap: int | None = None,
+        max_windows: int | None = 16,
+        fusion: Fusion | None = None,
+        rrf_k: float = 60.0,
+        rrf_weights: tuple[float, float] = (1.0, 1.0),
+        normalize: Normalize | None = None,
+        score_threshold: float | None = None,
+        top_n: int | None = None,
+        batch_size: int = 32,
+        max_tokens_per_batch: int = 16384,
+        show_progress_bar: bool = False,
+    ) -> None:
+        if long_documents not in _LONG_DOCUMENT_MODES:
+            raise ValueError(
+                f"long_documents must be 'chunk_max' or 'truncate', got {long_documents!r}."
+            )
+        if window_overlap is not None:
+            _check_int("window_overlap", window_overlap, minimum=0)
+        if max_windows is not None:
+            _check_int("max_windows", max_windows, minimum=1)
+        if fusion not in (None, "rrf"):
+            raise ValueError(f"fusion must be None or 'rrf', got {fusion!r}.")
+        if isinstance(rrf_k, bool) or not isinstance(rrf_k, (int, float)) or rrf_k < 0:
+            raise ValueError(f"rrf_k must be a number >= 0, got {rrf_k!r}.")
+        if (
+            len(rrf_weights) != 2
+            or not all(isinstance(w, (int, float)) and w >= 0 for w in rrf_weights)
+        ):
+            raise ValueError(
+                f"rrf_weights must be two numbers >= 0 (cross-encoder, retrieval), got {rrf_weights!r}."
+            )
+        if normalize not in (None, "sigmoid"):
+            raise ValueError(f"normalize must be None or 'sigmoid', got {normalize!r}.")
+        _check_threshold(score_threshold)
+        if top_n is not None:
+            _check_int("top_n", top_n, minimum=1)
+        _check_int("batch_size", batch_size, minimum=1)
+        _check_int("max_tokens_per_batch", max_tokens_per_batch, minimum=1)
+
+        self._model_spec: str | CrossEncoder | PairScorer | None = model
+        self._device: str | None = device
+        self._trust_remote_code: bool = trust_remote_code
+        self._cross_encoder_kwargs: dict[str, Any] = dict(cross_encoder_kwargs or {})
+        self.long_documents: LongDocuments = long_documents
+        self.window_overlap: int | None = window_overlap
+        self.max_windows: int | None = max_windows
+        self.fusion: Fusion | None = fusion
+        self.rrf_k: float = float(rrf_k)
+        self.rrf_weights: tuple[float, float] = (float(rrf_weights[0]), float(rrf_weights[1]))
+        self.normalize: Normalize | None = normalize
+        self.score_threshold: float | None = score_threshold
+        self.top_n: int | None = top_n
+        self.batch_size: int = batch_size
+        self.max_tokens_per_batch: int = max_tokens_per_batch
+        self.show_progress_bar: bool = show_progress_bar
+        self._scorer: PairScorer | None = model if isinstance(model, PairScorer) else None
+        self._load_lock: threading.Lock = threading.Lock()
+
+    @property
+    def model_name(self) -> str:
+        """The model's id or path (without loading it)."""
+        if self._scorer is not None:
+            return self._scorer.name
+        if isinstance(self._model_spec, str) or self._model_spec is None:
+            return resolve_model_name(self._model_spec)
+        return type(self._model_spec).__name__
+
+    @property
+    def scorer(self) -> PairScorer:
+        """The loaded scorer; loads the model on first access (thread-safe)."""
+        if self._scorer is None:
+            with self._load_lock:
+                if self._scorer is None:
+                    self._scorer = self._load_scorer()
+        return self._scorer
+
+    def _load_scorer(self) -> PairScorer:
+        from shared.cross_encoder_scorer import CrossEncoderScorer
+
+        spec = self._model_spec
+        if spec is None or isinstance(spec, str):
+            name = resolve_model_name(spec)
+            cross_encoder = load_cross_encoder(
+                name,
+                device=self._device,
+                trust_remote_code=self._trust_remote_code,
+                cross_encoder_kwargs=self._cross_encoder_kwargs,
+            )
+            return CrossEncoderScorer(cross_encoder, name=name)
+        from sentence_transformers import CrossEncoder
+
+        if isinstance(spec, CrossEncoder):
+            return CrossEncoderScorer(spec)
+        raise TypeError(
+            "model must be a hub id or local path (str), a sentence_transformers.CrossEncoder "
+            f"or a shared.PairScorer, got {type(spec).__name__}."
+        )
+
+    def rerank(
+        self,
+        query: str,
+        documents: Sequence[str],
+        *,
+        retrieval_scores: Sequence[float] | None = None,
+        top_n: int | None = None,
+        score_threshold: float | None = None,
+    ) -> list[RerankResult]:
+        """Rerank ``documents`` for ``query``.
+
+        Args:
+            query: The search query.
+            documents: Candidate texts, in the retriever's order.
+            retrieval_scores: The retriever's score per document (higher is better);
+                when given, they define the retrieval rank instead of input order.
+            top_n: Overrides the instance's ``top_n`` for this call.
+            score_threshold: Overrides the instance's ``score_threshold`` for this call.
+
+        Returns:
+            Results best first; every input appears once unless cut by ``top_n`` or
+            ``score_threshold``.
+
+        Raises:
+            TypeError: If the query or a document is not a string.
+            ValueError: If the query is empty or an option is out of range.
+        """
+        _check_query(query)
+        documents = _check_documents(documents)
+        scores_in = _check_retrieval_scores(retrieval_scores, len(documents))
+        if top_n is not None:
+            _check_int("top_n", top_n, minimum=1)
+        _check_threshold(score_threshold)
+        if not documents:
+            return []
+
+        text_scores = self._score_texts(query, documents)
+        ce_scores = [text_scores[text].score for text in documents]
+        if scores_in is None:
+            retrieval_ranks = list(range(1, len(documents) + 1))
+        else:
+            retrieval_ranks = ranks_by_score(scores_in)
+        if self.fusion == "rrf":
+            final_scores = reciprocal_rank_fusion(
+                ranks_by_score(ce_scores), retrieval_ranks, k=self.rrf_k, weights=self.rrf_weights
+            )
+        else:
+            final_scores = ce_scores
+
+        results = [
+            RerankResult(
+                index=index,
+                score=float(final_scores[index]),
+                cross_encoder_score=float(ce_scores[index]),
+                retrieval_rank=retrieval_ranks[index],
+                retrieval_score=None if scores_in is None else scores_in[index],
+                num_windows=text_scores[text].num_windows,
+                window_index=text_scores[text].window_index,
+                window_span=text_scores[text].window_span,
+            )
+            for index, text in enumerate(documents)
+        ]
+        return select_top(
+            results,
+            top_n=self.top_n if top_n is None else top_n,
+            score_threshold=self.score_threshold if score_threshold is None else score_threshold,
+        )
+
+    async def arerank(
+        self,
+        query: str,
+        documents: Sequence[str],
+        *,
+        retrieval_scores: Sequence[float] | None = None,
+        top_n: int | None = None,
+        score_threshold: float | None = None,
+    ) -> list[RerankResult]:
+        """Async :meth:`rerank`: scores in a worker thread so the event loop keeps running."""
+        return await asyncio.to_thread(
+            self.rerank,
+            query,
+            documents,
+            retrieval_scores=retrieval_scores,
+            top_n=top_n,
+            score_threshold=score_threshold,
+        )
+
+    def score_pairs(self, pairs: Sequence[tuple[str, str]]) -> list[float]:
+        """Cross-encoder score (chunk-max, after ``normalize``) of each (query, text) pair.
+
+        Pairs are grouped by query so each query is tokenized once.
+
+        Args:
+            pairs: ``(query, text)`` pairs.
+
+        Returns:
+            One float per pair, in input order.
+        """
+        by_query: dict[str, list[int]] = {}
+        for position, pair in enumerate(pairs):
+            if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+                raise TypeError(f"pairs[{position}] must be a (query, text) pair, got {pair!r}.")
+            query, text = pair
+            _check_query(query)
+            if not isinstance(text, str):
+                raise TypeError(f"pairs[{position}][1] must be a string, got {type(text).__name__}.")
+            by_query.setdefault(query, []).append(position)
+        scores = [0.0] * len(pairs)
+        for query, positions in by_query.items():
+            texts = [pairs[position][1] for position in positions]
+            text_scores = self._score_texts(query, texts)
+            for position, text in zip(positions, texts, strict=True):
+                scores[position] = text_scores[text].score
+        return scores
+
+    def _score_texts(self, query: str, texts: Sequence[str]) -> dict[str, _TextScore]:
+        """Score each distinct text once: every window, then the best per text."""
+        scorer = self.scorer
+        distinct = list(dict.fromkeys(texts))
+        room = scorer.max_length - scorer.num_special_tokens
+        query_ids = list(scorer.tokenize([query])[0].ids)[: room // 2]
+        window_size = room - len(query_ids)
+        tokenized = scorer.tokenize(distinct)
+
+        pair_owner: list[int] = []
+        pair_windows: list[TokenWindow] = []
+        windows_per_text: list[list[TokenWindow]] = []
+        for text_index, tokens in enumerate(tokenized):
+            windows = self._windows_for(len(tokens.ids), window_size)
+            windows_per_text.append(windows)
+            pair_owner.extend([text_index] * len(windows))
+            pair_windows.extend(windows)
+
+        pair_scores = self._score_windows(scorer, query_ids, tokenized, pair_owner, pair_windows)
+
+        best: dict[str, _TextScore] = {}
+        cursor = 0
+        for text, tokens, windows in zip(distinct, tokenized, windows_per_text, strict=True):
+            window_scores = pair_scores[cursor : cursor + len(windows)]
+            cursor += len(windows)
+            # max() keeps the first of equal scores: ties go to the earliest window.
+            winner = max(range(len(windows)), key=window_scores.__getitem__)
+            best[text] = _TextScore(
+                score=self._normalized(window_scores[winner], scorer),
+                num_windows=len(windows),
+                window_index=winner,
+                window_span=window_char_span(windows[winner], tokens.offsets),
+            )
+        return best
+
+    def _windows_for(self, num_tokens: int, window_size: int) -> list[TokenWindow]:
+        if self.long_documents == "truncate":
+            return [TokenWindow(0, min(num_tokens, window_size))]
+        overlap = window_size // 8 if self.window_overlap is None else self.window_overlap
+        return plan_windows(num_tokens, window_size, overlap, self.max_windows)
+
+    def _score_windows(
+        self,
+        scorer: PairScorer,
+        query_ids: list[int],
+        tokenized: list[TokenizedText],
+        pair_owner: list[int],
+        pair_windows: list[TokenWindow],
+    ) -> list[float]:
+        lengths = [
+            len(query_ids) + window.end - window.start + scorer.num_special_tokens for window in pair_windows
+        ]
+        batches = plan_batches(lengths, self.batch_size, self.max_tokens_per_batch)
+        scores = [0.0] * len(pair_windows)
+        for batch in self._progress(batches):
+            pairs = [
+                (query_ids, tokenized[pair_owner[i]].ids[pair_windows[i].start : pair_windows[i].end])
+                for i in batch
+            ]
+            for i, value in zip(batch, scorer.score(pairs), strict=True):
+                scores[i] = float(value)
+        return scores
+
+    def _progress(self, batches: list[list[int]]) -> Iterable[list[int]]:
+        if not self.show_progress_bar or len(batches) < 2:
+            return batches
+        from tqdm.auto import tqdm
+
+        return tqdm(batches, desc="Reranking", unit="batch")
+
+    def _normalized(self, score: float, scorer: PairScorer) -> float:
+        if self.normalize == "sigmoid" and not scorer.outputs_probabilities:
+            return 1.0 / (1.0 + math.exp(-score))
+        return score
+
+    def with_options(self, **options: Any) -> Reranker:
+        """A copy with some options changed that shares the already-loaded model.
+
+        Args:
+            **options: Constructor keyword arguments to change (not ``model``).
+
+        Returns:
+            A new Reranker.
+        """
+        current = {
+            "device": self._device,
+            "trust_remote_code": self._trust_remote_code,
+            "cross_encoder_kwargs": self._cross_encoder_kwargs,
+            "long_documents": self.long_documents,
+            "window_overlap": self.window_overlap,
+            "max_windows": self.max_windows,
+            "fusion": self.fusion,
+            "rrf_k": self.rrf_k,
+            "rrf_weights": self.rrf_weights,
+            "normalize": self.normalize,
+            "score_threshold": self.score_threshold,
+            "top_n": self.top_n,
+            "batch_size": self.batch_size,
+            "max_tokens_per_batch": self.max_tokens_per_batch,
+            "show_progress_bar": self.show_progress_bar,
+        }
+        unknown = set(options) - set(current)
+        if unknown:
+            raise TypeError(f"Unknown Reranker option(s): {sorted(unknown)}.")
+        return Reranker(self._scorer or self._model_spec, **{**current, **options})
+
+
+def _check_int(name: str, value: object, *, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        qualifier = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
+        raise ValueError(f"{name} must be {qualifier}, got {value!r}.")
+
+
+def _check_threshold(value: object) -> None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, Real) or math.isnan(value)):
+        raise ValueError(f"score_threshold must be a number or None, got {value!r}.")
+
+
+def _check_query(query: object) -> None:
+    if not isinstance(query, str):
+        raise TypeError(f"query must be a string, got {type(query).__name__}.")
+    if not query.strip():
+        raise ValueError(f"query must be a non-empty string, got {query!r}.")
+
+
+def _check_documents(documents: object) -> list[str]:
+    if isinstance(documents, str) or not isinstance(documents, Sequence):
+        raise TypeError(
+            f"documents must be a sequence of strings, got {type(documents).__name__}. "
+            "Wrap a single text in a list."
+        )
+    for index, document in enumerate(documents):
+        if not isinstance(document, str):
+            raise TypeError(f"documents[{index}] must be a string, got {type(document).__name__}.")
+    return list(documents)
+
+
+def _check_retrieval_scores(scores: Sequence[float] | None, count: int) -> list[float] | None:
+    if scores is None:
+        return None
+    if len(scores) != count:
+        raise ValueError(
+            f"retrieval_scores must have one score per document: got {len(scores)} scores "
+            f"for {count} documents."
+        )
+    checked: list[float] = []
+    for index, score in enumerate(scores):
+        if isinstance(score, bool) or not isinstance(score, Real) or math.isnan(score):
+            raise ValueError(f"retrieval_scores[{index}] must be a number, got {score!r}.")
+        checked.append(float(score))
+    return checked

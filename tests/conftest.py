@@ -1,0 +1,46 @@
+"""Shared fixtures: the real model and data from ../shared, found via environment variables."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+if TYPE_CHECKING:
+    from sentence_transformers import CrossEncoder
+
+# The hub is unreachable on CI machines; never let a test wait on it.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+MODEL_SKIP_REASON = "CROSSRANK_TEST_MODEL is not set; point it at ../shared/models/minilm-l6-reranker"
+DATA_SKIP_REASON = "CROSSRANK_TEST_DATA is not set; point it at ../shared/data"
+
+
+@pytest.fixture(scope="session")
+def model_path() -> str:
+    """Directory of the real cross-encoder used by behaviour tests."""
+    path = os.environ.get("CROSSRANK_TEST_MODEL")
+    if not path:
+        pytest.skip(MODEL_SKIP_REASON)
+    if not Path(path).is_dir():
+        pytest.fail(f"CROSSRANK_TEST_MODEL={path!r} is not a directory")
+    return path
+
+
+@pytest.fixture(scope="session")
+def cross_encoder(model_path: str) -> CrossEncoder:
+    """The real cross-encoder, loaded once per test session."""
+    from sentence_transformers import CrossEncoder
+
+    return CrossEncoder(model_path, device="cpu")
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    """Directory holding the evaluation datasets (``scifact/``)."""
+    path = os.environ.get("CROSSRANK_TEST_DATA")
+    if not path:
+        pytest.skip(DATA_SKIP_REASON)
+    return Path(path)
