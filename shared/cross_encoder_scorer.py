@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from sentence_transformers import CrossEncoder
     from tokenizers import Tokenizer
 
-__all__ = ["CrossEncoderScorer", "PairTemplate"]
+__all__ = ["CrossEncoderScorer", "PairTemplate", "cross_encoder_name"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +96,7 @@ class CrossEncoderScorer:
                 "cross-encoder/ms-marco-MiniLM-L6-v2."
             )
         self._model = cross_encoder
-        self._name = name or _model_name(cross_encoder)
+        self._name = name or cross_encoder_name(cross_encoder)
         # A private copy: the shared tokenizer's truncation and padding settings are
         # changed by sentence-transformers on use, which is not thread-safe.
         backend_tokenizer = cross_encoder.tokenizer.backend_tokenizer
@@ -122,7 +122,8 @@ class CrossEncoderScorer:
     @property
     def max_length(self) -> int:
         """Maximum tokens of one pair, as ``CrossEncoder.predict`` truncates them."""
-        return int(self._model.max_length)
+        configured = self._model.max_seq_length or self._model.tokenizer.model_max_length
+        return int(configured)
 
     @property
     def num_special_tokens(self) -> int:
@@ -173,8 +174,9 @@ class CrossEncoderScorer:
         return [float(value) for value in scores.reshape(len(built)).cpu().tolist()]
 
 
-def _model_name(cross_encoder: CrossEncoder) -> str:
-    """The path or hub id the model was loaded from, when sentence-transformers recorded it."""
-    card = getattr(cross_encoder, "model_card_data", None)
-    recorded = getattr(card, "base_model", None) or getattr(cross_encoder, "name_or_path", None)
+
+def cross_encoder_name(cross_encoder: CrossEncoder) -> str:
+    """The path or hub id a loaded CrossEncoder came from (its transformers config records it)."""
+    config = getattr(getattr(cross_encoder, "model", None), "config", None)
+    recorded = getattr(config, "_name_or_path", None) or getattr(cross_encoder, "name_or_path", None)
     return str(recorded or "cross-encoder")

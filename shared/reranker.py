@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import sys
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -135,6 +136,7 @@ class Reranker:
         _check_int("batch_size", batch_size, minimum=1)
         _check_int("max_tokens_per_batch", max_tokens_per_batch, minimum=1)
 
+        _check_model_spec(model)
         self._model_spec: str | CrossEncoder | PairScorer | None = model
         self._device: str | None = device
         self._trust_remote_code: bool = trust_remote_code
@@ -157,11 +159,14 @@ class Reranker:
     @property
     def model_name(self) -> str:
         """The model's id or path (without loading it)."""
-        if self._scorer is not None:
-            return self._scorer.name
-        if isinstance(self._model_spec, str) or self._model_spec is None:
-            return resolve_model_name(self._model_spec)
-        return type(self._model_spec).__name__
+        spec = self._scorer or self._model_spec
+        if isinstance(spec, PairScorer):
+            return spec.name
+        if isinstance(spec, str) or spec is None:
+            return resolve_model_name(spec)
+        from shared.cross_encoder_scorer import cross_encoder_name
+
+        return cross_encoder_name(spec)
 
     @property
     def scorer(self) -> PairScorer:
@@ -384,6 +389,10 @@ class Reranker:
             return 1.0 / (1.0 + math.exp(-score))
         return score
 
+    def __deepcopy__(self, memo: dict[int, Any]) -> Reranker:
+        # The lock cannot be copied, and a copy should share the (read-only) model anyway.
+        return self.with_options()
+
     def with_options(self, **options: Any) -> Reranker:
         """A copy with some options changed that shares the already-loaded model.
 
@@ -414,6 +423,25 @@ class Reranker:
         if unknown:
             raise TypeError(f"Unknown Reranker option(s): {sorted(unknown)}.")
         return Reranker(self._scorer or self._model_spec, **{**current, **options})
+
+
+def _check_model_spec(model: object) -> None:
+    """Reject a ``model`` that could never load, without importing sentence-transformers.
+
+    A CrossEncoder instance can only exist once sentence-transformers was imported,
+    so looking it up in ``sys.modules`` is enough.
+    """
+    if model is None or isinstance(model, (str, PairScorer)):
+        return
+    sentence_transformers = sys.modules.get("sentence_transformers")
+    cross_encoder_class = getattr(sentence_transformers, "CrossEncoder", None)
+    if isinstance(cross_encoder_class, type) and isinstance(model, cross_encoder_class):
+        return
+    raise TypeError(
+        "model must be None (the default model), a hub id or local path (str), a "
+        "sentence_transformers.CrossEncoder or a shared.PairScorer, "
+        f"got {type(model).__name__}: {model!r}."
+    )
 
 
 def _check_int(name: str, value: object, *, minimum: int) -> None:
