@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from shared.cache_dir import default_cache_dir
 from shared.chroma_store import Hit, chroma_client, ensure_collection, query_collection
 from shared.reranker import Fusion, LongDocuments, Reranker
 from shared.sample_corpus import load_sample_corpus
@@ -18,9 +18,8 @@ _SNIPPET_CHARS = 160
 
 
 def default_persist_dir() -> Path:
-    """Where the embedded demo store lives: ``$CROSSRANK_CACHE_DIR`` or ``~/.cache/crossrank``."""
-    base = os.environ.get("CROSSRANK_CACHE_DIR") or Path.home() / ".cache" / "crossrank"
-    return Path(base) / "demo-chroma"
+    """Where the embedded demo store lives: ``demo-chroma`` in :func:`~shared.cache_dir.default_cache_dir`."""
+    return default_cache_dir() / "demo-chroma"
 
 
 @dataclass(frozen=True)
