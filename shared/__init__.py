@@ -11,20 +11,25 @@ Example:
     ...     print(result.index, result.score)
 """
 
+from shared.backends import Backend, Precision
 from shared.fusion import reciprocal_rank_fusion
 from shared.loading import DEFAULT_MODEL, MODEL_ENV_VAR, ModelLoadError
 from shared.reranker import Fusion, LongDocuments, Normalize, Reranker
 from shared.results import RerankResult
+from shared.score_cache import CacheInfo
 from shared.scorer import PairScorer, TokenizedText
 
 __all__ = [
     "DEFAULT_MODEL",
     "MODEL_ENV_VAR",
+    "Backend",
+    "CacheInfo",
     "Fusion",
     "LongDocuments",
     "ModelLoadError",
     "Normalize",
     "PairScorer",
+    "Precision",
     "RerankResult",
     "Reranker",
     "TokenizedText",

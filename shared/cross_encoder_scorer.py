@@ -1,77 +1,20 @@
-"""A :class:`~shared.scorer.PairScorer` backed by a sentence-transformers CrossEncoder."""
+"""A :class:`~shared.scorer.PairScorer` backed by a sentence-transformers CrossEncoder in PyTorch."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
+from shared.pair_encoder import PairEncoder, PairTemplate
 from shared.scorer import TokenizedText
 
 if TYPE_CHECKING:
     from sentence_transformers import CrossEncoder
-    from tokenizers import Tokenizer
 
-__all__ = ["CrossEncoderScorer", "PairTemplate", "cross_encoder_name"]
+__all__ = ["CrossEncoderScorer", "PairTemplate", "TorchPrecision", "cross_encoder_name"]
 
-
-@dataclass(frozen=True, slots=True)
-class PairTemplate:
-    """Where a model's special tokens go around a (query, passage) pair.
-
-    Read once from the tokenizer's own post-processor, so BERT's
-    ``[CLS] q [SEP] p [SEP]`` and RoBERTa's ``<s> q </s></s> p </s>`` both work
-    without model-specific code.
-    """
-
-    prefix: tuple[int, ...]
-    middle: tuple[int, ...]
-    suffix: tuple[int, ...]
-    prefix_types: tuple[int, ...]
-    middle_types: tuple[int, ...]
-    suffix_types: tuple[int, ...]
-    query_type: int
-    passage_type: int
-
-    @property
-    def num_special_tokens(self) -> int:
-        """How many special tokens a pair gets."""
-        return len(self.prefix) + len(self.middle) + len(self.suffix)
-
-    @classmethod
-    def from_tokenizer(cls, tokenizer: Tokenizer) -> PairTemplate:
-        """Derive the template by encoding a known pair with special tokens."""
-        query_len = len(tokenizer.encode("a", add_special_tokens=False).ids)
-        passage_len = len(tokenizer.encode("b", add_special_tokens=False).ids)
-        pair = tokenizer.encode("a", "b", add_special_tokens=True)
-        sequence_ids = pair.sequence_ids
-        query_start = sequence_ids.index(0)
-        passage_start = sequence_ids.index(1)
-        query_end = query_start + query_len
-        passage_end = passage_start + passage_len
-        ids, types = pair.ids, pair.type_ids
-        return cls(
-            prefix=tuple(ids[:query_start]),
-            middle=tuple(ids[query_end:passage_start]),
-            suffix=tuple(ids[passage_end:]),
-            prefix_types=tuple(types[:query_start]),
-            middle_types=tuple(types[query_end:passage_start]),
-            suffix_types=tuple(types[passage_end:]),
-            query_type=types[query_start],
-            passage_type=types[passage_start],
-        )
-
-    def build(self, query_ids: Sequence[int], passage_ids: Sequence[int]) -> tuple[list[int], list[int]]:
-        """Input ids and token type ids of one pair."""
-        input_ids = [*self.prefix, *query_ids, *self.middle, *passage_ids, *self.suffix]
-        type_ids = [
-            *self.prefix_types,
-            *([self.query_type] * len(query_ids)),
-            *self.middle_types,
-            *([self.passage_type] * len(passage_ids)),
-            *self.suffix_types,
-        ]
-        return input_ids, type_ids
+TorchPrecision = Literal["fp32", "bf16", "fp16"]
+_PRECISIONS = ("fp32", "bf16", "fp16")
 
 
 class CrossEncoderScorer:
@@ -79,14 +22,21 @@ class CrossEncoderScorer:
 
     Scores are what ``CrossEncoder.predict`` returns for the same pair: the model's
     output passed through its own activation (a sigmoid for models saved with one,
-    raw logits for ms-marco models).
+    raw logits for ms-marco models). With ``precision="bf16"`` or ``"fp16"`` the
+    forward pass runs under ``torch.autocast``; the model's weights are left as they are.
 
     Args:
         cross_encoder: The loaded model.
         name: A name for the model; defaults to the model's own path or id.
+        precision: ``"fp32"`` (exactly ``predict``), ``"bf16"`` or ``"fp16"``.
+
+    Raises:
+        ValueError: If the model has more than one output or ``precision`` is unknown.
     """
 
-    def __init__(self, cross_encoder: CrossEncoder, name: str | None = None) -> None:
+    def __init__(
+        self, cross_encoder: CrossEncoder, name: str | None = None, precision: TorchPrecision = "fp32"
+    ) -> None:
         import torch
 
         if cross_encoder.num_labels != 1:
@@ -95,19 +45,14 @@ class CrossEncoderScorer:
                 f"{cross_encoder.num_labels}. Use a reranker model such as "
                 "cross-encoder/ms-marco-MiniLM-L6-v2."
             )
+        if precision not in _PRECISIONS:
+            raise ValueError(f"precision must be one of {_PRECISIONS}, got {precision!r}.")
         self._model = cross_encoder
         self._name = name or cross_encoder_name(cross_encoder)
-        # A private copy: the shared tokenizer's truncation and padding settings are
-        # changed by sentence-transformers on use, which is not thread-safe.
-        backend_tokenizer = cross_encoder.tokenizer.backend_tokenizer
-        self._tokenizer = type(backend_tokenizer).from_str(backend_tokenizer.to_str())
-        self._tokenizer.no_truncation()
-        self._tokenizer.no_padding()
-        self._template = PairTemplate.from_tokenizer(self._tokenizer)
-        self._pad_id = int(cross_encoder.tokenizer.pad_token_id or 0)
-        self._input_names = set(cross_encoder.tokenizer.model_input_names)
-        activation = cross_encoder.activation_fn
-        self._outputs_probabilities = isinstance(activation, torch.nn.Sigmoid)
+        self._encoder = PairEncoder(cross_encoder.tokenizer)
+        self._precision: TorchPrecision = precision
+        self._autocast_dtype = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
+        self._outputs_probabilities = isinstance(cross_encoder.activation_fn, torch.nn.Sigmoid)
 
     @property
     def cross_encoder(self) -> CrossEncoder:
@@ -120,6 +65,16 @@ class CrossEncoderScorer:
         return self._name
 
     @property
+    def backend(self) -> str:
+        """``"torch"``."""
+        return "torch"
+
+    @property
+    def precision(self) -> TorchPrecision:
+        """The precision the forward pass runs in."""
+        return self._precision
+
+    @property
     def max_length(self) -> int:
         """Maximum tokens of one pair, as ``CrossEncoder.predict`` truncates them."""
         configured = self._model.max_seq_length or self._model.tokenizer.model_max_length
@@ -128,7 +83,7 @@ class CrossEncoderScorer:
     @property
     def num_special_tokens(self) -> int:
         """Special tokens added around a pair."""
-        return self._template.num_special_tokens
+        return self._encoder.template.num_special_tokens
 
     @property
     def outputs_probabilities(self) -> bool:
@@ -137,42 +92,35 @@ class CrossEncoderScorer:
 
     def tokenize(self, texts: Sequence[str]) -> list[TokenizedText]:
         """Tokenize texts once, without special tokens, with character offsets."""
-        encodings = self._tokenizer.encode_batch(list(texts), add_special_tokens=False)
-        return [TokenizedText(ids=encoding.ids, offsets=encoding.offsets) for encoding in encodings]
+        return self._encoder.tokenize(texts)
 
     def score(self, pairs: Sequence[tuple[Sequence[int], Sequence[int]]]) -> list[float]:
         """Score one batch of pairs, padded to its longest pair."""
-        import numpy as np
         import torch
 
         if not pairs:
             return []
-        built = [self._template.build(query_ids, passage_ids) for query_ids, passage_ids in pairs]
-        longest = max(len(input_ids) for input_ids, _ in built)
-        input_ids = np.full((len(built), longest), self._pad_id, dtype=np.int64)
-        type_ids = np.zeros((len(built), longest), dtype=np.int64)
-        attention = np.zeros((len(built), longest), dtype=np.int64)
-        for row, (ids, types) in enumerate(built):
-            input_ids[row, : len(ids)] = ids
-            type_ids[row, : len(types)] = types
-            attention[row, : len(ids)] = 1
-        features: dict[str, Any] = {
-            "input_ids": torch.from_numpy(input_ids),
-            "attention_mask": torch.from_numpy(attention),
-        }
-        if "token_type_ids" in self._input_names:
-            features["token_type_ids"] = torch.from_numpy(type_ids)
         device = self._model.device
-        features = {key: value.to(device) for key, value in features.items()}
-        with torch.inference_mode():
+        features: dict[str, Any] = {
+            name: torch.from_numpy(array).to(device) for name, array in self._encoder.encode(pairs).items()
+        }
+        with torch.inference_mode(), self._autocast(device):
             scores = self._model(features)["scores"]
             if torch.is_floating_point(scores) and torch.finfo(scores.dtype).bits < 32:
                 scores = scores.float()
             activation = self._model.activation_fn
             if activation is not None:
                 scores = activation(scores)
-        return [float(value) for value in scores.reshape(len(built)).cpu().tolist()]
+        return [float(value) for value in scores.reshape(len(pairs)).cpu().tolist()]
 
+    def _autocast(self, device: Any) -> Any:
+        import contextlib
+
+        import torch
+
+        if self._autocast_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(device_type=torch.device(device).type, dtype=self._autocast_dtype)
 
 
 def cross_encoder_name(cross_encoder: CrossEncoder) -> str:

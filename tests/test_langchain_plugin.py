@@ -286,6 +286,10 @@ def test_defaults_match_the_core() -> None:
         ({"normalize": "softmax"}, "softmax"),
         ({"model": 42}, "got int: 42"),
         ({"topn": 3}, r"topn\s+Extra inputs are not permitted"),
+        ({"backend": "tpu"}, "'tpu'"),
+        ({"precision": "fp8"}, "'fp8'"),
+        ({"backend": "onnx", "precision": "bf16"}, "precision='bf16' applies to backend='torch'"),
+        ({"score_cache_size": -1}, "score_cache_size must be an integer >= 0, got -1"),
     ],
 )
 def test_bad_options_fail_at_construction_naming_the_value(options: dict[str, Any], message: str) -> None:
@@ -306,6 +310,9 @@ def test_bad_assignment_fails_naming_the_value() -> None:
         ({"long_documents": "head_only"}, ValueError, "head_only"),
         ({"normalize": "softmax"}, ValueError, "softmax"),
         ({"model": 42}, TypeError, "got int: 42"),
+        ({"backend": "tpu"}, ValueError, "backend must be one of .*, got 'tpu'"),
+        ({"precision": "fp8"}, ValueError, "precision must be one of .*, got 'fp8'"),
+        ({"score_cache_size": -1}, ValueError, "score_cache_size must be an integer >= 0, got -1"),
     ],
 )
 def test_cross_encoder_model_bad_options(
@@ -313,6 +320,31 @@ def test_cross_encoder_model_bad_options(
 ) -> None:
     with pytest.raises(error, match=message):
         CrossEncoderModel(**options)
+
+
+def test_backend_precision_and_score_cache_size_reach_the_core() -> None:
+    compressor = CrossEncoderCompressor(
+        model=MISSING_MODEL, backend="torch", precision="fp32", score_cache_size=0
+    )
+    core = compressor.reranker
+    assert (core.backend, core.precision, core.score_cache_size) == ("torch", "fp32", 0)
+    assert core.cache_info().maxsize == 0
+
+    compressor.score_cache_size = 50
+    assert compressor.reranker.score_cache_size == compressor.reranker.cache_info().maxsize == 50
+    compressor.backend = "onnx-int8"
+    assert compressor.reranker.backend == "onnx-int8"
+    assert compressor.reranker.score_cache_size == 50
+    copied = compressor.model_copy(update={"backend": "auto", "precision": "bf16"})
+    assert (copied.reranker.backend, copied.reranker.precision) == ("auto", "bf16")
+    assert compressor.reranker.backend == "onnx-int8"
+
+    model = CrossEncoderModel(MISSING_MODEL, backend="onnx", precision="fp32", score_cache_size=0)
+    assert (model.reranker.backend, model.reranker.precision, model.reranker.score_cache_size) == (
+        "onnx",
+        "fp32",
+        0,
+    )
 
 
 async def test_empty_input_gives_empty_output_without_loading_the_model() -> None:
@@ -425,6 +457,26 @@ def test_parity_with_langchain_cross_encoder_reranker(cross_encoder: CrossEncode
     scores = CrossEncoderModel(cross_encoder).score(pairs)
     assert all(type(score) is float for score in scores)
     assert scores == pytest.approx([float(predicted[doc_id]) for doc_id in EGG_DOCUMENTS], abs=1e-4)
+
+
+@pytest.mark.model
+def test_torch_fp32_ranks_and_scores_like_the_default_backend(cross_encoder: CrossEncoder) -> None:
+    documents = egg_documents()
+    default = CrossEncoderCompressor(model=cross_encoder, top_n=None).compress_documents(documents, EGG_QUERY)
+    torch_compressor = CrossEncoderCompressor(
+        model=cross_encoder, top_n=None, backend="torch", precision="fp32", score_cache_size=0
+    )
+    ours = torch_compressor.compress_documents(documents, EGG_QUERY)
+    assert torch_compressor.reranker.backend_in_use == "torch-fp32"
+    assert [d.id for d in ours] == [d.id for d in default]
+    default_scores = [d.metadata["relevance_score"] for d in default]
+    assert [d.metadata["relevance_score"] for d in ours] == pytest.approx(default_scores, abs=1e-4)
+
+    # CrossEncoderModel passes the options on too, and scores the same.
+    model = CrossEncoderModel(cross_encoder, backend="torch", precision="fp32", score_cache_size=0)
+    scores = model.score([(EGG_QUERY, d.page_content) for d in default])
+    assert model.reranker.backend_in_use == "torch-fp32"
+    assert scores == pytest.approx(default_scores, abs=1e-4)
 
 
 @pytest.mark.model

@@ -159,7 +159,17 @@ def test_field_defaults_follow_the_core() -> None:
     core = inspect.signature(Reranker).parameters
     rerank = CrossEncoderRerank(model="unused/model")
     options = set(core) & set(CrossEncoderRerank.model_fields) - {"model", "top_n", "cross_encoder_kwargs"}
-    assert options >= {"long_documents", "fusion", "rrf_k", "window_overlap", "max_windows", "device"}
+    assert options >= {
+        "long_documents",
+        "fusion",
+        "rrf_k",
+        "window_overlap",
+        "max_windows",
+        "device",
+        "backend",
+        "precision",
+        "score_cache_size",
+    }
     assert {name: getattr(rerank, name) for name in options} == {name: core[name].default for name in options}
     assert rerank.cross_encoder_kwargs == {}
     assert rerank.top_n == 2  # like SentenceTransformerRerank
@@ -183,6 +193,10 @@ def test_default_model_resolves_like_the_core(monkeypatch: pytest.MonkeyPatch) -
         ({"fusion": "borda"}, "borda"),
         ({"long_documents": "split"}, "split"),
         ({"max_windws": 4}, "max_windws"),
+        ({"backend": "tpu"}, "'tpu'"),
+        ({"precision": "fp8"}, "'fp8'"),
+        ({"backend": "onnx", "precision": "bf16"}, "precision='bf16' applies to backend='torch'"),
+        ({"score_cache_size": -1}, "score_cache_size must be an integer >= 0, got -1."),
     ],
     ids=[
         "top_n-zero",
@@ -192,6 +206,10 @@ def test_default_model_resolves_like_the_core(monkeypatch: pytest.MonkeyPatch) -
         "unknown-fusion",
         "unknown-long-mode",
         "unknown-kwarg",
+        "unknown-backend",
+        "unknown-precision",
+        "precision-contradicts-backend",
+        "score-cache-size-negative",
     ],
 )
 def test_bad_options_fail_at_construction_naming_the_value(fields: dict[str, Any], message: str) -> None:
@@ -208,6 +226,26 @@ def test_assigning_a_field_updates_the_core_or_raises_and_keeps_the_old_value() 
     assert rerank.top_n == rerank.reranker.top_n == 3
     rerank.model = "other/model"
     assert rerank.reranker.model_name == "other/model"
+
+
+def test_backend_precision_and_score_cache_size_reach_the_core() -> None:
+    rerank = CrossEncoderRerank(model="unused/model", backend="torch", precision="fp32", score_cache_size=0)
+    core = rerank.reranker
+    assert (core.backend, core.precision, core.score_cache_size) == ("torch", "fp32", 0)
+    assert core.cache_info().maxsize == 0
+
+    rerank.score_cache_size = 50
+    assert rerank.reranker.score_cache_size == rerank.reranker.cache_info().maxsize == 50
+    rerank.backend = "onnx-int8"
+    assert rerank.reranker.backend == "onnx-int8"
+    assert rerank.reranker.score_cache_size == 50  # a reload keeps the plain options
+    with pytest.raises(ValueError, match=re.escape("precision='fp16' applies to backend='torch'")):
+        rerank.precision = "fp16"
+    assert rerank.precision == rerank.reranker.precision == "fp32"
+
+    copied = rerank.model_copy(update={"backend": "auto", "precision": "bf16"})
+    assert (copied.reranker.backend, copied.reranker.precision) == ("auto", "bf16")
+    assert rerank.reranker.backend == "onnx-int8"
 
 
 def test_model_copy_with_changes_follows_them() -> None:
@@ -313,6 +351,17 @@ def test_parity_with_sentence_transformer_rerank_on_short_documents(
     assert [n.node.node_id for n in ours] == [n.node.node_id for n in theirs]
     assert [n.score for n in ours] == pytest.approx([n.score for n in theirs], abs=1e-4)
     assert all(n.node.metadata["crossrank_num_windows"] == 1 for n in ours)
+
+
+def test_torch_fp32_ranks_and_scores_like_the_default_backend(
+    make_rerank: Callable[..., CrossEncoderRerank],
+) -> None:
+    default = make_rerank(top_n=None).postprocess_nodes(text_nodes(EVEREST_DOCS), query_str=EVEREST_QUERY)
+    torch_rerank = make_rerank(top_n=None, backend="torch", precision="fp32", score_cache_size=0)
+    ours = torch_rerank.postprocess_nodes(text_nodes(EVEREST_DOCS), query_str=EVEREST_QUERY)
+    assert torch_rerank.reranker.backend_in_use == "torch-fp32"
+    assert [n.node.node_id for n in ours] == [n.node.node_id for n in default]
+    assert [n.score for n in ours] == pytest.approx([n.score for n in default], abs=1e-4)
 
 
 def test_long_document_wins_with_chunk_max_but_not_when_truncated(

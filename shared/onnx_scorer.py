@@ -1,0 +1,116 @@
+"""A :class:`~shared.scorer.PairScorer` that runs an exported cross-encoder in ONNX Runtime."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from shared.pair_encoder import PairEncoder
+from shared.scorer import TokenizedText
+
+if TYPE_CHECKING:
+    from sentence_transformers import CrossEncoder
+
+    from shared.onnx_export import OnnxVariant
+
+__all__ = ["OnnxScorer", "usable_cpu_count"]
+
+
+def usable_cpu_count() -> int:
+    """CPUs this process may run on (its affinity mask where the OS has one)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS and Windows have no affinity masks
+        return os.cpu_count() or 1
+
+
+class OnnxScorer:
+    """Scores token-id pairs with ONNX Runtime on the CPU.
+
+    The graph comes from :func:`shared.onnx_export.exported_model_path` and already
+    applies the model's activation, so scores match ``CrossEncoder.predict`` (to float
+    rounding in fp32; int8 moves them by up to a few tenths). Tokenization, pair layout and padding
+    are the ones :class:`~shared.cross_encoder_scorer.CrossEncoderScorer` uses.
+
+    Args:
+        cross_encoder: The model the graph was exported from (for its tokenizer,
+            maximum length and activation; the scorer keeps no reference to it).
+        model_file: The ``.onnx`` file.
+        variant: ``"fp32"`` or ``"int8"``.
+        name: The model's path or hub id.
+        threads: Intra-op threads; defaults to the CPUs this process may use.
+
+    Example:
+        >>> path = exported_model_path(cross_encoder, "int8", name="my-model")  # doctest: +SKIP
+        >>> scorer = OnnxScorer(cross_encoder, path, variant="int8", name="my-model")  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        cross_encoder: CrossEncoder,
+        model_file: Path,
+        *,
+        variant: OnnxVariant,
+        name: str,
+        threads: int | None = None,
+    ) -> None:
+        import onnxruntime
+        import torch
+
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = threads or usable_cpu_count()
+        options.inter_op_num_threads = 1
+        options.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
+        options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+        self._session = onnxruntime.InferenceSession(
+            str(model_file), options, providers=["CPUExecutionProvider"]
+        )
+        self._encoder = PairEncoder(cross_encoder.tokenizer)
+        self._name = name
+        self._variant: OnnxVariant = variant
+        self._model_file = model_file
+        self._max_length = int(cross_encoder.max_seq_length or cross_encoder.tokenizer.model_max_length)
+        self._outputs_probabilities = isinstance(cross_encoder.activation_fn, torch.nn.Sigmoid)
+
+    @property
+    def name(self) -> str:
+        """The model's name."""
+        return self._name
+
+    @property
+    def backend(self) -> str:
+        """``"onnx"`` (fp32) or ``"onnx-int8"``."""
+        return "onnx" if self._variant == "fp32" else "onnx-int8"
+
+    @property
+    def model_file(self) -> Path:
+        """The ``.onnx`` file in the export cache."""
+        return self._model_file
+
+    @property
+    def max_length(self) -> int:
+        """Maximum tokens of one pair, as ``CrossEncoder.predict`` truncates them."""
+        return self._max_length
+
+    @property
+    def num_special_tokens(self) -> int:
+        """Special tokens added around a pair."""
+        return self._encoder.template.num_special_tokens
+
+    @property
+    def outputs_probabilities(self) -> bool:
+        """True when the model's activation is a sigmoid (scores in 0..1)."""
+        return self._outputs_probabilities
+
+    def tokenize(self, texts: Sequence[str]) -> list[TokenizedText]:
+        """Tokenize texts once, without special tokens, with character offsets."""
+        return self._encoder.tokenize(texts)
+
+    def score(self, pairs: Sequence[tuple[Sequence[int], Sequence[int]]]) -> list[float]:
+        """Score one batch of pairs, padded to its longest pair."""
+        if not pairs:
+            return []
+        (scores,) = self._session.run(["scores"], self._encoder.encode(pairs))
+        return [float(value) for value in scores.reshape(len(pairs)).tolist()]
