@@ -33,9 +33,7 @@ def plan_batches(
     if batch_size < 1:
         raise ValueError(f"batch_size must be a positive integer, got {batch_size}.")
     if max_tokens_per_batch < 1:
-        raise ValueError(
-            f"max_tokens_per_batch must be a positive integer, got {max_tokens_per_batch}."
-        )
+        raise ValueError(f"max_tokens_per_batch must be a positive integer, got {max_tokens_per_batch}.")
     order = sorted(range(len(lengths)), key=lambda i: (-lengths[i], i))
     batches: list[list[int]] = []
     current: list[int] = []
@@ -43,10 +41,7 @@ def plan_batches(
     for item in order:
         # Sorted descending, so the batch's first item fixes its padded length.
         candidate_longest = max(longest, lengths[item])
-        fits = (
-            len(current) < batch_size
-            and (len(current) + 1) * candidate_longest <= max_tokens_per_batch
-        )
+        fits = len(current) < batch_size and (len(current) + 1) * candidate_longest <= max_tokens_per_batch
         if current and not fits:
             batches.append(current)
             current, candidate_longest = [], lengths[item]

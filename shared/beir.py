@@ -116,9 +116,7 @@ def load_beir(data_dir: str | os.PathLike[str], split: str = "test") -> BeirData
     """
     root = Path(data_dir)
     if not root.is_dir():
-        raise FileNotFoundError(
-            f"BEIR dataset directory not found: {str(root)!r}. {_LAYOUT_HINT}"
-        )
+        raise FileNotFoundError(f"BEIR dataset directory not found: {str(root)!r}. {_LAYOUT_HINT}")
     if not split or split != Path(split).name or split in {".", ".."}:
         raise ValueError(
             f"split must be the plain name of a file in {_QRELS_DIR}/ without "
@@ -212,8 +210,7 @@ def _coerce_text(value: object, field: str, path: Path, number: int) -> str:
     if isinstance(value, str):
         return value
     raise ValueError(
-        f"{str(path)!r} line {number}: {field!r} must be a string, got "
-        f"{type(value).__name__} {value!r}."
+        f"{str(path)!r} line {number}: {field!r} must be a string, got {type(value).__name__} {value!r}."
     )
 
 
@@ -277,8 +274,7 @@ def _read_qrels(path: Path) -> dict[str, dict[str, int]]:
         query_id, doc_id, raw_score = (field.strip() for field in fields)
         if not query_id or not doc_id:
             raise ValueError(
-                f"{str(path)!r} line {number}: query-id and corpus-id must be "
-                f"non-empty, got {line!r}."
+                f"{str(path)!r} line {number}: query-id and corpus-id must be non-empty, got {line!r}."
             )
         try:
             score = int(raw_score)

@@ -10,7 +10,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from shared.eval_cli import positive_int
+from shared.cli_args import positive_int
 
 __all__ = ["add_bench_command", "format_bench_table", "run_bench"]
 

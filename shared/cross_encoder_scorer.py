@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
-from shared.pair_encoder import PairEncoder, PairTemplate
-from shared.scorer import TokenizedText
+from shared.pair_encoder import CrossEncoderPairScorer, PairTemplate
 
 if TYPE_CHECKING:
     from sentence_transformers import CrossEncoder
@@ -17,7 +16,7 @@ TorchPrecision = Literal["fp32", "bf16", "fp16"]
 _PRECISIONS = ("fp32", "bf16", "fp16")
 
 
-class CrossEncoderScorer:
+class CrossEncoderScorer(CrossEncoderPairScorer):
     """Scores token-id pairs with a loaded ``sentence_transformers.CrossEncoder``.
 
     Scores are what ``CrossEncoder.predict`` returns for the same pair: the model's
@@ -47,22 +46,15 @@ class CrossEncoderScorer:
             )
         if precision not in _PRECISIONS:
             raise ValueError(f"precision must be one of {_PRECISIONS}, got {precision!r}.")
+        super().__init__(cross_encoder, name or cross_encoder_name(cross_encoder))
         self._model = cross_encoder
-        self._name = name or cross_encoder_name(cross_encoder)
-        self._encoder = PairEncoder(cross_encoder.tokenizer)
         self._precision: TorchPrecision = precision
         self._autocast_dtype = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
-        self._outputs_probabilities = isinstance(cross_encoder.activation_fn, torch.nn.Sigmoid)
 
     @property
     def cross_encoder(self) -> CrossEncoder:
         """The wrapped model."""
         return self._model
-
-    @property
-    def name(self) -> str:
-        """The model's name."""
-        return self._name
 
     @property
     def backend(self) -> str:
@@ -73,26 +65,6 @@ class CrossEncoderScorer:
     def precision(self) -> TorchPrecision:
         """The precision the forward pass runs in."""
         return self._precision
-
-    @property
-    def max_length(self) -> int:
-        """Maximum tokens of one pair, as ``CrossEncoder.predict`` truncates them."""
-        configured = self._model.max_seq_length or self._model.tokenizer.model_max_length
-        return int(configured)
-
-    @property
-    def num_special_tokens(self) -> int:
-        """Special tokens added around a pair."""
-        return self._encoder.template.num_special_tokens
-
-    @property
-    def outputs_probabilities(self) -> bool:
-        """True when the model's activation is a sigmoid (scores in 0..1)."""
-        return self._outputs_probabilities
-
-    def tokenize(self, texts: Sequence[str]) -> list[TokenizedText]:
-        """Tokenize texts once, without special tokens, with character offsets."""
-        return self._encoder.tokenize(texts)
 
     def score(self, pairs: Sequence[tuple[Sequence[int], Sequence[int]]]) -> list[float]:
         """Score one batch of pairs, padded to its longest pair."""

@@ -6,6 +6,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from shared.backends import Backend, Precision
 from shared.cache_dir import default_cache_dir
 from shared.chroma_store import Hit, chroma_client, ensure_collection, query_collection
 from shared.reranker import Fusion, LongDocuments, Reranker
@@ -32,6 +33,8 @@ class DemoSettings:
     top_k: int = 20
     top_n: int = 5
     long_documents: LongDocuments = "chunk_max"
+    backend: Backend = "auto"
+    precision: Precision = "auto"
     fusion: Fusion | None = None
     score_threshold: float | None = None
     chroma_host: str | None = None
@@ -120,6 +123,8 @@ def run_demo(
     )
     reranker = Reranker(
         settings.model,
+        backend=settings.backend,
+        precision=settings.precision,
         long_documents=settings.long_documents,
         fusion=settings.fusion,
         score_threshold=settings.score_threshold,

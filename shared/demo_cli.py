@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from shared.backends import BACKENDS, PRECISIONS
+from shared.cli_args import positive_int
 from shared.demo import DemoQueryReport, DemoSettings, default_persist_dir, run_demo
 from shared.progress import progress_wanted, silence_library_progress
 from shared.sample_corpus import load_sample_queries
@@ -18,18 +20,8 @@ _TITLE_WIDTH = 36
 _SNIPPET_WIDTH = 60
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
-
-
 def _port(text: str) -> int:
-    value = _positive_int(text)
+    value = positive_int(text)
     if value > 65535:
         raise argparse.ArgumentTypeError(f"expected a port number 1-65535, got {value}")
     return value
@@ -60,11 +52,18 @@ def add_demo_command(commands: Any) -> None:
     parser.add_argument(
         "--embedding-model", help="bi-encoder for Chroma (default: the offline all-MiniLM-L6-v2)"
     )
-    parser.add_argument("--top-k", type=_positive_int, default=20, help="candidates from Chroma (default 20)")
-    parser.add_argument("--top-n", type=_positive_int, default=5, help="results shown per query (default 5)")
+    parser.add_argument("--top-k", type=positive_int, default=20, help="candidates from Chroma (default 20)")
+    parser.add_argument("--top-n", type=positive_int, default=5, help="results shown per query (default 5)")
     parser.add_argument(
         "--no-chunk", action="store_true", help="truncate long documents instead of chunk-max"
     )
+    parser.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        default="auto",
+        help="how the cross-encoder runs (default auto: ONNX Runtime fp32 on CPU, PyTorch fp16 on CUDA)",
+    )
+    parser.add_argument("--precision", choices=PRECISIONS, default="auto", help="PyTorch precision")
     parser.add_argument("--rrf", action="store_true", help="fuse with the vector ranking (RRF, k=60)")
     parser.add_argument("--threshold", type=float, help="drop results whose final score is below this")
     parser.add_argument("--chroma-host", help="use a running Chroma server instead of the embedded store")
@@ -94,6 +93,8 @@ def run_demo_command(args: argparse.Namespace) -> int:
         top_k=args.top_k,
         top_n=args.top_n,
         long_documents="truncate" if args.no_chunk else "chunk_max",
+        backend=args.backend,
+        precision=args.precision,
         fusion="rrf" if args.rrf else None,
         score_threshold=args.threshold,
         chroma_host=args.chroma_host,

@@ -10,6 +10,9 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from shared.backends import BACKENDS, PRECISIONS
+from shared.cli_args import positive_int
+
 if TYPE_CHECKING:
     from shared.beir import BeirDataset
     from shared.reranker import Reranker
@@ -22,17 +25,6 @@ _LABELS = {
     "chunk_max": "chunk-max",
     "chunk_max_rrf": "chunk-max + RRF",
 }
-
-
-def positive_int(text: str) -> int:
-    """Parse a command-line integer that must be at least 1 (an argparse ``type``)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
 
 
 def add_eval_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -65,6 +57,15 @@ def add_eval_command(commands: argparse._SubParsersAction[argparse.ArgumentParse
         help="cross-encoder path or hub id (default: $CROSSRANK_MODEL or the hub default)",
     )
     parser.add_argument("--device", default=None, help="cpu, cuda, mps (default: automatic)")
+    parser.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        default="auto",
+        help="how the cross-encoder runs (default: auto = ONNX Runtime fp32 on CPU, PyTorch fp16 on CUDA)",
+    )
+    parser.add_argument(
+        "--precision", choices=PRECISIONS, default="auto", help="PyTorch precision (default: auto)"
+    )
     parser.add_argument(
         "--batch-size", type=positive_int, default=32, help="pairs per model call (default: 32)"
     )
@@ -119,7 +120,13 @@ def run_eval(args: argparse.Namespace) -> int:
         silence_library_progress()
     dataset = load_beir(args.data_dir, split=args.split)
     query_ids = select_query_ids(dataset, args.limit)
-    reranker = Reranker(args.model, device=args.device, batch_size=args.batch_size)
+    reranker = Reranker(
+        args.model,
+        device=args.device,
+        backend=args.backend,
+        precision=args.precision,
+        batch_size=args.batch_size,
+    )
     _status(args, f"loading {reranker.model_name}")
     _ = reranker.scorer  # load now, so a bad --model fails before the first stage is built
 
@@ -155,6 +162,7 @@ def run_eval(args: argparse.Namespace) -> int:
     document = report.to_json()
     document["seconds"] = {"setup": setup_s, **document["seconds"], "total": time.perf_counter() - started}
     document["machine"] = {**machine, "load_average_1m_end": load_average()}
+    document["backend"] = reranker.backend_in_use
     print(format_eval_table(document))
     if args.json:
         _write_json(Path(args.json), document)
@@ -207,7 +215,8 @@ def format_eval_table(document: dict[str, Any]) -> str:
     long = ", long documents" if document["long"] else ""
     lines = [
         f"{document['dataset']} ({document['split']}), {document['first_stage']} top-{document['k']}, "
-        f"{document['queries']} queries{long}; model {document['model']}",
+        f"{document['queries']} queries{long}; model {document['model']}"
+        + (f" ({document['backend']})" if document.get("backend") else ""),
         f"{'variant':<16} {'NDCG@10':>8} {'Recall@10':>9} {'MRR@10':>7} "
         f"{'median ms':>9} {'p95 ms':>8} {'pairs/s':>8} {'win/doc':>7}",
     ]

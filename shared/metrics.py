@@ -67,9 +67,7 @@ def _num_relevant(relevance: Mapping[str, int]) -> int:
     return sum(1 for grade in relevance.values() if grade > 0)
 
 
-def ndcg_at_k(
-    ranked_ids: Sequence[str], relevance: Mapping[str, int], k: int = 10
-) -> float:
+def ndcg_at_k(ranked_ids: Sequence[str], relevance: Mapping[str, int], k: int = 10) -> float:
     """Normalised discounted cumulative gain at cut-off ``k``.
 
     ``DCG@k = sum(rel_i / log2(i + 1))`` over ranks ``i = 1..k`` with linear
@@ -104,9 +102,7 @@ def ndcg_at_k(
     return dcg / idcg
 
 
-def recall_at_k(
-    ranked_ids: Sequence[str], relevance: Mapping[str, int], k: int = 10
-) -> float:
+def recall_at_k(ranked_ids: Sequence[str], relevance: Mapping[str, int], k: int = 10) -> float:
     """Fraction of the relevant documents (grade > 0) found in the top ``k``.
 
     Args:
@@ -130,9 +126,7 @@ def recall_at_k(
     return found / total
 
 
-def mrr_at_k(
-    ranked_ids: Sequence[str], relevance: Mapping[str, int], k: int = 10
-) -> float:
+def mrr_at_k(ranked_ids: Sequence[str], relevance: Mapping[str, int], k: int = 10) -> float:
     """Reciprocal rank of the first relevant document (grade > 0) in the top ``k``.
 
     Args:
@@ -238,7 +232,4 @@ def evaluate_run(
         )
     per_query = per_query_metrics(run, qrels, k)
     count = len(per_query)
-    return {
-        name: math.fsum(scores[name] for scores in per_query.values()) / count
-        for name in names
-    }
+    return {name: math.fsum(scores[name] for scores in per_query.values()) / count for name in names}

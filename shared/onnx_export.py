@@ -140,9 +140,7 @@ def _check_exportable(cross_encoder: CrossEncoder) -> None:
     if config is None:
         raise OnnxExportError("the CrossEncoder has no transformers model to export")
     if getattr(config, "auto_map", None):
-        raise OnnxExportError(
-            "the model runs its own remote code, which the export cache cannot key on"
-        )
+        raise OnnxExportError("the model runs its own remote code, which the export cache cannot key on")
     if cross_encoder.device.type != "cpu":
         raise OnnxExportError(f"ONNX runs on the CPU here and the model is on {cross_encoder.device}")
     dtypes = {parameter.dtype for parameter in cross_encoder.parameters()}

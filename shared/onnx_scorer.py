@@ -7,8 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from shared.pair_encoder import PairEncoder
-from shared.scorer import TokenizedText
+from shared.pair_encoder import CrossEncoderPairScorer
 
 if TYPE_CHECKING:
     from sentence_transformers import CrossEncoder
@@ -26,7 +25,7 @@ def usable_cpu_count() -> int:
         return os.cpu_count() or 1
 
 
-class OnnxScorer:
+class OnnxScorer(CrossEncoderPairScorer):
     """Scores token-id pairs with ONNX Runtime on the CPU.
 
     The graph comes from :func:`shared.onnx_export.exported_model_path` and already
@@ -57,8 +56,8 @@ class OnnxScorer:
         threads: int | None = None,
     ) -> None:
         import onnxruntime
-        import torch
 
+        super().__init__(cross_encoder, name)
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = threads or usable_cpu_count()
         options.inter_op_num_threads = 1
@@ -67,17 +66,8 @@ class OnnxScorer:
         self._session = onnxruntime.InferenceSession(
             str(model_file), options, providers=["CPUExecutionProvider"]
         )
-        self._encoder = PairEncoder(cross_encoder.tokenizer)
-        self._name = name
         self._variant: OnnxVariant = variant
         self._model_file = model_file
-        self._max_length = int(cross_encoder.max_seq_length or cross_encoder.tokenizer.model_max_length)
-        self._outputs_probabilities = isinstance(cross_encoder.activation_fn, torch.nn.Sigmoid)
-
-    @property
-    def name(self) -> str:
-        """The model's name."""
-        return self._name
 
     @property
     def backend(self) -> str:
@@ -88,25 +78,6 @@ class OnnxScorer:
     def model_file(self) -> Path:
         """The ``.onnx`` file in the export cache."""
         return self._model_file
-
-    @property
-    def max_length(self) -> int:
-        """Maximum tokens of one pair, as ``CrossEncoder.predict`` truncates them."""
-        return self._max_length
-
-    @property
-    def num_special_tokens(self) -> int:
-        """Special tokens added around a pair."""
-        return self._encoder.template.num_special_tokens
-
-    @property
-    def outputs_probabilities(self) -> bool:
-        """True when the model's activation is a sigmoid (scores in 0..1)."""
-        return self._outputs_probabilities
-
-    def tokenize(self, texts: Sequence[str]) -> list[TokenizedText]:
-        """Tokenize texts once, without special tokens, with character offsets."""
-        return self._encoder.tokenize(texts)
 
     def score(self, pairs: Sequence[tuple[Sequence[int], Sequence[int]]]) -> list[float]:
         """Score one batch of pairs, padded to its longest pair."""

@@ -16,10 +16,11 @@ from shared.scorer import TokenizedText
 if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
+    from sentence_transformers import CrossEncoder
     from tokenizers import Tokenizer
     from transformers import PreTrainedTokenizerBase
 
-__all__ = ["PairEncoder", "PairTemplate"]
+__all__ = ["CrossEncoderPairScorer", "PairEncoder", "PairTemplate"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,3 +153,47 @@ class PairEncoder:
             type_ids[attention] = np.fromiter(flat_types, np.int64, total)
             arrays["token_type_ids"] = type_ids
         return {name: arrays[name] for name in self._input_names}
+
+
+class CrossEncoderPairScorer:
+    """What every backend's scorer for a loaded CrossEncoder shares: name, limits, tokenizer.
+
+    Subclasses add ``score`` (and say how they run). Nothing here keeps a reference to
+    the model, so a backend that does not need its weights lets them go.
+
+    Args:
+        cross_encoder: The loaded model, read for its tokenizer, maximum length and activation.
+        name: The model's path or hub id.
+    """
+
+    def __init__(self, cross_encoder: CrossEncoder, name: str) -> None:
+        import torch
+
+        self._name = name
+        self._encoder = PairEncoder(cross_encoder.tokenizer)
+        self._max_length = int(cross_encoder.max_seq_length or cross_encoder.tokenizer.model_max_length)
+        self._outputs_probabilities = isinstance(cross_encoder.activation_fn, torch.nn.Sigmoid)
+
+    @property
+    def name(self) -> str:
+        """The model's name."""
+        return self._name
+
+    @property
+    def max_length(self) -> int:
+        """Maximum tokens of one pair, as ``CrossEncoder.predict`` truncates them."""
+        return self._max_length
+
+    @property
+    def num_special_tokens(self) -> int:
+        """Special tokens added around a pair."""
+        return self._encoder.template.num_special_tokens
+
+    @property
+    def outputs_probabilities(self) -> bool:
+        """True when the model's activation is a sigmoid (scores in 0..1)."""
+        return self._outputs_probabilities
+
+    def tokenize(self, texts: Sequence[str]) -> list[TokenizedText]:
+        """Tokenize texts once, without special tokens, with character offsets."""
+        return self._encoder.tokenize(texts)

@@ -134,9 +134,7 @@ class Reranker:
         score_cache_size: int = 10_000,
     ) -> None:
         if long_documents not in _LONG_DOCUMENT_MODES:
-            raise ValueError(
-                f"long_documents must be 'chunk_max' or 'truncate', got {long_documents!r}."
-            )
+            raise ValueError(f"long_documents must be 'chunk_max' or 'truncate', got {long_documents!r}.")
         if window_overlap is not None:
             _check_int("window_overlap", window_overlap, minimum=0)
         if max_windows is not None:
@@ -145,10 +143,7 @@ class Reranker:
             raise ValueError(f"fusion must be None or 'rrf', got {fusion!r}.")
         if isinstance(rrf_k, bool) or not isinstance(rrf_k, (int, float)) or rrf_k < 0:
             raise ValueError(f"rrf_k must be a number >= 0, got {rrf_k!r}.")
-        if (
-            len(rrf_weights) != 2
-            or not all(isinstance(w, (int, float)) and w >= 0 for w in rrf_weights)
-        ):
+        if len(rrf_weights) != 2 or not all(isinstance(w, (int, float)) and w >= 0 for w in rrf_weights):
             raise ValueError(
                 f"rrf_weights must be two numbers >= 0 (cross-encoder, retrieval), got {rrf_weights!r}."
             )
@@ -536,6 +531,7 @@ class Reranker:
             if self._score_cache is not None and merged["score_cache_size"] == self.score_cache_size:
                 copy._score_cache = self._score_cache
         return copy
+
 
 def _check_model_spec(model: object) -> None:
     """Reject a ``model`` that could never load, without importing sentence-transformers.

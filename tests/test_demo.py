@@ -231,8 +231,9 @@ def test_a_missing_model_exits_non_zero_naming_the_fix(
         (["--top-n", "many"], "argument --top-n: expected a positive integer, got 'many'"),
         (["--chroma-port", "70000"], "argument --chroma-port: expected a port number 1-65535, got 70000"),
         (["--colour"], "unrecognized arguments: --colour"),
+        (["--backend", "tpu"], "argument --backend: invalid choice: 'tpu' (choose from"),
     ],
-    ids=["top-k-zero", "top-n-word", "port-range", "unknown-flag"],
+    ids=["top-k-zero", "top-n-word", "port-range", "unknown-flag", "unknown-backend"],
 )
 def test_bad_options_exit_2_with_a_clear_message(args: list[str], message: str) -> None:
     completed = subprocess.run(
