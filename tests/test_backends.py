@@ -169,6 +169,16 @@ def test_every_backend_ranks_scifact_pairs_like_fp32_torch(
 
 
 @pytest.mark.model
+def test_an_int8_score_does_not_depend_on_the_other_pairs_in_the_call(rerankers: dict[str, Reranker]) -> None:
+    # int8 quantizes activations with one scale per tensor: scored in one batch, a pair's
+    # score would shift with its neighbours. The scorer runs each pair alone.
+    reranker = rerankers["onnx-int8"].with_options(score_cache_size=0)
+    together = reranker.score_pairs([(QUERY, passage) for passage in PASSAGES[:10]])
+    alone = [reranker.score_pairs([(QUERY, passage)])[0] for passage in PASSAGES[:10]]
+    assert together == alone
+
+
+@pytest.mark.model
 def test_each_option_runs_where_it_says(rerankers: dict[str, Reranker]) -> None:
     assert rerankers["torch-fp32"].backend_in_use == "torch-fp32"
     assert rerankers["torch-bf16"].backend_in_use == "torch-bf16"
