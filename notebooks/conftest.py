@@ -2,16 +2,27 @@
 
 The notebooks score with ``$CROSSRANK_MODEL`` or ``$CROSSRANK_TEST_MODEL`` and run
 offline; without either they would try the Hugging Face hub, so they are skipped
-with the reason instead.
+with the reason instead. Relative paths in those variables (the README's test
+command uses ``../shared/...``) are resolved against the directory pytest runs in.
 """
 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
 _MODEL_VARIABLES = ("CROSSRANK_MODEL", "CROSSRANK_TEST_MODEL")
+_PATH_VARIABLES = (*_MODEL_VARIABLES, "CROSSRANK_TEST_DATA")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Make relative model and data paths absolute: nbmake runs each notebook in its own folder."""
+    for name in _PATH_VARIABLES:
+        value = os.environ.get(name)
+        if value and not Path(value).is_absolute() and Path(value).exists():
+            os.environ[name] = str(Path(value).resolve())
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
