@@ -327,19 +327,28 @@ def _compute_dtype(scorer_label: str) -> str:
 
 
 def model_shape(settings: BenchSettings, shared: dict[str, Any]) -> TransformerShape | None:
-    """The encoder's sizes, for FLOP counts (``None`` when its config does not say).
+    """The encoder's sizes, for FLOP counts (``None`` when its config cannot be read).
 
     Args:
-        settings: The bench settings (the model is loaded once and kept in ``shared``).
-        shared: Models already loaded by the contenders.
+        settings: The bench settings.
+        shared: Models already loaded by the contenders; a loaded peer model's config is
+            used, otherwise only the model's config file is read.
 
     Returns:
         The shape, or ``None``.
     """
     if "shape" not in shared:
+        loaded = shared.get("cross_encoder")
+        config = getattr(getattr(loaded, "model", None), "config", None)
+        if config is None:
+            try:
+                from transformers import AutoConfig
+
+                config = AutoConfig.from_pretrained(settings.model)
+            except (OSError, ValueError):
+                config = None
         try:
-            config = getattr(_shared_cross_encoder(settings, shared).model, "config", None)
-            shared["shape"] = TransformerShape.from_config(config)
+            shared["shape"] = None if config is None else TransformerShape.from_config(config)
         except ValueError:
             shared["shape"] = None
     shape: TransformerShape | None = shared["shape"]
