@@ -11,6 +11,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from shared.bench_cli import format_gemm_peaks
+
 _VARIANTS = {
     "first_stage": "first stage",
     "truncate": "truncate",
@@ -71,10 +73,7 @@ def bench_table(document: dict[str, Any]) -> str:
     peaks = document.get("gemm_peak_gflop_per_s") or {}
     if peaks:
         lines.append("")
-        lines.append(
-            "GEMM peak, GFLOP/s (torch 2048x2048, same run): "
-            + ", ".join(f"{dtype} {_number(value, 0)}" for dtype, value in sorted(peaks.items()))
-        )
+        lines.append(format_gemm_peaks(peaks))
     return "\n".join(lines)
 
 
