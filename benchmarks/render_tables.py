@@ -11,18 +11,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from shared.bench_cli import format_gemm_peaks
-
-_VARIANTS = {
-    "first_stage": "first stage",
-    "truncate": "truncate",
-    "chunk_max": "chunk-max",
-    "chunk_max_rrf": "chunk-max + RRF",
-}
-
-
-def _number(value: float | None, digits: int) -> str:
-    return "-" if value is None else f"{value:.{digits}f}"
+from crossrank.benchmark.report import format_gemm_peaks, gemm_peak_cell, number_cell
+from crossrank.evaluation.evaluator import VARIANT_LABELS
 
 
 def eval_table(document: dict[str, Any]) -> str:
@@ -36,13 +26,15 @@ def eval_table(document: dict[str, Any]) -> str:
         "| variant | NDCG@10 | Recall@10 | MRR@10 | median ms/query | p95 ms | pairs/s | windows/doc |",
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
-    for name, label in _VARIANTS.items():
+    for name, label in VARIANT_LABELS.items():
         values = document["variants"][name]
         lines.append(
             f"| {label} | {values['ndcg_at_10']:.4f} | {values['recall_at_10']:.4f} "
             f"| {values['mrr_at_10']:.4f} "
-            f"| {_number(values.get('median_latency_ms'), 0)} | {_number(values.get('p95_latency_ms'), 0)} "
-            f"| {_number(values.get('pairs_per_s'), 1)} | {_number(values.get('windows_per_document'), 2)} |"
+            f"| {number_cell(values.get('median_latency_ms'), '.0f')} "
+            f"| {number_cell(values.get('p95_latency_ms'), '.0f')} "
+            f"| {number_cell(values.get('pairs_per_s'), '.1f')} "
+            f"| {number_cell(values.get('windows_per_document'), '.2f')} |"
         )
     return "\n".join(lines)
 
@@ -59,16 +51,14 @@ def bench_table(document: dict[str, Any]) -> str:
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for config in document["configs"]:
-        fraction = config.get("fraction_of_gemm_peak")
-        of_peak = "-" if fraction is None else f"{100 * fraction:.0f}% ({config['compute_dtype']})"
         lines.append(
             f"| {config['name']} | {config['pairs_per_s']:.1f} "
-            f"| {_number(config['speedup_vs_sentence_transformer_rerank'], 2)} "
+            f"| {number_cell(config['speedup_vs_sentence_transformer_rerank'], '.2f')} "
             f"| {config['median_latency_ms']:.0f} "
-            f"| {_number(config.get('median_latency_speedup_vs_sentence_transformer_rerank'), 2)} "
-            f"| {config['p95_latency_ms']:.0f} | {_number(config['peak_rss_mb'], 0)} "
-            f"| {config['ndcg_at_10']:.4f} | {_number(config.get('gflop_per_pair'), 2)} "
-            f"| {_number(config.get('gflop_per_s'), 1)} | {of_peak} |"
+            f"| {number_cell(config.get('median_latency_speedup_vs_sentence_transformer_rerank'), '.2f')} "
+            f"| {config['p95_latency_ms']:.0f} | {number_cell(config['peak_rss_mb'], '.0f')} "
+            f"| {config['ndcg_at_10']:.4f} | {number_cell(config.get('gflop_per_pair'), '.2f')} "
+            f"| {number_cell(config.get('gflop_per_s'), '.1f')} | {gemm_peak_cell(config, '({})')} |"
         )
     peaks = document.get("gemm_peak_gflop_per_s") or {}
     if peaks:

@@ -25,8 +25,17 @@ def pytest_configure(config: pytest.Config) -> None:
             os.environ[name] = str(Path(value).resolve())
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Skip every notebook when no local cross-encoder is named."""
+    """Mark every notebook ``model`` (and ``data`` where it reads a dataset); skip them without a model.
+
+    ``tryfirst`` so the markers exist before ``-m`` deselects by them.
+    """
+    for item in items:
+        if item.path.suffix == ".ipynb":
+            item.add_marker(pytest.mark.model)
+            if "CROSSRANK_TEST_DATA" in item.path.read_text(encoding="utf-8"):
+                item.add_marker(pytest.mark.data)
     if any(os.environ.get(name) for name in _MODEL_VARIABLES):
         return
     skip = pytest.mark.skip(

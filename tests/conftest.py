@@ -18,6 +18,25 @@ MODEL_SKIP_REASON = "CROSSRANK_TEST_MODEL is not set; point it at ../shared/mode
 DATA_SKIP_REASON = "CROSSRANK_TEST_DATA is not set; point it at ../shared/data"
 
 
+# Fixtures that need ../shared, and the marker each one implies.
+_MARKER_OF_FIXTURE = {"model_path": "model", "cross_encoder": "model", "data_dir": "data"}
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Give every test that uses the real model or data its ``model``/``data`` marker.
+
+    Derived from the fixtures a test requests, so ``-m "not model and not data"`` is an
+    offline suite by construction. ``tryfirst``: the markers must exist before ``-m``
+    deselects by them.
+    """
+    for item in items:
+        for fixture in getattr(item, "fixturenames", ()):
+            marker = _MARKER_OF_FIXTURE.get(fixture)
+            if marker is not None:
+                item.add_marker(marker)
+
+
 @pytest.fixture(scope="session")
 def model_path() -> str:
     """Directory of the real cross-encoder used by behaviour tests."""

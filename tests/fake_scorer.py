@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from shared import TokenizedText
+from crossrank import TokenizedText
 
 
 class FakeScorer:

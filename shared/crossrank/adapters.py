@@ -1,0 +1,187 @@
+"""What the LlamaIndex and LangChain integrations share.
+
+- the metadata keys under which both report the rerank details, and
+  :func:`rerank_details`, which fills them in;
+- :data:`ModelSpec`, the type of their ``model`` field;
+- :func:`option_field`, a pydantic field whose default and description come from the
+  options table (:data:`crossrank.options.OPTIONS`);
+- :class:`SyncedReranker`, the one mechanism that keeps a core :class:`~crossrank.Reranker`
+  in step with an adapter's fields (on construction, assignment and ``model_copy``),
+  sharing the loaded model whenever the loading options did not change.
+
+The integrations import only :mod:`crossrank` and this module (an import-linter
+contract checks it).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from pydantic import Field
+
+from crossrank.options import OPTIONS, validate_options
+from crossrank.reranker import Reranker
+from crossrank.results import RerankResult
+from crossrank.scorer import PairScorer
+
+if TYPE_CHECKING:
+    from typing import TypeAlias
+
+    from sentence_transformers import CrossEncoder
+
+    ModelSpec: TypeAlias = "str | CrossEncoder | PairScorer | None"
+else:
+    # Left open at runtime so that pydantic does not need sentence-transformers (and
+    # torch) imported to build the adapter classes; the core checks the model.
+    ModelSpec = Any
+
+__all__ = [
+    "CROSS_ENCODER_SCORE_KEY",
+    "MODEL_DOC",
+    "NUM_WINDOWS_KEY",
+    "RELEVANCE_SCORE_KEY",
+    "RETRIEVAL_RANK_KEY",
+    "RETRIEVAL_SCORE_KEY",
+    "WINDOW_SPAN_KEY",
+    "ModelSpec",
+    "SyncedReranker",
+    "option_field",
+    "rerank_details",
+    "serializable_model",
+]
+
+RELEVANCE_SCORE_KEY = "relevance_score"
+"""LangChain metadata key of the final score the output is sorted by (float)."""
+RETRIEVAL_SCORE_KEY = "retrieval_score"
+"""LlamaIndex metadata key of the node's score before reranking (``keep_retrieval_score=True``)."""
+CROSS_ENCODER_SCORE_KEY = "crossrank_cross_encoder_score"
+"""Metadata key of the cross-encoder's score for the best window, before fusion (float)."""
+WINDOW_SPAN_KEY = "crossrank_window_span"
+"""Metadata key of ``[start, end]``: character offsets of the best window in the scored text."""
+NUM_WINDOWS_KEY = "crossrank_num_windows"
+"""Metadata key of how many windows of the text were scored (int)."""
+RETRIEVAL_RANK_KEY = "crossrank_retrieval_rank"
+"""Metadata key of the 1-based rank the text had coming out of the retriever (int)."""
+
+MODEL_DOC = (
+    "A hub id or local directory of a sentence-transformers cross-encoder, an already-built "
+    "sentence_transformers.CrossEncoder, or a crossrank.PairScorer. None uses $CROSSRANK_MODEL, "
+    "else cross-encoder/ms-marco-MiniLM-L6-v2."
+)
+"""The description of every adapter's ``model`` field."""
+
+_NO_DEFAULT: Any = object()
+
+
+def rerank_details(result: RerankResult) -> dict[str, Any]:
+    """The ``crossrank_*`` metadata of one result (JSON-friendly values)."""
+    return {
+        CROSS_ENCODER_SCORE_KEY: result.cross_encoder_score,
+        WINDOW_SPAN_KEY: list(result.window_span),
+        NUM_WINDOWS_KEY: result.num_windows,
+        RETRIEVAL_RANK_KEY: result.retrieval_rank,
+    }
+
+
+def option_field(name: str, *, default: Any = _NO_DEFAULT, note: str = "") -> Any:
+    """A pydantic field for option ``name``, described by the options table.
+
+    Args:
+        name: The option's name in :data:`crossrank.options.OPTIONS`.
+        default: The adapter's default when it differs from the core's (as LlamaIndex's
+            ``top_n=2`` follows ``SentenceTransformerRerank``).
+        note: A sentence on what the option means in this adapter, appended to the doc.
+
+    Returns:
+        A ``pydantic.Field``.
+    """
+    option = OPTIONS[name]
+    value = option.default if default is _NO_DEFAULT else default
+    description = f"{option.doc} {note}".strip()
+    if isinstance(value, (dict, list)):
+        return Field(default_factory=lambda: type(value)(value), description=description)
+    return Field(default=value, description=description)
+
+
+def serializable_model(model: object, reranker: Reranker) -> str | None:
+    """What an adapter's ``model`` field serializes to: something that loads again.
+
+    Args:
+        model: The field's value.
+        reranker: The adapter's core reranker (for a loaded model's path or id).
+
+    Returns:
+        The hub id or path.
+
+    Raises:
+        ValueError: For a custom :class:`~crossrank.PairScorer`, which has no path to
+            serialize; pass ``model=`` a hub id or a directory to serialize the adapter.
+    """
+    if model is None or isinstance(model, str):
+        return model
+    if isinstance(model, PairScorer):
+        raise ValueError(
+            f"cannot serialize model={type(model).__name__} (a custom PairScorer has no path that "
+            "loads it again): give the adapter model= a hub id or a model directory to serialize it."
+        )
+    return reranker.model_name
+
+
+class SyncedReranker:
+    """Mixin for a pydantic adapter whose fields include the core's options.
+
+    The adapter declares ``model`` and any of the options as fields, and a private
+    attribute ``_reranker: Reranker | None = PrivateAttr(default=None)``. The core
+    reranker is built at construction (so a bad option fails there), kept in step on
+    every field assignment (a value the core rejects leaves the adapter unchanged)
+    and after ``model_copy(update=...)``, and shares the loaded model unless
+    ``model`` or a loading option changed.
+    """
+
+    if TYPE_CHECKING:
+        _reranker: Reranker | None
+        model: ModelSpec
+        model_fields: dict[str, Any]
+
+    def model_post_init(self, context: Any, /) -> None:
+        """Build the core reranker, so option errors surface at construction."""
+        super().model_post_init(context)  # type: ignore[misc]
+        self._synced_reranker()
+
+    @property
+    def reranker(self) -> Reranker:
+        """The core :class:`crossrank.Reranker` for the current field values."""
+        return self._synced_reranker()
+
+    def _option_values(self) -> dict[str, Any]:
+        fields = type(self).model_fields
+        return {name: getattr(self, name) for name in OPTIONS if name in fields}
+
+    def _synced_reranker(self) -> Reranker:
+        previous = self._reranker
+        options = validate_options(self._option_values())
+        if previous is not None and _same_model(previous.model_spec, self.model):
+            if previous.options == options:
+                return previous
+            reranker = previous.with_options(**options)
+        else:
+            reranker = Reranker(self.model, **options)
+        self._reranker = reranker
+        return reranker
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name != "model" and name not in OPTIONS:
+            super().__setattr__(name, value)
+            return
+        previous = getattr(self, name)
+        super().__setattr__(name, value)
+        try:
+            self._synced_reranker()
+        except Exception:
+            super().__setattr__(name, previous)
+            raise
+
+
+def _same_model(a: object, b: object) -> bool:
+    # The same object, or the same id or path: either way the loaded model serves.
+    return a is b or (isinstance(a, str) and a == b)

@@ -1,0 +1,176 @@
+"""crossrank's own contenders, and the registry of every contender the bench can run.
+
+A new configuration is one more entry in :data:`CONTENDERS`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from crossrank.benchmark.peers import REFERENCE_CONTENDER, build_langchain, build_llamaindex, build_predict
+from crossrank.benchmark.protocol import BenchSettings, Contender, Ranked
+from crossrank.scorer import PairScorer, TokenizedText
+
+if TYPE_CHECKING:
+    from crossrank.benchmark.inputs import BenchInput
+    from crossrank.reranker import Reranker
+
+__all__ = ["CONTENDERS", "build_contender", "contender_names"]
+
+
+class _CountingScorer:
+    """A :class:`~crossrank.PairScorer` that notes the tokens of every pair it scores, for FLOP counts."""
+
+    def __init__(self, scorer: PairScorer) -> None:
+        self._scorer = scorer
+        self.sequence_lengths: list[int] = []
+
+    @property
+    def name(self) -> str:
+        return self._scorer.name
+
+    @property
+    def max_length(self) -> int:
+        return self._scorer.max_length
+
+    @property
+    def num_special_tokens(self) -> int:
+        return self._scorer.num_special_tokens
+
+    @property
+    def outputs_probabilities(self) -> bool:
+        return self._scorer.outputs_probabilities
+
+    def tokenize(self, texts: Sequence[str]) -> list[TokenizedText]:
+        return self._scorer.tokenize(texts)
+
+    def score(self, pairs: Sequence[tuple[Sequence[int], Sequence[int]]]) -> list[float]:
+        extra = self._scorer.num_special_tokens
+        self.sequence_lengths.extend(len(query) + len(passage) + extra for query, passage in pairs)
+        return self._scorer.score(pairs)
+
+
+@dataclass
+class _CrossrankContender:
+    name: str
+    reranker: Reranker
+    counter: _CountingScorer
+    compute_dtype: str
+
+    def prepare(self, item: BenchInput) -> tuple[str, list[str]]:
+        return item.query, list(item.texts)
+
+    def rank(self, prepared: tuple[str, list[str]]) -> Ranked:
+        query, texts = prepared
+        self.counter.sequence_lengths = []
+        results = self.reranker.rerank(query, texts)
+        return Ranked(
+            order=[result.index for result in results],
+            pairs=sum(r.num_windows for r in results),
+            sequence_lengths=tuple(self.counter.sequence_lengths),
+        )
+
+
+def _crossrank(
+    long_documents: str, backend: str = "auto", precision: str = "auto"
+) -> Callable[[BenchSettings, dict[str, Any]], Contender]:
+    def build(settings: BenchSettings, shared: dict[str, Any]) -> Contender:
+        from crossrank.models.backends import describe_scorer
+        from crossrank.reranker import Reranker
+
+        key = f"crossrank-{backend}-{precision}"
+        if key not in shared:
+            # Loaded once per backend; the score cache is off so every timed call does its work.
+            loaded = Reranker(
+                settings.model,
+                device=settings.device,
+                backend=backend,  # type: ignore[arg-type]
+                precision=precision,  # type: ignore[arg-type]
+                score_cache_size=0,
+            )
+            shared[key] = loaded.scorer
+        scorer: PairScorer = shared[key]
+        counter = _CountingScorer(scorer)
+        reranker = Reranker(
+            counter,
+            long_documents=long_documents,  # type: ignore[arg-type]
+            batch_size=settings.batch_size,
+            score_cache_size=0,
+        )
+        return _CrossrankContender(
+            _crossrank_name(long_documents, backend, precision),
+            reranker,
+            counter,
+            _compute_dtype(describe_scorer(scorer)),
+        )
+
+    return build
+
+
+def _crossrank_name(long_documents: str, backend: str, precision: str) -> str:
+    if (backend, precision) == ("auto", "auto"):
+        return "crossrank-default" if long_documents == "chunk_max" else "crossrank-truncate"
+    return f"crossrank-{precision if backend == 'torch' else backend}" + (
+        "" if long_documents == "chunk_max" else "-truncate"
+    )
+
+
+def _compute_dtype(scorer_label: str) -> str:
+    """The GEMM element type of a scorer labelled by :func:`crossrank.models.backends.describe_scorer`."""
+    if scorer_label == "onnx-int8":
+        return "int8"
+    for dtype in ("bf16", "fp16"):
+        if scorer_label.endswith(dtype):
+            return dtype
+    return "fp32"
+
+
+CONTENDERS: dict[str, Callable[[BenchSettings, dict[str, Any]], Contender]] = {
+    "crossrank-default": _crossrank("chunk_max"),
+    "crossrank-truncate": _crossrank("truncate"),
+    REFERENCE_CONTENDER: build_llamaindex,
+    "langchain-cross-encoder-reranker": build_langchain,
+    "sentence-transformers-predict": build_predict,
+    # crossrank before its speed work (PyTorch fp32), and its opt-in speed options.
+    "crossrank-fp32": _crossrank("chunk_max", backend="torch", precision="fp32"),
+    "crossrank-bf16": _crossrank("chunk_max", backend="torch", precision="bf16"),
+    "crossrank-onnx-int8": _crossrank("chunk_max", backend="onnx-int8"),
+}
+"""Contender name to its builder, in report order. A builder raises
+:class:`~crossrank.errors.MissingPeerError` when its library is not installed."""
+
+
+def build_contender(name: str, settings: BenchSettings, shared: dict[str, Any] | None = None) -> Contender:
+    """Build one contender by name.
+
+    Args:
+        name: A key of :data:`CONTENDERS`.
+        settings: Model, device and batch size.
+        shared: Models already loaded by other contenders (crossrank's two
+            configurations share one); pass the same dict for every build.
+
+    Returns:
+        The contender, with its model loaded.
+
+    Raises:
+        ValueError: If ``name`` is unknown.
+        MissingPeerError: If the peer library is not installed.
+    """
+    if name not in CONTENDERS:
+        raise ValueError(f"unknown bench configuration {name!r}; choose from {', '.join(CONTENDERS)}.")
+    return CONTENDERS[name](settings, shared if shared is not None else {})
+
+
+def contender_names(selected: Iterable[str] | None = None) -> list[str]:
+    """Contender names in report order, optionally restricted to ``selected``."""
+    if selected is None:
+        return list(CONTENDERS)
+    wanted = set(selected)
+    unknown = wanted - set(CONTENDERS)
+    if unknown:
+        raise ValueError(
+            f"unknown bench configuration(s) {sorted(unknown)}; choose from {', '.join(CONTENDERS)}."
+        )
+    return [name for name in CONTENDERS if name in wanted]

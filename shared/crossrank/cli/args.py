@@ -1,0 +1,116 @@
+"""Arguments shared by the ``crossrank`` sub-commands.
+
+A reranking option's flag is declared with :func:`add_option_argument`, which takes its
+help, choices and default from :data:`crossrank.options.OPTIONS` and stores the value
+under the option's own name, so :func:`option_values` hands the parsed options straight
+to :class:`~crossrank.Reranker`.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from typing import Any
+
+from crossrank.options import OPTIONS
+
+__all__ = ["add_model_argument", "add_option_argument", "option_values", "positive_int"]
+
+_UNSET: Any = object()
+
+
+def positive_int(text: str) -> int:
+    """Parse a command-line integer that must be at least 1 (an argparse ``type``).
+
+    Raises:
+        argparse.ArgumentTypeError: Naming the text, when it is not a whole number >= 1.
+    """
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def add_model_argument(
+    parser: argparse.ArgumentParser,
+    help: str = "cross-encoder path or hub id (default: $CROSSRANK_MODEL or the hub default)",
+) -> None:
+    """Add ``--model``, the cross-encoder to load (``None``: ``$CROSSRANK_MODEL`` or the hub default).
+
+    Args:
+        parser: The sub-command's parser.
+        help: The flag's help text.
+    """
+    parser.add_argument("--model", default=None, help=help)
+
+
+def add_option_argument(
+    parser: argparse.ArgumentParser,
+    name: str,
+    flag: str,
+    *,
+    type: Callable[[str], Any] | None = None,
+    const: Any = _UNSET,
+    default: Any = _UNSET,
+    note: str = "",
+) -> None:
+    """Add the flag of one reranking option, described by :data:`~crossrank.options.OPTIONS`.
+
+    The help is the option's doc, then ``note``, then its default; the choices are the
+    option's. The value is stored under the option's name (``--threshold`` sets
+    ``args.score_threshold``), which :func:`option_values` reads back.
+
+    Args:
+        parser: The sub-command's parser.
+        name: The option's name in the table.
+        flag: The flag, such as ``"--backend"``.
+        type: Parses the flag's text (ignored for a switch).
+        const: Makes the flag a switch that sets the option to this value.
+        default: A default of this command's own, where it differs from the table's;
+            the help then names both.
+        note: What the flag means for this command, added to the option's doc.
+
+    Example:
+        >>> parser = argparse.ArgumentParser()
+        >>> add_option_argument(parser, "backend", "--backend")
+        >>> parser.parse_args(["--backend", "onnx"]).backend
+        'onnx'
+    """
+    option = OPTIONS[name]
+    value = option.default if default is _UNSET else default
+    if value == option.default:
+        said = f"default: {value}"
+    else:
+        said = f"default here: {value}; the library's default is {option.default}"
+    switch = const is not _UNSET
+    if switch:
+        said = f"this flag sets {name}={const}; {said}"
+    text = " ".join(part for part in (option.doc, note, f"({said})") if part).replace("%", "%%")
+    if switch:
+        parser.add_argument(flag, dest=name, action="store_const", const=const, default=value, help=text)
+    else:
+        parser.add_argument(
+            flag,
+            dest=name,
+            type=type or str,
+            choices=option.choices,
+            default=value,
+            # The flag's own name in the usage line, not the option's (THRESHOLD, not SCORE_THRESHOLD).
+            metavar=None if option.choices else flag.lstrip("-").replace("-", "_").upper(),
+            help=text,
+        )
+
+
+def option_values(args: argparse.Namespace) -> dict[str, Any]:
+    """The reranking options on a parsed command line, by option name.
+
+    Args:
+        args: The parsed command line.
+
+    Returns:
+        Every parsed value stored under an option's name, ready for ``Reranker(**...)``.
+    """
+    return {name: value for name, value in vars(args).items() if name in OPTIONS}

@@ -1,0 +1,101 @@
+"""Bar charts of eval and bench results (matplotlib, drawn off-screen to a PNG)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from crossrank.evaluation.evaluator import VARIANT_LABELS
+
+__all__ = ["plot_bench", "plot_eval"]
+
+_METRICS = (("ndcg_at_10", "NDCG@10"), ("recall_at_10", "Recall@10"), ("mrr_at_10", "MRR@10"))
+
+
+def _pyplot() -> Any:
+    try:
+        import matplotlib
+    except ImportError as exc:
+        raise ImportError('--plot needs matplotlib: run `pip install "crossrank[eval]"`.') from exc
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _title(report: Mapping[str, Any]) -> str:
+    long = " (long documents)" if report.get("long") else ""
+    return (
+        f"{report['dataset']}, {report['first_stage']} top-{report['k']}, {report['queries']} queries{long}"
+    )
+
+
+def plot_eval(reports: Sequence[Mapping[str, Any]], path: str | os.PathLike[str]) -> None:
+    """Grouped bars of NDCG@10, Recall@10 and MRR@10 per variant, one panel per report.
+
+    Args:
+        reports: Documents as written by ``crossrank eval --json`` (one or more).
+        path: The PNG to write.
+
+    Raises:
+        ImportError: If matplotlib is not installed.
+        ValueError: If ``reports`` is empty.
+    """
+    if not reports:
+        raise ValueError("plot_eval needs at least one report, got none.")
+    plt = _pyplot()
+    figure, axes = plt.subplots(
+        1, len(reports), figsize=(4.2 * len(reports) + 0.6, 3.4), squeeze=False, sharey=True
+    )
+    width = 0.8 / len(VARIANT_LABELS)
+    for axis, report in zip(axes[0], reports, strict=True):
+        for offset, (variant, label) in enumerate(VARIANT_LABELS.items()):
+            values = [report["variants"][variant][key] for key, _ in _METRICS]
+            positions = [index + (offset - 1.5) * width for index in range(len(_METRICS))]
+            bars = axis.bar(positions, values, width, label=label)
+            axis.bar_label(bars, fmt="%.2f", fontsize=6, padding=1)
+        axis.set_xticks(range(len(_METRICS)), [name for _, name in _METRICS])
+        axis.set_ylim(0, 1.05)
+        axis.set_title(_title(report), fontsize=8)
+        axis.grid(axis="y", alpha=0.3)
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    figure.legend(handles, labels, fontsize=7, loc="lower center", ncol=len(labels), frameon=False)
+    figure.tight_layout(rect=(0, 0.07, 1, 1))
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
+def plot_bench(report: Mapping[str, Any], path: str | os.PathLike[str]) -> None:
+    """Horizontal bars of pairs/s per configuration, labelled with NDCG@10.
+
+    Args:
+        report: A document as written by ``crossrank bench --json``.
+        path: The PNG to write.
+
+    Raises:
+        ImportError: If matplotlib is not installed.
+    """
+    plt = _pyplot()
+    configs = report["configs"]
+    figure, axis = plt.subplots(figsize=(6.4, 0.5 * len(configs) + 1.2))
+    names = [config["name"] for config in configs]
+    rates = [config["pairs_per_s"] for config in configs]
+    bars = axis.barh(names, rates, color="tab:blue")
+    labels = [
+        f"{rate:.1f} pairs/s, NDCG@10 {config['ndcg_at_10']:.3f}"
+        for rate, config in zip(rates, configs, strict=True)
+    ]
+    axis.bar_label(bars, labels=labels, fontsize=7, padding=2)
+    axis.invert_yaxis()
+    axis.set_xlim(0, max(rates, default=1.0) * 1.75)
+    axis.set_xlabel("pairs scored per second (higher is better)")
+    settings = report.get("settings", {})
+    axis.set_title(
+        f"{settings.get('queries', '?')} queries x {settings.get('candidates', '?')} candidates, "
+        f"{report['machine'].get('torch_threads', '?')} threads",
+        fontsize=8,
+    )
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)

@@ -1,0 +1,218 @@
+"""``crossrank demo``: rerank the sample corpus held in Chroma and show what moved."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from crossrank.cli.args import add_model_argument, add_option_argument, option_values, positive_int
+from crossrank.cli.output import json_text
+from crossrank.cli.progress import set_up_progress
+from crossrank.demo.runner import DemoQueryReport, DemoSettings, default_persist_dir, run_demo
+from crossrank.demo.sample_corpus import load_sample_queries
+from crossrank.evaluation.evaluator import VARIANT_LABELS
+from crossrank.options import OPTIONS
+
+__all__ = ["add_demo_command", "format_report", "report_to_json"]
+
+_TITLE_WIDTH = 36
+_SNIPPET_WIDTH = 60
+
+
+def _port(text: str) -> int:
+    value = positive_int(text)
+    if value > 65535:
+        raise argparse.ArgumentTypeError(f"expected a port number 1-65535, got {value}")
+    return value
+
+
+def add_demo_command(commands: Any) -> None:
+    """Register ``crossrank demo`` on the sub-command parsers."""
+    parser: argparse.ArgumentParser = commands.add_parser(
+        "demo",
+        help="rerank a sample corpus held in Chroma and show what moved",
+        description=(
+            "Index crossrank's sample corpus into Chroma (embedded, or a running server), "
+            "retrieve the top-k for each query by vector search, rerank them with the "
+            "cross-encoder and show how the order changed."
+        ),
+    )
+    parser.add_argument(
+        "--query",
+        action="append",
+        metavar="TEXT",
+        help="a query to run (repeatable); default: the built-in queries",
+    )
+    add_model_argument(
+        parser,
+        help="cross-encoder: hub id or local directory (default: $CROSSRANK_MODEL or "
+        "cross-encoder/ms-marco-MiniLM-L6-v2)",
+    )
+    parser.add_argument(
+        "--embedding-model", help="bi-encoder for Chroma (default: the offline all-MiniLM-L6-v2)"
+    )
+    parser.add_argument("--top-k", type=positive_int, default=20, help="candidates from Chroma (default 20)")
+    add_option_argument(
+        parser, "top_n", "--top-n", type=positive_int, default=5, note="The demo shows them per query."
+    )
+    add_option_argument(parser, "long_documents", "--no-chunk", const="truncate")
+    add_option_argument(parser, "backend", "--backend")
+    add_option_argument(parser, "precision", "--precision")
+    add_option_argument(
+        parser,
+        "fusion",
+        "--rrf",
+        const="rrf",
+        note=f"The retrieval ranking is the vector ranking; k={OPTIONS['rrf_k'].default:g}.",
+    )
+    add_option_argument(parser, "score_threshold", "--threshold", type=float)
+    parser.add_argument("--chroma-host", help="use a running Chroma server instead of the embedded store")
+    parser.add_argument("--chroma-port", type=_port, default=8000, help="Chroma server port (default 8000)")
+    parser.add_argument(
+        "--persist-dir",
+        type=Path,
+        default=None,
+        help=f"embedded store directory (default {default_persist_dir()})",
+    )
+    parser.add_argument("--reset", action="store_true", help="rebuild the collection")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.set_defaults(run=run_demo_command)
+
+
+def run_demo_command(args: argparse.Namespace) -> int:
+    """Run the demo as the parsed options say; return the exit code."""
+    show_progress = set_up_progress(args.quiet)
+    queries = args.query or [query.text for query in load_sample_queries()]
+    settings = DemoSettings(
+        queries=queries,
+        model=args.model,
+        embedding_model=args.embedding_model,
+        top_k=args.top_k,
+        **option_values(args),
+        chroma_host=args.chroma_host,
+        chroma_port=args.chroma_port,
+        persist_dir=args.persist_dir or default_persist_dir(),
+        reset=args.reset,
+        show_progress=show_progress,
+    )
+    if args.json:
+        reports = run_demo(settings)
+        sys.stdout.write(json_text(report_to_json(settings, reports)))
+    else:
+        printed_header = False
+
+        def show(report: DemoQueryReport) -> None:
+            nonlocal printed_header
+            # The header waits for the first result, so a failed start prints only the error.
+            if not printed_header:
+                print(_header(settings))
+                printed_header = True
+            print(format_report(report, fused=settings.fusion is not None), flush=True)
+
+        run_demo(settings, on_query=show)
+    return 0
+
+
+def _header(settings: DemoSettings) -> str:
+    store = (
+        f"Chroma server {settings.chroma_host}:{settings.chroma_port}"
+        if settings.chroma_host
+        else f"embedded Chroma at {settings.persist_dir}"
+    )
+    fusion = ", RRF with the vector ranking" if settings.fusion else ""
+    return (
+        f"crossrank demo: {store}; top-{settings.top_k} by vector search, "
+        f"reranked ({VARIANT_LABELS[settings.long_documents]}{fusion}), "
+        f"top-{settings.top_n} shown"
+    )
+
+
+def _clip(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def _move(move: int) -> str:
+    return "=" if move == 0 else f"{move:+d}"
+
+
+def format_report(report: DemoQueryReport, *, fused: bool = False) -> str:
+    """A query's reranked results as a fixed-width table and a one-line summary."""
+    lines = [
+        "",
+        f"Query: {report.query}",
+        f"  {'new':>3} {'vec':>3} {'move':>4} {'ce_score':>9}"
+        + (f" {'fused':>8}" if fused else "")
+        + f"  {'document':<{_TITLE_WIDTH}}  winning window",
+    ]
+    for row in report.rows:
+        window = f"w{row.window_index + 1}/{row.num_windows} @{row.window_span[0]}"
+        lines.append(
+            f"  {row.rank:>3} {row.vector_rank:>3} {_move(row.move):>4} {row.cross_encoder_score:>9.4f}"
+            + (f" {row.score:>8.5f}" if fused else "")
+            + f"  {_clip(row.doc_id, _TITLE_WIDTH):<{_TITLE_WIDTH}}  {window:<12} "
+            + f'"{_clip(row.snippet, _SNIPPET_WIDTH)}"'
+        )
+    lines.append("  " + summary_line(report))
+    return "\n".join(lines)
+
+
+def summary_line(report: DemoQueryReport) -> str:
+    """One line: how many shown positions changed and which document rose most."""
+    if not report.rows:
+        return f"Summary: no result passed the threshold (of {report.candidates} candidates)."
+    text = f"Summary: {report.changed} of {len(report.rows)} shown positions changed"
+    riser = report.biggest_riser
+    if riser is None:
+        return text + "; nothing rose."
+    return (
+        text + f"; {riser.doc_id} rose most ({riser.move:+d}: vector #{riser.vector_rank} -> #{riser.rank})."
+    )
+
+
+def report_to_json(settings: DemoSettings, reports: list[DemoQueryReport]) -> dict[str, Any]:
+    """The demo's results as JSON-ready data, for scripts."""
+    return {
+        "model": settings.model,
+        "embedding_model": settings.embedding_model,
+        "store": (
+            f"http://{settings.chroma_host}:{settings.chroma_port}"
+            if settings.chroma_host
+            else str(settings.persist_dir)
+        ),
+        "top_k": settings.top_k,
+        "top_n": settings.top_n,
+        "long_documents": settings.long_documents,
+        "fusion": settings.fusion,
+        "queries": [
+            {
+                "query": report.query,
+                "candidates": report.candidates,
+                "results": [
+                    {
+                        "rank": row.rank,
+                        "vector_rank": row.vector_rank,
+                        "move": row.move,
+                        "id": row.doc_id,
+                        "title": row.title,
+                        "cross_encoder_score": row.cross_encoder_score,
+                        "score": row.score,
+                        "num_windows": row.num_windows,
+                        "window_index": row.window_index,
+                        "window_span": list(row.window_span),
+                        "snippet": row.snippet,
+                    }
+                    for row in report.rows
+                ],
+                "summary": {
+                    "changed": report.changed,
+                    "shown": len(report.rows),
+                    "biggest_riser": report.biggest_riser.doc_id if report.biggest_riser else None,
+                    "text": summary_line(report),
+                },
+            }
+            for report in reports
+        ],
+    }

@@ -1,0 +1,207 @@
+"""``crossrank eval``: retrieval quality of truncation, chunk-max and chunk-max + RRF on a BEIR dataset."""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from crossrank.cli.args import add_model_argument, add_option_argument, option_values, positive_int
+from crossrank.cli.output import status, write_reports
+from crossrank.evaluation.evaluator import VARIANT_LABELS
+
+if TYPE_CHECKING:
+    from crossrank.evaluation.beir import BeirDataset
+    from crossrank.reranker import Reranker
+
+__all__ = ["add_eval_command", "format_eval_table", "run_eval"]
+
+
+def add_eval_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the ``eval`` sub-command to the ``crossrank`` parser.
+
+    Args:
+        commands: The sub-parsers of the main parser.
+    """
+    parser = commands.add_parser(
+        "eval",
+        help="measure NDCG@10 / Recall@10 / MRR@10 of truncation, chunk-max and RRF on a BEIR dataset",
+        description=(
+            "Retrieve k candidates per query (dense or BM25), rerank the same candidates with "
+            "truncation, chunk-max and chunk-max + RRF, and report NDCG@10, Recall@10, MRR@10, "
+            "the first stage's Recall@k, latency per query and pairs/s."
+        ),
+    )
+    parser.add_argument("data_dir", metavar="DATA_DIR", help="a BEIR dataset directory (e.g. .../scifact)")
+    parser.add_argument("--split", default="test", help="qrels split to evaluate (default: test)")
+    parser.add_argument(
+        "--first-stage",
+        choices=("dense", "bm25"),
+        default="dense",
+        help="dense: all-MiniLM-L6-v2 in an embedded Chroma, cached on disk; bm25: bm25s (default: dense)",
+    )
+    parser.add_argument("--k", type=positive_int, default=100, help="candidates per query (default: 100)")
+    add_model_argument(parser)
+    add_option_argument(parser, "device", "--device")
+    add_option_argument(parser, "backend", "--backend")
+    add_option_argument(parser, "precision", "--precision")
+    add_option_argument(parser, "batch_size", "--batch-size", type=positive_int)
+    parser.add_argument(
+        "--limit", type=positive_int, default=None, help="evaluate only the first N queries by id"
+    )
+    parser.add_argument(
+        "--long",
+        action="store_true",
+        help="long-document protocol: rerank versions of the documents buried after >1,500 tokens of "
+        "other documents (seed 13); the first stage still searches the original corpus",
+    )
+    parser.add_argument(
+        "--reuse-scores",
+        action="store_true",
+        help="score each (query, window) pair once: truncation reuses chunk-max's first-window scores, "
+        "halving the run time on short documents; truncation's latency is then not reported",
+    )
+    parser.add_argument(
+        "--json", metavar="OUT.json", default=None, help="write the numbers and per-query results"
+    )
+    parser.add_argument("--plot", metavar="OUT.png", default=None, help="draw a bar chart of the metrics")
+    parser.add_argument(
+        "--cache-dir",
+        default=None,
+        help="where the dense index is kept (default: $CROSSRANK_CACHE_DIR or ~/.cache/crossrank)",
+    )
+    parser.add_argument("--quiet", action="store_true", help="no progress bars or status lines")
+    parser.set_defaults(run=run_eval)
+
+
+def run_eval(args: argparse.Namespace) -> int:
+    """Run ``crossrank eval`` with parsed arguments.
+
+    Args:
+        args: The parsed command line.
+
+    Returns:
+        The exit code (0).
+    """
+    from crossrank.benchmark.machine import describe_machine, load_average
+    from crossrank.cli.charts import plot_eval
+    from crossrank.cli.progress import set_up_progress
+    from crossrank.evaluation.beir import load_beir
+    from crossrank.evaluation.evaluator import evaluate, select_query_ids
+    from crossrank.evaluation.first_stage import build_first_stage
+    from crossrank.models.devices import default_device
+    from crossrank.reranker import Reranker
+
+    started = time.perf_counter()
+    show_progress = set_up_progress(args.quiet)
+    dataset = load_beir(args.data_dir, split=args.split)
+    query_ids = select_query_ids(dataset, args.limit)
+    reranker = Reranker(args.model, **option_values(args))
+    status(args, f"loading {reranker.model_name}")
+    _ = reranker.scorer  # load now, so a bad --model fails before the first stage is built
+
+    status(args, f"building the {args.first_stage} first stage over {len(dataset.corpus)} documents")
+    first_stage = build_first_stage(
+        args.first_stage,
+        dataset,
+        data_dir=args.data_dir,
+        cache_dir=Path(args.cache_dir) if args.cache_dir else None,
+        show_progress=show_progress,
+    )
+    document_text = None
+    protocol = None
+    if args.long:
+        status(args, "building the long-document corpus")
+        document_text, protocol = _long_documents(dataset, reranker)
+    setup_s = time.perf_counter() - started
+    machine = describe_machine(args.device or default_device())
+
+    status(args, f"reranking {len(query_ids)} queries x top-{args.k}")
+    report = evaluate(
+        dataset,
+        first_stage,
+        reranker,
+        k=args.k,
+        query_ids=query_ids,
+        split=args.split,
+        document_text=document_text,
+        long_protocol=protocol,
+        reuse_scores=args.reuse_scores,
+        show_progress=show_progress,
+    )
+    document = report.to_json()
+    document["seconds"] = {"setup": setup_s, **document["seconds"], "total": time.perf_counter() - started}
+    document["machine"] = {**machine, "load_average_1m_end": load_average()}
+    document["backend"] = reranker.backend_in_use
+    print(format_eval_table(document))
+    write_reports(args, document, lambda path: plot_eval([document], path))
+    return 0
+
+
+def _long_documents(dataset: BeirDataset, reranker: Reranker) -> tuple[Any, dict[str, Any]]:
+    """The long version of every document, and the protocol settings for the report."""
+    from crossrank.evaluation.long_corpus import build_long_corpus
+
+    scorer = reranker.scorer
+    relevant = {
+        doc_id for judgements in dataset.qrels.values() for doc_id, grade in judgements.items() if grade > 0
+    }
+    long_corpus = build_long_corpus(
+        {doc_id: document.full_text for doc_id, document in dataset.corpus.items()},
+        lambda texts: [len(tokens.ids) for tokens in scorer.tokenize(texts)],
+        exclude_fillers=relevant,
+    )
+    lengths = list(long_corpus.num_tokens.values())
+    protocol = {
+        "min_tokens": long_corpus.min_tokens,
+        "seed": long_corpus.seed,
+        "own_text": "last, after the fillers",
+        "fillers": "other documents' title and text, drawn by random.Random(seed), never the "
+        "document itself and never a document judged relevant in this split",
+        "first_stage_corpus": "original: the first stage is not under test, only the reranked texts are long",
+        "mean_document_tokens": statistics.fmean(lengths) if lengths else 0.0,
+        "min_document_tokens": min(lengths, default=0),
+        "model_max_length": scorer.max_length,
+    }
+    return long_corpus.text, protocol
+
+
+def format_eval_table(document: dict[str, Any]) -> str:
+    """The eval report as a fixed-width table.
+
+    Args:
+        document: A report as returned by ``EvalReport.to_json``.
+
+    Returns:
+        Lines of text, without a trailing newline.
+    """
+    long = ", long documents" if document["long"] else ""
+    lines = [
+        f"{document['dataset']} ({document['split']}), {document['first_stage']} top-{document['k']}, "
+        f"{document['queries']} queries{long}; model {document['model']}"
+        + (f" ({document['backend']})" if document.get("backend") else ""),
+        f"{'variant':<16} {'NDCG@10':>8} {'Recall@10':>9} {'MRR@10':>7} "
+        f"{'median ms':>9} {'p95 ms':>8} {'pairs/s':>8} {'win/doc':>7}",
+    ]
+    for name, label in VARIANT_LABELS.items():
+        values = document["variants"][name]
+        row = (
+            f"{label:<16} {values['ndcg_at_10']:>8.4f} {values['recall_at_10']:>9.4f}"
+            f" {values['mrr_at_10']:>7.4f}"
+        )
+        if values.get("pairs_per_s") is not None:
+            row += (
+                f" {values['median_latency_ms']:>9.0f} {values['p95_latency_ms']:>8.0f}"
+                f" {values['pairs_per_s']:>8.1f} {values['windows_per_document']:>7.2f}"
+            )
+        else:
+            row += f" {'-':>9} {'-':>8} {'-':>8} {'-':>7}"
+        lines.append(row)
+    shared = "chunk-max and chunk-max + RRF share one scoring pass"
+    if document["variants"]["truncate"].get("pairs_per_s") is None:
+        shared += "; truncate reuses its first-window scores (not timed)"
+    lines.append(f"first-stage Recall@{document['k']}: {document['recall_at_k_first_stage']:.4f}; {shared}")
+    return "\n".join(lines)
+

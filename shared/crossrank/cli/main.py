@@ -1,0 +1,50 @@
+"""The ``crossrank`` command: ``demo``, ``eval`` and ``bench``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+__all__ = ["main"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with one sub-command per job."""
+    from crossrank.cli.bench import add_bench_command
+    from crossrank.cli.demo import add_demo_command
+    from crossrank.cli.eval import add_eval_command
+
+    parser = argparse.ArgumentParser(
+        prog="crossrank",
+        description="Cross-encoder reranking with chunk-max long documents and RRF.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    add_demo_command(commands)
+    add_eval_command(commands)
+    add_bench_command(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit code.
+
+    Failures the user can fix (a missing model, an unreachable server, a bad option)
+    print one line to stderr and return 1; argparse's own usage errors return 2.
+    """
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        code: int = args.run(args)
+    except KeyboardInterrupt:
+        print("crossrank: interrupted", file=sys.stderr)
+        return 130
+    except (ImportError, RuntimeError, ValueError, TypeError, OSError) as exc:
+        one_line = " ".join(str(exc).split())
+        print(f"crossrank {args.command}: error: {one_line}", file=sys.stderr)
+        return 1
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

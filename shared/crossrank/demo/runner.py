@@ -1,0 +1,161 @@
+"""The demo: vector search over the sample corpus in Chroma, then crossrank reranking."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from crossrank.demo.sample_corpus import load_sample_corpus
+from crossrank.evaluation.chroma_store import Hit, chroma_client, ensure_collection, query_collection
+from crossrank.models.backends import Backend, Precision
+from crossrank.models.cache_dir import default_cache_dir
+from crossrank.reranker import Fusion, LongDocuments, Reranker
+
+__all__ = ["DemoQueryReport", "DemoRow", "DemoSettings", "default_persist_dir", "run_demo"]
+
+COLLECTION_NAME = "crossrank-demo"
+_SNIPPET_CHARS = 160
+
+
+def default_persist_dir() -> Path:
+    """Where the embedded demo store lives: ``demo-chroma`` in the crossrank cache directory."""
+    return default_cache_dir() / "demo-chroma"
+
+
+@dataclass(frozen=True)
+class DemoSettings:
+    """What the demo runs; the CLI fills it from its options."""
+
+    queries: Sequence[str]
+    model: str | None = None
+    embedding_model: str | None = None
+    top_k: int = 20
+    top_n: int = 5
+    long_documents: LongDocuments = "chunk_max"
+    backend: Backend = "auto"
+    precision: Precision = "auto"
+    fusion: Fusion | None = None
+    score_threshold: float | None = None
+    chroma_host: str | None = None
+    chroma_port: int = 8000
+    persist_dir: Path = field(default_factory=default_persist_dir)
+    reset: bool = False
+    show_progress: bool = False
+
+
+@dataclass(frozen=True)
+class DemoRow:
+    """One reranked document as the demo shows it."""
+
+    rank: int
+    vector_rank: int
+    doc_id: str
+    title: str
+    cross_encoder_score: float
+    score: float
+    num_windows: int
+    window_index: int
+    window_span: tuple[int, int]
+    snippet: str
+
+    @property
+    def move(self) -> int:
+        """Positions gained by reranking (positive: it rose)."""
+        return self.vector_rank - self.rank
+
+
+@dataclass(frozen=True)
+class DemoQueryReport:
+    """The reranked top-n of one query and what changed."""
+
+    query: str
+    rows: list[DemoRow]
+    candidates: int
+
+    @property
+    def changed(self) -> int:
+        """How many shown documents are not where vector search put them."""
+        return sum(1 for row in self.rows if row.move != 0)
+
+    @property
+    def biggest_riser(self) -> DemoRow | None:
+        """The shown document that rose most, if any rose."""
+        risers = [row for row in self.rows if row.move > 0]
+        return max(risers, key=lambda row: (row.move, -row.rank)) if risers else None
+
+
+def _snippet(text: str, span: tuple[int, int]) -> str:
+    start, end = span
+    words = " ".join(text[start:end].split())
+    return words if len(words) <= _SNIPPET_CHARS else words[: _SNIPPET_CHARS - 3].rstrip() + "..."
+
+
+def run_demo(
+    settings: DemoSettings,
+    *,
+    on_query: Callable[[DemoQueryReport], None] | None = None,
+) -> list[DemoQueryReport]:
+    """Index the sample corpus (if needed), then retrieve and rerank every query.
+
+    Args:
+        settings: What to run.
+        on_query: Called with each query's report as soon as it is ready.
+
+    Returns:
+        One report per query, in order.
+    """
+    documents = load_sample_corpus()
+    if settings.chroma_host is None:
+        settings.persist_dir.mkdir(parents=True, exist_ok=True)
+    client = chroma_client(
+        path=str(settings.persist_dir), host=settings.chroma_host, port=settings.chroma_port
+    )
+    collection = ensure_collection(
+        client,
+        COLLECTION_NAME,
+        ids=[document.id for document in documents],
+        texts=[document.full_text for document in documents],
+        metadatas=[{"title": document.title, "topic": document.topic} for document in documents],
+        embedding_model=settings.embedding_model,
+        reset=settings.reset,
+        show_progress=settings.show_progress,
+    )
+    reranker = Reranker(
+        settings.model,
+        backend=settings.backend,
+        precision=settings.precision,
+        long_documents=settings.long_documents,
+        fusion=settings.fusion,
+        score_threshold=settings.score_threshold,
+        top_n=settings.top_n,
+        show_progress_bar=settings.show_progress,
+    )
+    reports = []
+    for query in settings.queries:
+        hits = query_collection(collection, query, settings.top_k)
+        report = _rerank_hits(reranker, query, hits)
+        if on_query is not None:
+            on_query(report)
+        reports.append(report)
+    return reports
+
+
+def _rerank_hits(reranker: Reranker, query: str, hits: list[Hit]) -> DemoQueryReport:
+    results = reranker.rerank(query, [hit.text for hit in hits])
+    rows = [
+        DemoRow(
+            rank=rank,
+            vector_rank=hits[result.index].rank,
+            doc_id=hits[result.index].id,
+            title=str(hits[result.index].metadata.get("title", "")),
+            cross_encoder_score=result.cross_encoder_score,
+            score=result.score,
+            num_windows=result.num_windows,
+            window_index=result.window_index,
+            window_span=result.window_span,
+            snippet=_snippet(hits[result.index].text, result.window_span),
+        )
+        for rank, result in enumerate(results, start=1)
+    ]
+    return DemoQueryReport(query=query, rows=rows, candidates=len(hits))

@@ -1,0 +1,176 @@
+"""Choosing how a CrossEncoder runs: PyTorch in some precision, or ONNX Runtime in fp32 or int8.
+
+``"auto"`` picks by device, from measurements on SciFact (see docs/benchmarks.md):
+on a CPU, ONNX Runtime in fp32, about 1.8x PyTorch fp32 with the same scores (to
+1e-5); on CUDA, PyTorch in fp16. bf16 (about 2.2x on a CPU with AVX512-BF16) and
+int8 (about 3x) are opt-in because they change scores: bf16 by up to 0.02, which
+moved NDCG@10 on 30 queries by +0.024; int8 by up to 0.38, which cost 0.008. When
+ONNX cannot be used (onnxruntime missing, an export that fails or does not
+reproduce PyTorch's scores...), scoring falls back to PyTorch and a warning on the
+``crossrank`` logger says why.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Literal
+
+from crossrank.errors import OnnxExportError
+from crossrank.log import logger
+from crossrank.models.cpu import cpu_flags
+from crossrank.scorer import PairScorer
+
+if TYPE_CHECKING:
+    from sentence_transformers import CrossEncoder
+
+    from crossrank.models.onnx_export import OnnxVariant
+    from crossrank.models.torch_scorer import TorchPrecision
+
+__all__ = [
+    "BACKENDS",
+    "PRECISIONS",
+    "Backend",
+    "Precision",
+    "build_scorer",
+    "check_backend_options",
+    "cpu_has_native_bf16",
+    "describe_scorer",
+]
+
+Backend = Literal["auto", "torch", "onnx", "onnx-int8"]
+Precision = Literal["auto", "fp32", "bf16", "fp16"]
+BACKENDS: tuple[Backend, ...] = ("auto", "torch", "onnx", "onnx-int8")
+PRECISIONS: tuple[Precision, ...] = ("auto", "fp32", "bf16", "fp16")
+
+# What backend="auto" runs on a CPU: the fastest option that keeps PyTorch fp32's scores.
+_CPU_AUTO_BACKEND: Backend = "onnx"
+
+
+def check_backend_options(backend: object, precision: object) -> None:
+    """Reject unknown or contradictory ``backend`` / ``precision`` values.
+
+    Raises:
+        ValueError: Naming the value and the choices.
+    """
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {', '.join(map(repr, BACKENDS))}, got {backend!r}.")
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(map(repr, PRECISIONS))}, got {precision!r}.")
+    if backend in ("onnx", "onnx-int8") and precision in ("bf16", "fp16"):
+        raise ValueError(
+            f"precision={precision!r} applies to backend='torch'; backend={backend!r} runs in "
+            f"{'fp32' if backend == 'onnx' else 'int8'}. Pass backend='torch' or precision='auto'."
+        )
+
+
+def cpu_has_native_bf16() -> bool:
+    """Whether this CPU computes bf16 in hardware (AVX512-BF16 or AMX), where bf16 pays off.
+
+    bf16 is opt-in (``precision="bf16"``): it changes scores. This check only warns
+    when it is asked for on a CPU that would emulate it.
+
+    oneDNN also runs bf16 on plain AVX-512 by emulation, which is slower than fp32.
+    """
+    import torch
+
+    cpu = torch.cpu
+    for probe in ("_is_avx512_bf16_supported", "_is_amx_tile_supported"):
+        check = getattr(cpu, probe, None)
+        if check is not None and check():
+            return True
+    flags = cpu_flags()
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def build_scorer(
+    cross_encoder: CrossEncoder,
+    *,
+    name: str,
+    backend: Backend = "auto",
+    precision: Precision = "auto",
+) -> PairScorer:
+    """The scorer for a loaded CrossEncoder with the requested backend and precision.
+
+    Args:
+        cross_encoder: The loaded model.
+        name: Its path or hub id.
+        backend: ``"auto"``, ``"torch"``, ``"onnx"`` (fp32) or ``"onnx-int8"``.
+            ``"auto"``: ONNX Runtime fp32 on a CPU, PyTorch fp16 on CUDA, PyTorch
+            fp32 elsewhere.
+        precision: For PyTorch: ``"auto"`` (fp16 on CUDA, else fp32), ``"fp32"``,
+            ``"bf16"`` or ``"fp16"``. An explicit precision with ``backend="auto"``
+            means PyTorch.
+
+    Returns:
+        An ONNX Runtime scorer, or a PyTorch one (also when ONNX cannot be used).
+
+    Raises:
+        ValueError: If the options are unknown or contradict each other.
+    """
+    check_backend_options(backend, precision)
+    device_type = cross_encoder.device.type
+    chosen = backend
+    if chosen == "auto":
+        chosen = _CPU_AUTO_BACKEND if device_type == "cpu" and precision == "auto" else "torch"
+    if chosen in ("onnx", "onnx-int8"):
+        variant: OnnxVariant = "fp32" if chosen == "onnx" else "int8"
+        try:
+            return _onnx_scorer(cross_encoder, variant, name)
+        except (ImportError, OSError, OnnxExportError) as exc:
+            logger.warning(
+                "crossrank: backend %r is not usable for %s: %s. Scoring with PyTorch instead.",
+                chosen,
+                name,
+                _reason(exc),
+            )
+        # ONNX fp32 gives exact scores; keep them exact in PyTorch.
+        precision = "fp32" if chosen == "onnx" else precision
+    return _torch_scorer(cross_encoder, name, precision)
+
+
+def describe_scorer(scorer: PairScorer) -> str:
+    """A short label of how a scorer runs: ``"onnx-int8"``, ``"torch-bf16"``..., or its class name."""
+    from crossrank.models.onnx_scorer import OnnxScorer
+    from crossrank.models.torch_scorer import CrossEncoderScorer
+
+    if isinstance(scorer, OnnxScorer):
+        return scorer.backend
+    if isinstance(scorer, CrossEncoderScorer):
+        return f"torch-{scorer.precision}"
+    return type(scorer).__name__
+
+
+def _onnx_scorer(cross_encoder: CrossEncoder, variant: OnnxVariant, name: str) -> PairScorer:
+    from crossrank.models.onnx_export import exported_model_path
+    from crossrank.models.onnx_scorer import OnnxScorer
+
+    model_file = exported_model_path(cross_encoder, variant, name=name)
+    try:
+        return OnnxScorer(cross_encoder, model_file, variant=variant, name=name)
+    except Exception as exc:  # ONNX Runtime raises its own exception types
+        raise OnnxExportError(f"ONNX Runtime cannot load {model_file} ({type(exc).__name__}: {exc})") from exc
+
+
+def _torch_scorer(cross_encoder: CrossEncoder, name: str, precision: Precision) -> PairScorer:
+    import torch
+
+    from crossrank.models.cpu import usable_cpu_count
+    from crossrank.models.torch_scorer import CrossEncoderScorer
+
+    device_type = cross_encoder.device.type
+    automatic: TorchPrecision = "fp16" if device_type == "cuda" else "fp32"
+    resolved: TorchPrecision = automatic if precision == "auto" else precision
+    if resolved == "bf16" and device_type == "cpu" and not cpu_has_native_bf16():
+        logger.warning(
+            "crossrank: this CPU has no native bf16 (AVX512-BF16 or AMX); bf16 is emulated "
+            "and usually slower than fp32. Pass precision='fp32' or backend='onnx'."
+        )
+    # torch sizes its pool by physical cores and can exceed a container's CPU share.
+    if device_type == "cpu" and torch.get_num_threads() > usable_cpu_count():
+        torch.set_num_threads(usable_cpu_count())
+    return CrossEncoderScorer(cross_encoder, name=name, precision=resolved)
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, ImportError):
+        return f"{exc} (install it with `pip install onnxruntime onnx`)"
+    return str(exc) or type(exc).__name__

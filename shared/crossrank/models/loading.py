@@ -1,0 +1,128 @@
+"""Loading a sentence-transformers CrossEncoder with errors that say how to fix them."""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlparse
+
+from crossrank.errors import ModelLoadError
+from crossrank.models.devices import default_device
+
+if TYPE_CHECKING:
+    from sentence_transformers import CrossEncoder
+
+__all__ = ["DEFAULT_MODEL", "MODEL_ENV_VAR", "load_cross_encoder", "resolve_model_name"]
+
+DEFAULT_MODEL = "cross-encoder/ms-marco-MiniLM-L6-v2"
+MODEL_ENV_VAR = "CROSSRANK_MODEL"
+_HUB_PROBE_TIMEOUT_S = 3.0
+
+
+def resolve_model_name(model: str | None) -> str:
+    """The model to load: the argument, else ``$CROSSRANK_MODEL``, else the default hub id."""
+    if model:
+        return model
+    return os.environ.get(MODEL_ENV_VAR) or DEFAULT_MODEL
+
+
+def _hub_is_reachable() -> bool:
+    """Whether the Hugging Face hub answers a TCP connect within a few seconds.
+
+    Without this check an offline machine spends close to a minute in the hub
+    client's retries before failing.
+    """
+    if os.environ.get("HF_HUB_OFFLINE", "").lower() in {"1", "true", "yes", "on"}:
+        return False
+    endpoint = urlparse(os.environ.get("HF_ENDPOINT") or "https://huggingface.co")
+    host = endpoint.hostname or "huggingface.co"
+    port = endpoint.port or (443 if endpoint.scheme == "https" else 80)
+    try:
+        with socket.create_connection((host, port), timeout=_HUB_PROBE_TIMEOUT_S):
+            return True
+    except OSError:
+        return False
+
+
+def _fix_hint(name: str) -> str:
+    return (
+        f"Pass model= a local directory that holds a sentence-transformers cross-encoder, "
+        f"or set {MODEL_ENV_VAR}=/path/to/model (currently "
+        f"{os.environ.get(MODEL_ENV_VAR)!r}); a hub id such as {name!r} needs network "
+        f"access or a copy in the Hugging Face cache."
+    )
+
+
+def load_cross_encoder(
+    name: str,
+    *,
+    device: str | None = None,
+    trust_remote_code: bool = False,
+    cross_encoder_kwargs: dict[str, Any] | None = None,
+) -> CrossEncoder:
+    """Load a CrossEncoder from a local directory or a hub id.
+
+    A hub id is looked up in the local cache first; the network is tried only when
+    it is not there and the hub can be reached.
+
+    Args:
+        name: A local directory or a Hugging Face hub id.
+        device: Device to run on; chosen automatically when ``None``.
+        trust_remote_code: Allow the model repository's own code to run.
+        cross_encoder_kwargs: Further keyword arguments for ``CrossEncoder``; they
+            win over the ones above.
+
+    Returns:
+        The loaded model.
+
+    Raises:
+        ModelLoadError: If the model cannot be loaded; the message names the model,
+            the cause and the fix.
+        ImportError: If sentence-transformers is not installed.
+    """
+    try:
+        from sentence_transformers import CrossEncoder
+    except ImportError as exc:
+        raise ImportError(
+            f"crossrank needs sentence-transformers (and torch) to score, and importing it failed "
+            f"({exc}): run `pip install crossrank` to install them."
+        ) from exc
+
+    kwargs: dict[str, Any] = {
+        "device": device or default_device(),
+        "trust_remote_code": trust_remote_code,
+        **(cross_encoder_kwargs or {}),
+    }
+    looks_local = Path(name).expanduser().exists() or name.startswith((".", "/", "~"))
+    if looks_local:
+        path = Path(name).expanduser()
+        if not path.exists():
+            raise ModelLoadError(
+                f"Could not load cross-encoder model {name!r}: the path {str(path)!r} does not exist. "
+                + _fix_hint(name)
+            )
+        return _load(CrossEncoder, str(path), kwargs)
+
+    try:
+        cached: CrossEncoder = CrossEncoder(name, **{**kwargs, "local_files_only": True})
+        return cached
+    except Exception as cached_exc:  # any failure means "not usable from the cache"
+        if kwargs.get("local_files_only") or not _hub_is_reachable():
+            raise ModelLoadError(
+                f"Could not load cross-encoder model {name!r}: it is not in the local Hugging Face "
+                f"cache and the hub cannot be reached ({type(cached_exc).__name__}: {cached_exc}). "
+                + _fix_hint(name)
+            ) from cached_exc
+    return _load(CrossEncoder, name, kwargs)
+
+
+def _load(cross_encoder_class: type[CrossEncoder], name: str, kwargs: dict[str, Any]) -> CrossEncoder:
+    try:
+        model: CrossEncoder = cross_encoder_class(name, **kwargs)
+    except Exception as exc:
+        raise ModelLoadError(
+            f"Could not load cross-encoder model {name!r}: {type(exc).__name__}: {exc}. " + _fix_hint(name)
+        ) from exc
+    return model

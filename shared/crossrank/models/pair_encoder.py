@@ -1,0 +1,199 @@
+"""Turning (query ids, passage ids) pairs into a model's padded input arrays.
+
+Every backend (PyTorch, ONNX Runtime) feeds the same arrays, built here once from
+the model's own tokenizer, so they cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from itertools import chain
+from typing import TYPE_CHECKING
+
+from crossrank.scorer import TokenizedText
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+    from sentence_transformers import CrossEncoder
+    from tokenizers import Tokenizer
+    from transformers import PreTrainedTokenizerBase
+
+__all__ = ["CrossEncoderPairScorer", "PairEncoder", "PairTemplate"]
+
+
+@dataclass(frozen=True, slots=True)
+class PairTemplate:
+    """Where a model's special tokens go around a (query, passage) pair.
+
+    Read once from the tokenizer's own post-processor, so BERT's
+    ``[CLS] q [SEP] p [SEP]`` and RoBERTa's ``<s> q </s></s> p </s>`` both work
+    without model-specific code.
+    """
+
+    prefix: tuple[int, ...]
+    middle: tuple[int, ...]
+    suffix: tuple[int, ...]
+    prefix_types: tuple[int, ...]
+    middle_types: tuple[int, ...]
+    suffix_types: tuple[int, ...]
+    query_type: int
+    passage_type: int
+
+    @property
+    def num_special_tokens(self) -> int:
+        """How many special tokens a pair gets."""
+        return len(self.prefix) + len(self.middle) + len(self.suffix)
+
+    @classmethod
+    def from_tokenizer(cls, tokenizer: Tokenizer) -> PairTemplate:
+        """Derive the template by encoding a known pair with special tokens."""
+        query_len = len(tokenizer.encode("a", add_special_tokens=False).ids)
+        passage_len = len(tokenizer.encode("b", add_special_tokens=False).ids)
+        pair = tokenizer.encode("a", "b", add_special_tokens=True)
+        sequence_ids = pair.sequence_ids
+        query_start = sequence_ids.index(0)
+        passage_start = sequence_ids.index(1)
+        query_end = query_start + query_len
+        passage_end = passage_start + passage_len
+        ids, types = pair.ids, pair.type_ids
+        return cls(
+            prefix=tuple(ids[:query_start]),
+            middle=tuple(ids[query_end:passage_start]),
+            suffix=tuple(ids[passage_end:]),
+            prefix_types=tuple(types[:query_start]),
+            middle_types=tuple(types[query_end:passage_start]),
+            suffix_types=tuple(types[passage_end:]),
+            query_type=types[query_start],
+            passage_type=types[passage_start],
+        )
+
+    def build(self, query_ids: Sequence[int], passage_ids: Sequence[int]) -> tuple[list[int], list[int]]:
+        """Input ids and token type ids of one pair."""
+        input_ids = [*self.prefix, *query_ids, *self.middle, *passage_ids, *self.suffix]
+        type_ids = [
+            *self.prefix_types,
+            *([self.query_type] * len(query_ids)),
+            *self.middle_types,
+            *([self.passage_type] * len(passage_ids)),
+            *self.suffix_types,
+        ]
+        return input_ids, type_ids
+
+
+class PairEncoder:
+    """A model's tokenizer, pair template and padding, as plain numpy arrays.
+
+    Args:
+        tokenizer: The model's (fast) transformers tokenizer. It is copied: the
+            shared one has its truncation and padding changed by sentence-transformers
+            on use, which is not thread-safe.
+
+    Example:
+        >>> encoder = PairEncoder(cross_encoder.tokenizer)  # doctest: +SKIP
+        >>> query, passage = encoder.tokenize(["a query", "a passage"])  # doctest: +SKIP
+        >>> encoder.encode([(query.ids, passage.ids)])["input_ids"].shape  # doctest: +SKIP
+        (1, 7)
+    """
+
+    def __init__(self, tokenizer: PreTrainedTokenizerBase) -> None:
+        backend_tokenizer = tokenizer.backend_tokenizer
+        self._tokenizer: Tokenizer = type(backend_tokenizer).from_str(backend_tokenizer.to_str())
+        self._tokenizer.no_truncation()
+        self._tokenizer.no_padding()
+        self._template = PairTemplate.from_tokenizer(self._tokenizer)
+        self._pad_id = int(tokenizer.pad_token_id or 0)
+        names = tuple(tokenizer.model_input_names)
+        self._input_names = tuple(
+            name for name in ("input_ids", "attention_mask", "token_type_ids") if name in names
+        )
+
+    @property
+    def template(self) -> PairTemplate:
+        """Where the special tokens go."""
+        return self._template
+
+    @property
+    def input_names(self) -> tuple[str, ...]:
+        """The inputs the model takes, of ``input_ids``, ``attention_mask``, ``token_type_ids``."""
+        return self._input_names
+
+    def tokenize(self, texts: Sequence[str]) -> list[TokenizedText]:
+        """Tokenize texts once, without special tokens, with character offsets."""
+        encodings = self._tokenizer.encode_batch(list(texts), add_special_tokens=False)
+        return [TokenizedText(ids=encoding.ids, offsets=encoding.offsets) for encoding in encodings]
+
+    def encode(
+        self, pairs: Sequence[tuple[Sequence[int], Sequence[int]]]
+    ) -> dict[str, npt.NDArray[np.int64]]:
+        """Padded int64 arrays of the model's inputs, padded to the longest pair.
+
+        Args:
+            pairs: ``(query_ids, passage_ids)`` pairs without special tokens; at least one.
+
+        Returns:
+            ``{name: array of shape (len(pairs), longest)}`` for each of :attr:`input_names`.
+        """
+        import numpy as np
+
+        built = [self._template.build(query_ids, passage_ids) for query_ids, passage_ids in pairs]
+        lengths = np.fromiter((len(ids) for ids, _ in built), dtype=np.int64, count=len(built))
+        total = int(lengths.sum())
+        # The ids of all pairs, flattened in C, land in the padded matrix through a
+        # boolean mask: no Python-level loop over tokens.
+        attention = np.arange(int(lengths.max())) < lengths[:, None]
+        input_ids = np.full(attention.shape, self._pad_id, dtype=np.int64)
+        flat_ids = chain.from_iterable(ids for ids, _ in built)
+        input_ids[attention] = np.fromiter(flat_ids, np.int64, total)
+        arrays = {"input_ids": input_ids, "attention_mask": attention.astype(np.int64)}
+        if "token_type_ids" in self._input_names:
+            type_ids = np.zeros(attention.shape, dtype=np.int64)
+            flat_types = chain.from_iterable(types for _, types in built)
+            type_ids[attention] = np.fromiter(flat_types, np.int64, total)
+            arrays["token_type_ids"] = type_ids
+        return {name: arrays[name] for name in self._input_names}
+
+
+class CrossEncoderPairScorer:
+    """What every backend's scorer for a loaded CrossEncoder shares: name, limits, tokenizer.
+
+    Subclasses add ``score`` (and say how they run). Nothing here keeps a reference to
+    the model, so a backend that does not need its weights lets them go.
+
+    Args:
+        cross_encoder: The loaded model, read for its tokenizer, maximum length and activation.
+        name: The model's path or hub id.
+    """
+
+    def __init__(self, cross_encoder: CrossEncoder, name: str) -> None:
+        import torch
+
+        self._name = name
+        self._encoder = PairEncoder(cross_encoder.tokenizer)
+        self._max_length = int(cross_encoder.max_seq_length or cross_encoder.tokenizer.model_max_length)
+        self._outputs_probabilities = isinstance(cross_encoder.activation_fn, torch.nn.Sigmoid)
+
+    @property
+    def name(self) -> str:
+        """The model's name."""
+        return self._name
+
+    @property
+    def max_length(self) -> int:
+        """Maximum tokens of one pair, as ``CrossEncoder.predict`` truncates them."""
+        return self._max_length
+
+    @property
+    def num_special_tokens(self) -> int:
+        """Special tokens added around a pair."""
+        return self._encoder.template.num_special_tokens
+
+    @property
+    def outputs_probabilities(self) -> bool:
+        """True when the model's activation is a sigmoid (scores in 0..1)."""
+        return self._outputs_probabilities
+
+    def tokenize(self, texts: Sequence[str]) -> list[TokenizedText]:
+        """Tokenize texts once, without special tokens, with character offsets."""
+        return self._encoder.tokenize(texts)

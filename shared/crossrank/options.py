@@ -1,0 +1,350 @@
+"""Every reranking option, declared once: name, type, default, doc, validation, reload.
+
+:class:`~crossrank.Reranker`, :meth:`~crossrank.Reranker.with_options`, the LlamaIndex
+and LangChain fields and the CLI flags are built from (or checked against) :data:`OPTIONS`,
+so a default or a description changes in one place.
+
+Example:
+    >>> from crossrank.options import OPTIONS
+    >>> OPTIONS["max_windows"].default
+    16
+    >>> OPTIONS["backend"].reloads_model
+    True
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from numbers import Integral, Real
+from typing import Any, Literal
+
+from crossrank.models.backends import BACKENDS, PRECISIONS, check_backend_options
+
+__all__ = [
+    "LOAD_OPTIONS",
+    "OPTIONS",
+    "RANKING_OPTIONS",
+    "Fusion",
+    "LongDocuments",
+    "Normalize",
+    "Option",
+    "check_int",
+    "check_threshold",
+    "default_options",
+    "options_docstring",
+    "validate_options",
+]
+
+LongDocuments = Literal["chunk_max", "truncate"]
+Fusion = Literal["rrf"]
+Normalize = Literal["sigmoid"]
+
+
+@dataclass(frozen=True, slots=True)
+class Option:
+    """One reranking option.
+
+    Attributes:
+        name: The keyword argument, field and (with dashes) CLI flag name.
+        default: The core's default (an adapter may document a different one).
+        doc: What it does, in a sentence or two.
+        check: Validates a value and returns it normalized; raises ``ValueError`` or
+            ``TypeError`` naming the value.
+        reloads_model: Changing it loads the model again.
+        ranking: It shapes the final ranking (fusion, cut-offs), not the scores, so a
+            pure scorer such as LangChain's ``BaseCrossEncoder`` has no use for it.
+        choices: The allowed strings, for a ``Literal`` option.
+    """
+
+    name: str
+    default: Any
+    doc: str
+    check: Callable[[Any], Any]
+    reloads_model: bool = False
+    ranking: bool = False
+    choices: tuple[str, ...] | None = None
+
+
+def check_int(name: str, value: object, *, minimum: int) -> int:
+    """``value`` as an ``int`` if it is an integer (numpy's too, not a bool) ``>= minimum``.
+
+    Raises:
+        ValueError: Naming the option and the value.
+    """
+    if isinstance(value, bool) or not isinstance(value, Integral) or value < minimum:
+        qualifier = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
+        raise ValueError(f"{name} must be {qualifier}, got {value!r}.")
+    return int(value)
+
+
+def check_threshold(value: object) -> float | None:
+    """``score_threshold`` as a float, or ``None``.
+
+    Raises:
+        ValueError: If it is not a number (or is NaN).
+    """
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, Real) or math.isnan(value):
+        raise ValueError(f"score_threshold must be a number or None, got {value!r}.")
+    return float(value)
+
+
+def _choice(name: str, choices: tuple[Any, ...]) -> Callable[[Any], Any]:
+    def check(value: Any) -> Any:
+        if not any(value == choice and type(value) is type(choice) for choice in choices):
+            listed = [repr(choice) for choice in choices]
+            allowed = " or ".join(listed) if len(listed) == 2 else f"one of {', '.join(listed)}"
+            raise ValueError(f"{name} must be {allowed}, got {value!r}.")
+        return value
+
+    return check
+
+
+def _optional_int(name: str, minimum: int) -> Callable[[Any], int | None]:
+    return lambda value: None if value is None else check_int(name, value, minimum=minimum)
+
+
+def _int(name: str, minimum: int) -> Callable[[Any], int]:
+    return lambda value: check_int(name, value, minimum=minimum)
+
+
+def _bool(name: str) -> Callable[[Any], bool]:
+    def check(value: Any) -> bool:
+        if not isinstance(value, bool):
+            raise TypeError(f"{name} must be True or False, got {value!r}.")
+        return value
+
+    return check
+
+
+def _optional_str(value: Any) -> str | None:
+    if value is not None and not isinstance(value, str):
+        raise TypeError(f"device must be a string such as 'cpu' or 'cuda', or None, got {value!r}.")
+    return value
+
+
+def _kwargs(value: Any) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise TypeError(f"cross_encoder_kwargs must be a dict or None, got {type(value).__name__}.")
+    return dict(value)
+
+
+def _rrf_k(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, Real) or math.isnan(value) or value < 0:
+        raise ValueError(f"rrf_k must be a number >= 0, got {value!r}.")
+    return float(value)
+
+
+def _rrf_weights(value: Any) -> tuple[float, float]:
+    try:
+        weights = tuple(value)
+    except TypeError:
+        weights = ()
+    if len(weights) != 2 or not all(
+        isinstance(w, Real) and not isinstance(w, bool) and float(w) >= 0 for w in weights
+    ):
+        raise ValueError(
+            f"rrf_weights must be two numbers >= 0 (cross-encoder, retrieval), got {value!r}."
+        )
+    return (float(weights[0]), float(weights[1]))
+
+
+_OPTION_LIST = (
+    Option(
+        "device",
+        None,
+        "Device to load the model on ('cpu', 'cuda', 'mps'...); None picks cuda, then mps, then "
+        "cpu. Ignored for an already-built model.",
+        _optional_str,
+        reloads_model=True,
+    ),
+    Option(
+        "trust_remote_code",
+        False,
+        "Let the model repository run its own code.",
+        _bool("trust_remote_code"),
+        reloads_model=True,
+    ),
+    Option(
+        "cross_encoder_kwargs",
+        None,
+        "Extra keyword arguments for sentence_transformers.CrossEncoder(...).",
+        _kwargs,
+        reloads_model=True,
+    ),
+    Option(
+        "backend",
+        "auto",
+        "How the model runs: 'auto' (ONNX Runtime in fp32 on a CPU, PyTorch on a GPU), 'torch', "
+        "'onnx' (ONNX Runtime in fp32: PyTorch's scores) or 'onnx-int8' (int8 weights: faster, but "
+        "scores move by up to a few tenths and rankings change). ONNX models are exported once and "
+        "cached under $CROSSRANK_CACHE_DIR/onnx (default ~/.cache/crossrank/onnx); when ONNX cannot "
+        "be used, scoring falls back to PyTorch with a warning on the 'crossrank' logger. Measured "
+        "speed-ups, with the machine they were measured on, are in docs/benchmarks.md.",
+        _choice("backend", BACKENDS),
+        reloads_model=True,
+        choices=BACKENDS,
+    ),
+    Option(
+        "precision",
+        "auto",
+        "PyTorch's precision: 'auto' (fp16 on CUDA, else fp32), 'fp32', 'bf16' (pays off on CPUs "
+        "with AVX512-BF16 or AMX; scores move by up to 0.02) or 'fp16'. An explicit precision with "
+        "backend='auto' selects PyTorch, so precision='fp32' scores exactly like CrossEncoder.predict.",
+        _choice("precision", PRECISIONS),
+        reloads_model=True,
+        choices=PRECISIONS,
+    ),
+    Option(
+        "long_documents",
+        "chunk_max",
+        "'chunk_max' scores every window of a long document and keeps the best; 'truncate' scores "
+        "only its first window, like other rerankers.",
+        _choice("long_documents", ("chunk_max", "truncate")),
+        choices=("chunk_max", "truncate"),
+    ),
+    Option(
+        "window_overlap",
+        None,
+        "Tokens shared by consecutive windows; None uses one eighth of the window (63 tokens for a "
+        "512-token model and a short query). An explicit value must be smaller than the window.",
+        _optional_int("window_overlap", 0),
+    ),
+    Option(
+        "max_windows",
+        16,
+        "Most windows scored per document (None: no cap). Beyond the cap, windows evenly spaced "
+        "over the document are kept, always including the first and the last.",
+        _optional_int("max_windows", 1),
+    ),
+    Option(
+        "fusion",
+        None,
+        "'rrf' fuses the cross-encoder ranking with the retrieval ranking by Reciprocal Rank "
+        "Fusion: w_ce/(k + rank_ce) + w_ret/(k + rank_ret); None ranks by the cross-encoder alone.",
+        _choice("fusion", (None, "rrf")),
+        ranking=True,
+        choices=("rrf",),
+    ),
+    Option("rrf_k", 60.0, "The Reciprocal Rank Fusion constant k.", _rrf_k, ranking=True),
+    Option(
+        "rrf_weights",
+        (1.0, 1.0),
+        "(cross_encoder_weight, retrieval_weight) for RRF.",
+        _rrf_weights,
+        ranking=True,
+    ),
+    Option(
+        "normalize",
+        None,
+        "'sigmoid' maps logits to 0..1 (a model that already outputs 0..1 is left as it is); None "
+        "keeps the model's raw output.",
+        _choice("normalize", (None, "sigmoid")),
+        choices=("sigmoid",),
+    ),
+    Option(
+        "score_threshold",
+        None,
+        "Drop results whose final score is below this.",
+        check_threshold,
+        ranking=True,
+    ),
+    Option(
+        "top_n",
+        None,
+        "Keep only the best top_n results (None: all of them).",
+        _optional_int("top_n", 1),
+        ranking=True,
+    ),
+    Option("batch_size", 32, "Most (query, window) pairs per model call.", _int("batch_size", 1)),
+    Option(
+        "max_tokens_per_batch",
+        16384,
+        "Most padded tokens per model call, so memory stays bounded however many or long the "
+        "candidates are.",
+        _int("max_tokens_per_batch", 1),
+    ),
+    Option(
+        "show_progress_bar",
+        False,
+        "Show a tqdm bar over the model calls.",
+        _bool("show_progress_bar"),
+    ),
+    Option(
+        "score_cache_size",
+        10_000,
+        "Most window scores kept in an LRU cache keyed by the model and the exact query and window "
+        "tokens, so repeated queries over the same documents cost nothing; 0 turns the cache off "
+        "(do so when measuring speed). See Reranker.cache_info().",
+        _int("score_cache_size", 0),
+    ),
+)
+
+OPTIONS: Mapping[str, Option] = {option.name: option for option in _OPTION_LIST}
+"""Every option of :class:`~crossrank.Reranker`, in its signature's order."""
+LOAD_OPTIONS: frozenset[str] = frozenset(name for name, option in OPTIONS.items() if option.reloads_model)
+"""Options that decide how the model is loaded: changing one loads it again."""
+RANKING_OPTIONS: frozenset[str] = frozenset(name for name, option in OPTIONS.items() if option.ranking)
+"""Options that shape the final ranking rather than the scores."""
+
+
+def default_options() -> dict[str, Any]:
+    """Every option at its default, normalized as :func:`validate_options` returns it."""
+    return validate_options({})
+
+
+def validate_options(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Check option values and fill in the defaults.
+
+    Args:
+        values: Option values by name; missing ones take their defaults.
+
+    Returns:
+        Every option, validated and normalized (ints as ``int``, numbers as ``float``,
+        ``cross_encoder_kwargs`` as a dict).
+
+    Raises:
+        TypeError: For an unknown option name, or a value of the wrong type.
+        ValueError: For a value out of range, naming it.
+    """
+    unknown = set(values) - set(OPTIONS)
+    if unknown:
+        raise TypeError(f"Unknown Reranker option(s): {sorted(unknown)}. Known: {sorted(OPTIONS)}.")
+    checked = {
+        name: option.check(values.get(name, option.default))
+        for name, option in OPTIONS.items()
+    }
+    check_backend_options(checked["backend"], checked["precision"])
+    return checked
+
+
+def options_docstring(indent: int = 8, names: tuple[str, ...] | None = None) -> str:
+    """Google-style ``Args:`` lines for the options, for docstrings built from the table.
+
+    Args:
+        indent: Spaces before each argument name.
+        names: Which options, in table order when ``None`` (all).
+
+    Returns:
+        One ``name: doc`` entry per option, wrapped at 88 columns.
+    """
+    import textwrap
+
+    lines: list[str] = []
+    for name in names or tuple(OPTIONS):
+        option = OPTIONS[name]
+        lines.extend(
+            textwrap.wrap(
+                f"{name}: {option.doc}",
+                width=88,
+                initial_indent=" " * indent,
+                subsequent_indent=" " * (indent + 4),
+                break_on_hyphens=False,
+            )
+        )
+    return "\n".join(lines)

@@ -1,0 +1,61 @@
+"""The interface between the reranking logic and a model that scores token pairs."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+__all__ = ["PairScorer", "TokenizedText"]
+
+
+@dataclass(frozen=True, slots=True)
+class TokenizedText:
+    """A text tokenized once, without special tokens.
+
+    Attributes:
+        ids: Token ids.
+        offsets: ``(start, end)`` character span of each token in the text.
+    """
+
+    ids: Sequence[int]
+    offsets: Sequence[tuple[int, int]]
+
+
+@runtime_checkable
+class PairScorer(Protocol):
+    """Scores (query, passage) pairs given as token ids.
+
+    :class:`crossrank.Reranker` does the windowing, batching, fusion and ranking and
+    needs only this from a model. The sentence-transformers implementation is
+    :class:`crossrank.models.torch_scorer.CrossEncoderScorer`; tests use a
+    deterministic fake.
+    """
+
+    @property
+    def name(self) -> str:
+        """A name identifying the model (its id or path)."""
+        ...
+
+    @property
+    def max_length(self) -> int:
+        """Maximum tokens of one pair, special tokens included."""
+        ...
+
+    @property
+    def num_special_tokens(self) -> int:
+        """Special tokens the model adds around a pair (3 for BERT: CLS, SEP, SEP)."""
+        ...
+
+    @property
+    def outputs_probabilities(self) -> bool:
+        """True when scores are already in 0..1 (the model applies a sigmoid)."""
+        ...
+
+    def tokenize(self, texts: Sequence[str]) -> list[TokenizedText]:
+        """Tokenize texts without special tokens, keeping character offsets."""
+        ...
+
+    def score(self, pairs: Sequence[tuple[Sequence[int], Sequence[int]]]) -> list[float]:
+        """Score one batch of ``(query_ids, passage_ids)`` pairs; higher is more relevant."""
+        ...

@@ -1,0 +1,271 @@
+"""``crossrank bench``: the timing loop with fake contenders, then the command with the real peers."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from crossrank.benchmark import runner as benchmark
+from crossrank.benchmark.flops import TransformerShape, measure_gemm_peak_gflops, pair_flops
+from crossrank.benchmark.machine import describe_machine
+from crossrank.benchmark.peak_memory import peak_rss_mb, reset_peak_rss
+from crossrank.benchmark.runner import (
+    CONTENDERS,
+    REFERENCE_CONTENDER,
+    BenchInput,
+    BenchSettings,
+    Measured,
+    MissingPeerError,
+    Ranked,
+    build_contender,
+    contender_names,
+    run_benchmark,
+    summarize_contenders,
+)
+from crossrank.cli.main import main
+from crossrank.evaluation.latency import LatencySummary, percentile, summarize_latency
+
+CONFIG_KEYS = {
+    "name",
+    "pairs_per_s",
+    "median_latency_ms",
+    "p95_latency_ms",
+    "peak_rss_mb",
+    "ndcg_at_10",
+    "speedup_vs_sentence_transformer_rerank",
+}
+INPUTS = [
+    BenchInput(f"q{i}", f"query {i}", ("a", "b", "c"), ("text a", "text b", "text c"), (3.0, 2.0, 1.0))
+    for i in range(3)
+]
+
+
+class FakeContender:
+    """Ranks in reverse input order; each call is logged, and later calls answer differently."""
+
+    def __init__(self, name: str, log: list[tuple[str, str]], pairs_per_call: int = 3) -> None:
+        self.name = name
+        self.log = log
+        self.pairs_per_call = pairs_per_call
+
+    def prepare(self, item: BenchInput) -> BenchInput:
+        return item
+
+    def rank(self, prepared: BenchInput) -> Ranked:
+        self.log.append((self.name, prepared.query_id))
+        calls = sum(1 for name, _ in self.log if name == self.name)
+        return Ranked(order=[2, 1, 0] if calls <= 4 else [0, 1, 2], pairs=self.pairs_per_call)
+
+
+def test_percentile_is_nearest_rank() -> None:
+    values = [float(v) for v in range(1, 21)]
+    assert percentile(values, 0.95) == 19.0
+    assert percentile(values, 0.5) == 10.0
+    assert percentile([7.0], 0.95) == 7.0
+    with pytest.raises(ValueError, match=re.escape("percentile needs at least one value")):
+        percentile([], 0.5)
+
+
+def test_latency_summary_by_hand() -> None:
+    summary = summarize_latency([0.2, 0.1, 0.3, 0.4], pairs=50)
+    assert summary.calls == 4
+    assert summary.median_ms == pytest.approx(250.0)
+    assert summary.p95_ms == pytest.approx(400.0)
+    assert summary.pairs_per_s == pytest.approx(50.0)
+
+
+def test_contenders_are_warmed_up_then_interleaved_with_a_rotating_order() -> None:
+    log: list[tuple[str, str]] = []
+    contenders = [FakeContender(name, log) for name in ("A", "B", "C")]
+    measured = run_benchmark(contenders, INPUTS, repeat=2, warmup=1)  # type: ignore[arg-type]
+
+    warmup, timed = log[:3], log[3:]
+    assert warmup == [("A", "q0"), ("B", "q0"), ("C", "q0")]
+    assert [name for name, _ in timed[:9]] == ["A", "B", "C", "B", "C", "A", "C", "A", "B"]
+    assert [query for _, query in timed[:9]] == ["q0"] * 3 + ["q1"] * 3 + ["q2"] * 3
+    assert len(timed) == 2 * 3 * 3
+    for name in ("A", "B", "C"):
+        result = measured[name]
+        assert result.latency.calls == 6
+        assert result.latency.pairs == 18
+        # Rankings come from the first timed round (calls 2-4), before the fakes change their answer.
+        assert result.rankings == {query_id: ["c", "b", "a"] for query_id in ("q0", "q1", "q2")}
+        # No model shape given and no token counts reported: no FLOPs claimed.
+        assert result.flops is None
+
+
+class CountedContender(FakeContender):
+    compute_dtype = "fp32"
+
+    def rank(self, prepared: BenchInput) -> Ranked:
+        ranked = super().rank(prepared)
+        return Ranked(order=ranked.order, pairs=3, sequence_lengths=(10, 20, 30))
+
+
+def test_flops_come_from_the_model_shape_and_the_tokens_of_each_scored_pair() -> None:
+    shape = TransformerShape(layers=2, hidden=8, intermediate=32)
+    log: list[tuple[str, str]] = []
+    measured = run_benchmark([CountedContender("A", log)], INPUTS, repeat=2, warmup=0, shape=shape)  # type: ignore[list-item]
+    # Hand count for one pair of L tokens: 2 layers x (8·L·64 + 4·L²·8 + 4·L·8·32) + head (2·64 + 2·8).
+    per_call = sum(2 * (512 * n + 32 * n * n + 1024 * n) + 144 for n in (10, 20, 30))
+    assert measured["A"].flops == pytest.approx(6 * per_call)
+    assert measured["A"].compute_dtype == "fp32"
+
+    (config,) = summarize_contenders(measured, {f"q{i}": {"a": 1} for i in range(3)}, {}, {"fp32": 1e-6})
+    seconds = measured["A"].latency.total_s
+    assert config["gflop_per_s"] == pytest.approx(6 * per_call / seconds / 1e9)
+    assert config["gflop_per_pair"] == pytest.approx(per_call / 3 / 1e9)
+    assert config["fraction_of_gemm_peak"] == pytest.approx(config["gflop_per_s"] / 1e-6)
+
+
+def test_the_gemm_peak_is_measured_and_positive() -> None:
+    pytest.importorskip("torch")
+    peak = measure_gemm_peak_gflops("fp32", size=256, repeat=2)
+    assert peak is not None
+    assert peak > 0
+
+
+def test_ratios_are_to_the_llamaindex_reranker_and_missing_without_it() -> None:
+    def latency(pairs_per_s: float, median_ms: float) -> LatencySummary:
+        return LatencySummary(
+            calls=1, pairs=10, total_s=1.0, median_ms=median_ms, p95_ms=median_ms, pairs_per_s=pairs_per_s
+        )
+
+    rankings = {"q0": ["c", "b", "a"]}
+    qrels = {"q0": {"c": 1}}
+    measured = {
+        "crossrank-default": Measured(latency(30.0, 100.0), rankings),
+        REFERENCE_CONTENDER: Measured(latency(10.0, 300.0), rankings),
+    }
+    configs = summarize_contenders(measured, qrels, {})
+    assert [config["name"] for config in configs] == ["crossrank-default", REFERENCE_CONTENDER]
+    assert configs[0]["speedup_vs_sentence_transformer_rerank"] == pytest.approx(3.0)
+    assert configs[0]["median_latency_speedup_vs_sentence_transformer_rerank"] == pytest.approx(3.0)
+    assert configs[1]["speedup_vs_sentence_transformer_rerank"] == 1.0
+    assert configs[0]["ndcg_at_10"] == 1.0
+    assert configs[0]["peak_rss_mb"] is None
+    assert configs[0]["fraction_of_gemm_peak"] is None
+
+    alone = summarize_contenders({"crossrank-default": measured["crossrank-default"]}, qrels, {})
+    assert alone[0]["speedup_vs_sentence_transformer_rerank"] is None
+
+
+def test_unknown_configurations_are_errors_that_list_the_choices() -> None:
+    with pytest.raises(ValueError, match=re.escape("unknown bench configuration(s) ['fast']; choose from")):
+        contender_names(["fast", "crossrank-default"])
+    with pytest.raises(ValueError, match=re.escape("unknown bench configuration 'fast'; choose from")):
+        build_contender("fast", BenchSettings(model="m"))
+    assert contender_names(["sentence-transformers-predict", "crossrank-default"]) == [
+        "crossrank-default",
+        "sentence-transformers-predict",
+    ]
+    assert list(CONTENDERS) == [
+        "crossrank-default",
+        "crossrank-truncate",
+        "llamaindex-sbert-rerank",
+        "langchain-cross-encoder-reranker",
+        "sentence-transformers-predict",
+        "crossrank-fp32",
+        "crossrank-bf16",
+        "crossrank-onnx-int8",
+    ]
+
+
+def test_the_peak_memory_counter_resets_and_rises() -> None:
+    if not reset_peak_rss():
+        pytest.skip("this OS does not allow resetting the peak RSS counter")
+    before = peak_rss_mb()
+    block = bytearray(64 * 1024 * 1024)
+    for offset in range(0, len(block), 4096):
+        block[offset] = 1
+    assert peak_rss_mb() >= before + 60
+    del block
+
+
+def test_the_machine_description_names_the_cpu_and_threads() -> None:
+    machine = describe_machine()
+    assert machine["cpu"]
+    assert machine["torch_threads"] >= 1
+    assert machine["python"].count(".") == 2
+
+
+@pytest.fixture(scope="module")
+def scifact(data_dir: Path) -> Path:
+    return data_dir / "scifact"
+
+
+def test_a_missing_peer_is_skipped_and_named(
+    scifact: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    log: list[tuple[str, str]] = []
+
+    def fake(settings: BenchSettings, shared: dict[str, Any]) -> FakeContender:
+        return FakeContender("crossrank-default", log, pairs_per_call=settings.candidates)
+
+    def missing(settings: BenchSettings, shared: dict[str, Any]) -> FakeContender:
+        raise MissingPeerError(
+            'llama-index-postprocessor-sbert-rerank is not installed (pip install "crossrank[bench]")'
+        )
+
+    monkeypatch.setattr(benchmark, "CONTENDERS", {"crossrank-default": fake, REFERENCE_CONTENDER: missing})
+    out = tmp_path / "bench.json"
+    argv = ["bench", "--data", str(scifact), "--queries", "2", "--candidates", "3", "--repeat", "1"]
+    assert main([*argv, "--no-memory", "--json", str(out), "--quiet"]) == 0
+    err = capsys.readouterr().err
+    assert "skipping llamaindex-sbert-rerank: llama-index-postprocessor-sbert-rerank is not installed" in err
+    document = json.loads(out.read_text())
+    assert [entry["name"] for entry in document["skipped"]] == [REFERENCE_CONTENDER]
+    (config,) = document["configs"]
+    assert config["name"] == "crossrank-default"
+    assert config["speedup_vs_sentence_transformer_rerank"] is None
+    assert config["peak_rss_mb"] is None
+    assert config["pairs_per_s"] > 0
+
+
+def test_the_real_bench_writes_the_documented_json(
+    scifact: Path, model_path: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "bench.json"
+    argv = ["bench", "--data", str(scifact), "--model", model_path, "--queries", "2", "--candidates", "10"]
+    assert main([*argv, "--repeat", "1", "--json", str(out), "--quiet"]) == 0
+    document = json.loads(out.read_text())
+
+    skipped = {entry["name"] for entry in document["skipped"]}
+    names = [config["name"] for config in document["configs"]]
+    assert names == [name for name in CONTENDERS if name not in skipped]
+    assert {"crossrank-default", "crossrank-truncate", "sentence-transformers-predict"} <= set(names)
+    for config in document["configs"]:
+        assert set(config) >= CONFIG_KEYS
+        for key in ("pairs_per_s", "median_latency_ms", "p95_latency_ms", "peak_rss_mb"):
+            assert isinstance(config[key], float)
+            assert config[key] > 0
+        assert config["median_latency_ms"] <= config["p95_latency_ms"]
+        assert 0.0 <= config["ndcg_at_10"] <= 1.0
+        assert config["pairs_scored"] >= 2 * 10
+        speedup = config["speedup_vs_sentence_transformer_rerank"]
+        assert speedup is None if REFERENCE_CONTENDER in skipped else speedup > 0
+        assert config["gflop_per_s"] > 0
+        assert config["fraction_of_gemm_peak"] > 0
+        assert config["compute_dtype"] in document["gemm_peak_gflop_per_s"]
+    by_name = {config["name"]: config for config in document["configs"]}
+    if REFERENCE_CONTENDER in by_name:
+        assert by_name[REFERENCE_CONTENDER]["speedup_vs_sentence_transformer_rerank"] == 1.0
+    # Truncating rerankers score exactly one pair per candidate.
+    assert by_name["crossrank-truncate"]["pairs_scored"] == 2 * 10
+    assert by_name["sentence-transformers-predict"]["pairs_scored"] == 2 * 10
+    # Every truncating configuration does the same arithmetic on the same pairs.
+    truncating = ("crossrank-truncate", "sentence-transformers-predict")
+    assert by_name[truncating[0]]["gflop_per_pair"] == pytest.approx(by_name[truncating[1]]["gflop_per_pair"])
+    shape = TransformerShape(**document["model_shape"])
+    assert by_name["crossrank-default"]["gflop_per_pair"] <= pair_flops(shape, 512) / 1e9
+    assert by_name["crossrank-onnx-int8"]["compute_dtype"] == "int8"
+
+    machine = document["machine"]
+    assert {"cpu", "cpu_count", "torch", "torch_threads", "python"} <= set(machine)
+    assert document["settings"]["threads"] == machine["torch_threads"]
+    assert (document["settings"]["queries"], document["settings"]["candidates"]) == (2, 10)
+    assert "crossrank-default" in capsys.readouterr().out

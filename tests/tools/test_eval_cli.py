@@ -1,0 +1,222 @@
+"""``crossrank eval``: the evaluation logic with a fake scorer, then the command on real SciFact."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fake_scorer import FakeScorer
+
+from crossrank import Reranker
+from crossrank.cli.main import main
+from crossrank.evaluation.beir import BeirDataset, BeirDocument
+from crossrank.evaluation.evaluator import VARIANTS, evaluate, select_query_ids
+from crossrank.evaluation.first_stage import Candidate
+
+METRICS = ("ndcg_at_10", "recall_at_10", "mrr_at_10")
+
+# FakeScorer(max_length=16, 3 special tokens): the query "red apple" leaves 11-token windows.
+FILLER = " ".join(f"filler{i}" for i in range(30))
+CORPUS = {
+    "noise": BeirDocument("noise", "", "blue sky"),
+    "partial": BeirDocument("partial", "", "a red car"),
+    "long-relevant": BeirDocument("long-relevant", "", f"{FILLER} red apple"),
+}
+
+
+class FixedFirstStage:
+    """Returns the corpus in a fixed order with descending scores."""
+
+    name = "fixed"
+
+    def search(self, query: str, k: int) -> list[Candidate]:
+        return [Candidate("noise", 3.0), Candidate("partial", 2.0), Candidate("long-relevant", 1.0)][:k]
+
+
+def tiny_dataset() -> BeirDataset:
+    return BeirDataset(
+        name="tiny",
+        corpus=CORPUS,
+        queries={"q1": "red apple"},
+        qrels={"q1": {"long-relevant": 1, "noise": 0}},
+    )
+
+
+def test_queries_are_taken_in_numeric_id_order() -> None:
+    qrels = {query_id: {"d": 1} for query_id in ["10", "2", "b", "1", "a"]}
+    dataset = BeirDataset(name="t", corpus={}, queries=dict.fromkeys(qrels, "q"), qrels=qrels)
+    assert select_query_ids(dataset) == ["1", "2", "10", "a", "b"]
+    assert select_query_ids(dataset, 2) == ["1", "2"]
+    with pytest.raises(ValueError, match=re.escape("limit must be a positive integer, got 0.")):
+        select_query_ids(dataset, 0)
+
+
+@pytest.mark.parametrize("reuse_scores", [False, True], ids=["separate-passes", "reuse-scores"])
+def test_the_variants_rerank_the_same_candidates_as_computed_by_hand(reuse_scores: bool) -> None:
+    scorer = FakeScorer()
+    report = evaluate(
+        tiny_dataset(),
+        FixedFirstStage(),  # type: ignore[arg-type]
+        Reranker(scorer),  # type: ignore[arg-type]
+        k=3,
+        reuse_scores=reuse_scores,
+    )
+    (row,) = report.per_query
+    top = {name: row["variants"][name]["top_10"] for name in VARIANTS}
+    assert top["first_stage"] == ["noise", "partial", "long-relevant"]
+    # Truncation sees only filler in the long document: it ties with "noise" at 0 and
+    # keeps retrieval order behind it.
+    assert top["truncate"] == ["partial", "noise", "long-relevant"]
+    assert top["chunk_max"] == ["long-relevant", "partial", "noise"]
+    # RRF: long-relevant 1/61 + 1/63 ties noise 1/63 + 1/61 (input order wins), both beat
+    # partial's 2/62.
+    assert top["chunk_max_rrf"] == ["noise", "long-relevant", "partial"]
+
+    assert report.metrics["first_stage"]["ndcg_at_10"] == pytest.approx(1 / math.log2(4))
+    assert report.metrics["truncate"]["ndcg_at_10"] == pytest.approx(1 / math.log2(4))
+    assert report.metrics["chunk_max"] == {"ndcg_at_10": 1.0, "recall_at_10": 1.0, "mrr_at_10": 1.0}
+    assert report.metrics["chunk_max_rrf"]["mrr_at_10"] == pytest.approx(0.5)
+    assert report.recall_at_k_first_stage == 1.0
+
+    document = report.to_json()
+    chunk_max_pairs = document["variants"]["chunk_max"]["pairs_scored"]
+    # 32 tokens in 11-token windows, stride 10 (overlap 11 // 8): starts 0, 10, 20 and 21.
+    assert chunk_max_pairs == 1 + 1 + 4
+    assert document["variants"]["chunk_max_rrf"]["pairs_scored"] == chunk_max_pairs
+    assert document["variants"]["truncate"]["pairs_scored"] == 3
+    if reuse_scores:
+        assert scorer.pairs_scored == chunk_max_pairs
+        assert document["variants"]["truncate"]["pairs_per_s"] is None
+    else:
+        assert scorer.pairs_scored == chunk_max_pairs + 3
+        assert document["variants"]["truncate"]["pairs_per_s"] > 0
+
+
+def test_an_unjudged_query_id_is_an_error() -> None:
+    with pytest.raises(ValueError, match=re.escape("query ids ['nope'] have no judgements in split 'test'.")):
+        evaluate(tiny_dataset(), FixedFirstStage(), Reranker(FakeScorer()), query_ids=["nope"])  # type: ignore[arg-type]
+
+
+def test_a_missing_dataset_fails_with_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["eval", str(tmp_path / "nowhere"), "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert err.startswith("crossrank eval: error: BEIR dataset directory not found")
+    assert err.count("\n") == 1
+
+
+# --- the real command -------------------------------------------------------------
+
+
+def check_report(document: dict[str, Any], *, first_stage: str, k: int, queries: int) -> None:
+    assert document["dataset"] in {"scifact", "scifact-subset"}
+    assert (document["first_stage"], document["k"], document["queries"]) == (first_stage, k, queries)
+    assert set(document["variants"]) == set(VARIANTS)
+    for name in VARIANTS:
+        values = document["variants"][name]
+        for metric in METRICS:
+            assert isinstance(values[metric], float)
+            assert 0.0 <= values[metric] <= 1.0
+    chunk_max = document["variants"]["chunk_max"]
+    assert chunk_max["pairs_per_s"] > 0
+    assert 0 < chunk_max["median_latency_ms"] <= chunk_max["p95_latency_ms"]
+    assert chunk_max["pairs_scored"] >= document["variants"]["truncate"]["pairs_scored"] == k * queries
+    assert document["variants"]["chunk_max_rrf"]["pairs_scored"] == chunk_max["pairs_scored"]
+    assert 0.0 <= document["recall_at_k_first_stage"] <= 1.0
+    assert len(document["per_query"]) == queries
+    for row in document["per_query"]:
+        assert row["candidates"] == k
+        assert len(row["variants"]["chunk_max"]["top_10"]) == min(10, k)
+        if k <= 10:  # then every variant's top 10 holds all the candidates
+            assert set(row["variants"]["chunk_max"]["top_10"]) == set(row["variants"]["truncate"]["top_10"])
+    assert document["machine"]["torch_threads"] >= 1
+    assert document["seconds"]["total"] > 0
+
+
+@pytest.fixture(scope="module")
+def scifact(data_dir: Path) -> Path:
+    return data_dir / "scifact"
+
+
+def test_bm25_on_ten_queries(
+    scifact: Path, model_path: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out, plot = tmp_path / "eval.json", tmp_path / "eval.png"
+    argv = ["eval", str(scifact), "--first-stage", "bm25", "--k", "10", "--limit", "10"]
+    code = main([*argv, "--model", model_path, "--json", str(out), "--plot", str(plot), "--quiet"])
+    assert code == 0
+    document = json.loads(out.read_text())
+    check_report(document, first_stage="bm25", k=10, queries=10)
+    assert document["long"] is False
+    truncate = document["variants"]["truncate"]
+    assert truncate["pairs_per_s"] > 0
+    assert truncate["windows_per_document"] == 1.0
+    assert [row["query_id"] for row in document["per_query"]] == sorted(
+        (row["query_id"] for row in document["per_query"]), key=int
+    )
+    stdout = capsys.readouterr().out
+    assert "chunk-max + RRF" in stdout
+    assert "first-stage Recall@10" in stdout
+    assert plot.read_bytes().startswith(b"\x89PNG")
+
+
+def write_subset(scifact: Path, target: Path, queries: int, extra_documents: int) -> Path:
+    """A BEIR copy of SciFact's first queries, their relevant documents and some others, in CRLF."""
+    qrels_lines = (scifact / "qrels" / "test.tsv").read_text().splitlines()[1:]
+    rows = [line.split("\t") for line in qrels_lines if line.strip()]
+    chosen = sorted({row[0] for row in rows}, key=int)[:queries]
+    kept_rows = [row for row in rows if row[0] in chosen]
+    relevant = {row[1] for row in kept_rows}
+    corpus = [json.loads(line) for line in (scifact / "corpus.jsonl").read_text().splitlines()]
+    documents = [doc for doc in corpus if doc["_id"] in relevant]
+    documents += [doc for doc in corpus if doc["_id"] not in relevant][:extra_documents]
+    all_queries = [json.loads(line) for line in (scifact / "queries.jsonl").read_text().splitlines()]
+    (target / "qrels").mkdir(parents=True)
+    (target / "corpus.jsonl").write_bytes("".join(json.dumps(d) + "\r\n" for d in documents).encode())
+    (target / "queries.jsonl").write_bytes(
+        "".join(json.dumps(q) + "\r\n" for q in all_queries if q["_id"] in chosen).encode()
+    )
+    (target / "qrels" / "test.tsv").write_bytes(
+        ("query-id\tcorpus-id\tscore\r\n" + "".join("\t".join(row) + "\r\n" for row in kept_rows)).encode()
+    )
+    return target
+
+
+def test_dense_in_a_fresh_process_with_a_cached_index(scifact: Path, model_path: str, tmp_path: Path) -> None:
+    # Indexing all 5,183 abstracts takes minutes on a small CPU, so the dense test indexes
+    # the first ten queries' relevant abstracts plus 100 others.
+    subset = write_subset(scifact, tmp_path / "scifact-subset", queries=10, extra_documents=100)
+    out = tmp_path / "dense.json"
+    command = [
+        sys.executable, "-m", "crossrank", "eval", str(subset), "--first-stage", "dense", "--k", "20",
+        "--limit", "10", "--reuse-scores", "--model", model_path, "--cache-dir", str(tmp_path / "cache"),
+        "--json", str(out), "--quiet",
+    ]  # fmt: skip
+    completed = subprocess.run(command, capture_output=True, text=True, check=False)
+    assert completed.returncode == 0, completed.stderr
+    document = json.loads(out.read_text())
+    check_report(document, first_stage="dense", k=20, queries=10)
+    assert document["variants"]["truncate"]["pairs_per_s"] is None  # reused, not timed
+    assert document["variants"]["first_stage"]["recall_at_k"] == document["recall_at_k_first_stage"]
+    assert (tmp_path / "cache" / "chroma").is_dir()
+
+
+def test_the_long_document_protocol(scifact: Path, model_path: str, tmp_path: Path) -> None:
+    out = tmp_path / "long.json"
+    argv = ["eval", str(scifact), "--first-stage", "bm25", "--k", "10", "--limit", "3", "--long"]
+    assert main([*argv, "--reuse-scores", "--model", model_path, "--json", str(out), "--quiet"]) == 0
+    document = json.loads(out.read_text())
+    check_report(document, first_stage="bm25", k=10, queries=3)
+    protocol = document["long_protocol"]
+    assert document["long"] is True
+    assert (protocol["min_tokens"], protocol["seed"]) == (1500, 13)
+    assert protocol["min_document_tokens"] > 1500
+    # Every long document spans several windows; truncation reads only the first.
+    assert document["variants"]["chunk_max"]["windows_per_document"] > 3
+    assert document["variants"]["truncate"]["windows_per_document"] == 1.0
