@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import copy
-import inspect
 import math
 import subprocess
 import sys
@@ -251,23 +250,6 @@ def test_classes_implement_the_langchain_interfaces() -> None:
         base_retriever=RunnableLambda(lambda query: []),
     )
     assert retriever.invoke("anything") == []
-
-
-def test_defaults_match_the_core() -> None:
-    core = {
-        name: parameter.default
-        for name, parameter in inspect.signature(Reranker).parameters.items()
-        if parameter.default is not inspect.Parameter.empty
-    }
-    fields = CrossEncoderCompressor.model_fields
-    assert fields["top_n"].default == 3  # like LangChain's CrossEncoderReranker
-    assert fields["retrieval_score_key"].default is None
-    for name in set(fields) - {"top_n", "retrieval_score_key"}:
-        assert fields[name].default == core[name], name
-    for name, parameter in inspect.signature(CrossEncoderModel).parameters.items():
-        assert parameter.default == core[name], name
-    # Every field has a docstring (LangChain style).
-    assert all(field.description for field in fields.values())
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import copy
-import inspect
 import re
 import subprocess
 import sys
@@ -41,7 +40,7 @@ from long_documents import (
 )
 
 import llama_index.postprocessor.crossrank
-from crossrank import DEFAULT_MODEL, MODEL_ENV_VAR, ModelLoadError, Reranker
+from crossrank import DEFAULT_MODEL, MODEL_ENV_VAR, ModelLoadError
 from llama_index.postprocessor.crossrank import CrossEncoderRerank
 
 if TYPE_CHECKING:
@@ -153,27 +152,6 @@ def test_missing_llama_index_names_the_extra() -> None:
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True)
     assert out.returncode != 0
     assert 'pip install "crossrank[llama-index]"' in out.stderr
-
-
-def test_field_defaults_follow_the_core() -> None:
-    core = inspect.signature(Reranker).parameters
-    rerank = CrossEncoderRerank(model="unused/model")
-    options = set(core) & set(CrossEncoderRerank.model_fields) - {"model", "top_n", "cross_encoder_kwargs"}
-    assert options >= {
-        "long_documents",
-        "fusion",
-        "rrf_k",
-        "window_overlap",
-        "max_windows",
-        "device",
-        "backend",
-        "precision",
-        "score_cache_size",
-    }
-    assert {name: getattr(rerank, name) for name in options} == {name: core[name].default for name in options}
-    assert rerank.cross_encoder_kwargs == {}
-    assert rerank.top_n == 2  # like SentenceTransformerRerank
-    assert rerank.metadata_mode is MetadataMode.EMBED
 
 
 def test_default_model_resolves_like_the_core(monkeypatch: pytest.MonkeyPatch) -> None:
