@@ -11,7 +11,7 @@ Example:
     ...     print(result.index, result.score)
 """
 
-from crossrank.errors import CrossrankError, ModelLoadError, OnnxExportError
+from crossrank.errors import CrossrankError, ModelLoadError, OnnxExportError, ScoringError
 from crossrank.models.backends import Backend, Precision
 from crossrank.models.loading import DEFAULT_MODEL, MODEL_ENV_VAR
 from crossrank.ranking.fusion import reciprocal_rank_fusion
@@ -35,6 +35,7 @@ __all__ = [
     "Precision",
     "RerankResult",
     "Reranker",
+    "ScoringError",
     "TokenizedText",
     "__version__",
     "reciprocal_rank_fusion",

@@ -5,6 +5,7 @@
     CrossrankError
      ├── ModelLoadError          the cross-encoder could not be loaded
      ├── OnnxExportError         the model could not be exported to ONNX (scoring falls back)
+     ├── ScoringError            the model returned a score that is not finite (NaN, inf)
      ├── ChromaUnavailableError  a Chroma server could not be reached
      └── MissingPeerError        a peer library under comparison is not installed (also an ImportError)
 
@@ -19,6 +20,7 @@ __all__ = [
     "MissingPeerError",
     "ModelLoadError",
     "OnnxExportError",
+    "ScoringError",
 ]
 
 
@@ -32,6 +34,10 @@ class ModelLoadError(CrossrankError, RuntimeError):
 
 class OnnxExportError(CrossrankError, RuntimeError):
     """The model could not be exported to (or quantized in) ONNX."""
+
+
+class ScoringError(CrossrankError, RuntimeError):
+    """The model returned a score that is not finite; nothing is ranked with it."""
 
 
 class ChromaUnavailableError(CrossrankError, RuntimeError):

@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import math
-import sys
 import threading
-from collections.abc import Hashable, Iterable, Sequence
-from dataclasses import dataclass
-from numbers import Real
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 from crossrank.models.backends import Backend, Precision, describe_scorer
-from crossrank.models.loading import load_cross_encoder, resolve_model_name
+from crossrank.models.loading import check_model_spec, load_scorer, resolve_model_name
 from crossrank.options import (
     LOAD_OPTIONS,
     OPTIONS,
@@ -24,13 +20,13 @@ from crossrank.options import (
     options_docstring,
     validate_options,
 )
-from crossrank.ranking.batching import plan_batches
 from crossrank.ranking.fusion import ranks_by_score, reciprocal_rank_fusion
+from crossrank.ranking.inputs import check_documents, check_pairs, check_query, check_retrieval_scores
 from crossrank.ranking.score_cache import CacheInfo, ScoreCache
 from crossrank.ranking.selection import select_top
-from crossrank.ranking.windows import TokenWindow, plan_windows, window_char_span
+from crossrank.ranking.window_scoring import TextScore, score_texts
 from crossrank.results import RerankResult
-from crossrank.scorer import PairScorer, TokenizedText
+from crossrank.scorer import PairScorer
 
 if TYPE_CHECKING:
     from sentence_transformers import CrossEncoder
@@ -61,16 +57,6 @@ class _OptionValue(Generic[_T]):
         raise AttributeError(
             f"Reranker options are read-only; use reranker.with_options({self._name}=...) for a copy."
         )
-
-
-@dataclass(frozen=True, slots=True)
-class _TextScore:
-    """The cross-encoder's verdict on one distinct text."""
-
-    score: float
-    num_windows: int
-    window_index: int
-    window_span: tuple[int, int]
 
 
 class Reranker:
@@ -147,7 +133,7 @@ class Reranker:
         self._options: dict[str, Any] = validate_options(
             {name: value for name, value in locals().items() if name in OPTIONS}
         )
-        _check_model_spec(model)
+        check_model_spec(model)
         if isinstance(model, PairScorer) and (backend, precision) != ("auto", "auto"):
             raise ValueError(
                 "backend and precision apply to models crossrank loads (a hub id, a path or a "
@@ -216,30 +202,10 @@ class Reranker:
             self._score_cache.clear()
 
     def _load_scorer(self) -> PairScorer:
-        from crossrank.models.backends import build_scorer
-
         spec = self._model_spec
-        if spec is None or isinstance(spec, str):
-            name = resolve_model_name(spec)
-            cross_encoder = load_cross_encoder(
-                name,
-                device=self.device,
-                trust_remote_code=self.trust_remote_code,
-                cross_encoder_kwargs=self.cross_encoder_kwargs,
-            )
-            return build_scorer(cross_encoder, name=name, backend=self.backend, precision=self.precision)
-        from sentence_transformers import CrossEncoder
-
-        from crossrank.models.torch_scorer import cross_encoder_name
-
-        if isinstance(spec, CrossEncoder):
-            return build_scorer(
-                spec, name=cross_encoder_name(spec), backend=self.backend, precision=self.precision
-            )
-        raise TypeError(
-            "model must be a hub id or local path (str), a sentence_transformers.CrossEncoder "
-            f"or a crossrank.PairScorer, got {type(spec).__name__}."
-        )
+        if isinstance(spec, PairScorer):
+            return spec
+        return load_scorer(spec, **{name: self._options[name] for name in LOAD_OPTIONS})
 
     def rerank(
         self,
@@ -268,16 +234,16 @@ class Reranker:
             TypeError: If the query or a document is not a string.
             ValueError: If the query is empty or an option is out of range.
         """
-        _check_query(query)
-        documents = _check_documents(documents)
-        scores_in = _check_retrieval_scores(retrieval_scores, len(documents))
+        query = check_query(query)
+        documents = check_documents(documents)
+        scores_in = check_retrieval_scores(retrieval_scores, len(documents))
         if top_n is not None:
             top_n = check_int("top_n", top_n, minimum=1)
         score_threshold = check_threshold(score_threshold)
         if not documents:
             return []
 
-        text_scores = self._score_texts(query, documents)
+        text_scores = self._score_texts(query, documents, [f"documents[{i}]" for i in range(len(documents))])
         ce_scores = [text_scores[text].score for text in documents]
         if scores_in is None:
             retrieval_ranks = list(range(1, len(documents) + 1))
@@ -339,114 +305,34 @@ class Reranker:
         Returns:
             One float per pair, in input order.
         """
+        checked = check_pairs(pairs)
         by_query: dict[str, list[int]] = {}
-        for position, pair in enumerate(pairs):
-            if not isinstance(pair, (tuple, list)) or len(pair) != 2:
-                raise TypeError(f"pairs[{position}] must be a (query, text) pair, got {pair!r}.")
-            query, text = pair
-            _check_query(query)
-            if not isinstance(text, str):
-                raise TypeError(f"pairs[{position}][1] must be a string, got {type(text).__name__}.")
+        for position, (query, _) in enumerate(checked):
             by_query.setdefault(query, []).append(position)
-        scores = [0.0] * len(pairs)
+        scores = [0.0] * len(checked)
         for query, positions in by_query.items():
-            texts = [pairs[position][1] for position in positions]
-            text_scores = self._score_texts(query, texts)
+            texts = [checked[position][1] for position in positions]
+            names = [f"pairs[{position}][1]" for position in positions]
+            query_name = f"pairs[{positions[0]}][0]"
+            text_scores = self._score_texts(query, texts, names, query_name)
             for position, text in zip(positions, texts, strict=True):
                 scores[position] = text_scores[text].score
         return scores
 
-    def _score_texts(self, query: str, texts: Sequence[str]) -> dict[str, _TextScore]:
-        """Score each distinct text once: every window, then the best per text."""
+    def _score_texts(
+        self, query: str, texts: Sequence[str], names: Sequence[str], query_name: str = "query"
+    ) -> dict[str, TextScore]:
         scorer = self.scorer
-        distinct = list(dict.fromkeys(texts))
-        room = scorer.max_length - scorer.num_special_tokens
-        query_ids = list(scorer.tokenize([query])[0].ids)[: room // 2]
-        window_size = room - len(query_ids)
-        tokenized = scorer.tokenize(distinct)
-
-        pair_owner: list[int] = []
-        pair_windows: list[TokenWindow] = []
-        windows_per_text: list[list[TokenWindow]] = []
-        for text_index, tokens in enumerate(tokenized):
-            windows = self._windows_for(len(tokens.ids), window_size)
-            windows_per_text.append(windows)
-            pair_owner.extend([text_index] * len(windows))
-            pair_windows.extend(windows)
-
-        pair_scores = self._score_windows(scorer, query_ids, tokenized, pair_owner, pair_windows)
-
-        best: dict[str, _TextScore] = {}
-        cursor = 0
-        for text, tokens, windows in zip(distinct, tokenized, windows_per_text, strict=True):
-            window_scores = pair_scores[cursor : cursor + len(windows)]
-            cursor += len(windows)
-            # max() keeps the first of equal scores: ties go to the earliest window.
-            winner = max(range(len(windows)), key=window_scores.__getitem__)
-            best[text] = _TextScore(
-                score=self._normalized(window_scores[winner], scorer),
-                num_windows=len(windows),
-                window_index=winner,
-                window_span=window_char_span(windows[winner], tokens.offsets),
-            )
-        return best
-
-    def _windows_for(self, num_tokens: int, window_size: int) -> list[TokenWindow]:
-        if self.long_documents == "truncate":
-            return [TokenWindow(0, min(num_tokens, window_size))]
-        overlap = window_size // 8 if self.window_overlap is None else self.window_overlap
-        return plan_windows(num_tokens, window_size, overlap, self.max_windows)
-
-    def _score_windows(
-        self,
-        scorer: PairScorer,
-        query_ids: list[int],
-        tokenized: list[TokenizedText],
-        pair_owner: list[int],
-        pair_windows: list[TokenWindow],
-    ) -> list[float]:
-        passages = [
-            tokenized[owner].ids[window.start : window.end]
-            for owner, window in zip(pair_owner, pair_windows, strict=True)
-        ]
-        cache = self._score_cache
-        keys: list[Hashable] = (
-            list(range(len(passages)))
-            if cache is None
-            else list(cache.keys((scorer.name, describe_scorer(scorer)), query_ids, passages))
+        return score_texts(
+            scorer,
+            query,
+            texts,
+            options=self._options,
+            cache=self._score_cache,
+            backend=describe_scorer(scorer),
+            names=names,
+            query_name=query_name,
         )
-        cached = [None] * len(keys) if cache is None else cache.get_many(keys)
-        scores: dict[Hashable, float] = {
-            key: score for key, score in zip(keys, cached, strict=True) if score is not None
-        }
-        # A window repeated within the call (same tokens, same key) is scored once.
-        first_of_key: dict[Hashable, int] = {}
-        for i, key in enumerate(keys):
-            if key not in scores:
-                first_of_key.setdefault(key, i)
-        todo = list(first_of_key.values())
-        lengths = [len(query_ids) + len(passages[i]) + scorer.num_special_tokens for i in todo]
-        batches = plan_batches(lengths, self.batch_size, self.max_tokens_per_batch)
-        for batch in self._progress(batches):
-            items = [todo[j] for j in batch]
-            values = [float(v) for v in scorer.score([(query_ids, passages[i]) for i in items])]
-            batch_keys = [keys[i] for i in items]
-            scores.update(zip(batch_keys, values, strict=True))
-            if cache is not None:
-                cache.put_many(batch_keys, values)
-        return [scores[key] for key in keys]
-
-    def _progress(self, batches: list[list[int]]) -> Iterable[list[int]]:
-        if not self.show_progress_bar or len(batches) < 2:
-            return batches
-        from tqdm.auto import tqdm
-
-        return tqdm(batches, desc="Reranking", unit="batch")
-
-    def _normalized(self, score: float, scorer: PairScorer) -> float:
-        if self.normalize == "sigmoid" and not scorer.outputs_probabilities:
-            return 1.0 / (1.0 + math.exp(-score))
-        return score
 
     def __deepcopy__(self, memo: dict[int, Any]) -> Reranker:
         # The lock cannot be copied, and a copy should share the (read-only) model anyway.
@@ -476,60 +362,6 @@ class Reranker:
             if self._score_cache is not None and merged["score_cache_size"] == self.score_cache_size:
                 copy._score_cache = self._score_cache
         return copy
-
-
-def _check_model_spec(model: object) -> None:
-    """Reject a ``model`` that could never load, without importing sentence-transformers.
-
-    A CrossEncoder instance can only exist once sentence-transformers was imported,
-    so looking it up in ``sys.modules`` is enough.
-    """
-    if model is None or isinstance(model, (str, PairScorer)):
-        return
-    sentence_transformers = sys.modules.get("sentence_transformers")
-    cross_encoder_class = getattr(sentence_transformers, "CrossEncoder", None)
-    if isinstance(cross_encoder_class, type) and isinstance(model, cross_encoder_class):
-        return
-    raise TypeError(
-        "model must be None (the default model), a hub id or local path (str), a "
-        "sentence_transformers.CrossEncoder or a crossrank.PairScorer, "
-        f"got {type(model).__name__}: {model!r}."
-    )
-
-
-def _check_query(query: object) -> None:
-    if not isinstance(query, str):
-        raise TypeError(f"query must be a string, got {type(query).__name__}.")
-    if not query.strip():
-        raise ValueError(f"query must be a non-empty string, got {query!r}.")
-
-
-def _check_documents(documents: object) -> list[str]:
-    if isinstance(documents, str) or not isinstance(documents, Sequence):
-        raise TypeError(
-            f"documents must be a sequence of strings, got {type(documents).__name__}. "
-            "Wrap a single text in a list."
-        )
-    for index, document in enumerate(documents):
-        if not isinstance(document, str):
-            raise TypeError(f"documents[{index}] must be a string, got {type(document).__name__}.")
-    return list(documents)
-
-
-def _check_retrieval_scores(scores: Sequence[float] | None, count: int) -> list[float] | None:
-    if scores is None:
-        return None
-    if len(scores) != count:
-        raise ValueError(
-            f"retrieval_scores must have one score per document: got {len(scores)} scores "
-            f"for {count} documents."
-        )
-    checked: list[float] = []
-    for index, score in enumerate(scores):
-        if isinstance(score, bool) or not isinstance(score, Real) or math.isnan(score):
-            raise ValueError(f"retrieval_scores[{index}] must be a number, got {score!r}.")
-        checked.append(float(score))
-    return checked
 
 
 # The options' documentation lives once, in the table.

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 import crossrank
-from crossrank import CrossrankError, ModelLoadError, OnnxExportError, Reranker
+from crossrank import CrossrankError, ModelLoadError, OnnxExportError, Reranker, ScoringError
 from crossrank.errors import ChromaUnavailableError, MissingPeerError
 
 
@@ -16,6 +16,7 @@ from crossrank.errors import ChromaUnavailableError, MissingPeerError
     [
         (ModelLoadError, RuntimeError),
         (OnnxExportError, RuntimeError),
+        (ScoringError, RuntimeError),
         (ChromaUnavailableError, RuntimeError),
         (MissingPeerError, ImportError),
     ],

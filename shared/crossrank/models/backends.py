@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Literal
 from crossrank.errors import OnnxExportError
 from crossrank.log import logger
 from crossrank.models.cpu import cpu_flags
+from crossrank.models.tokenizer_check import check_tokenizer
 from crossrank.scorer import PairScorer
 
 if TYPE_CHECKING:
@@ -105,8 +106,10 @@ def build_scorer(
 
     Raises:
         ValueError: If the options are unknown or contradict each other.
+        ModelLoadError: If the tokenizer cannot be the model's own.
     """
     check_backend_options(backend, precision)
+    check_tokenizer(cross_encoder, name)
     device_type = cross_encoder.device.type
     chosen = backend
     if chosen == "auto":

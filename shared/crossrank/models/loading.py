@@ -4,17 +4,28 @@ from __future__ import annotations
 
 import os
 import socket
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 from crossrank.errors import ModelLoadError
 from crossrank.models.devices import default_device
+from crossrank.scorer import PairScorer
 
 if TYPE_CHECKING:
     from sentence_transformers import CrossEncoder
 
-__all__ = ["DEFAULT_MODEL", "MODEL_ENV_VAR", "load_cross_encoder", "resolve_model_name"]
+    from crossrank.models.backends import Backend, Precision
+
+__all__ = [
+    "DEFAULT_MODEL",
+    "MODEL_ENV_VAR",
+    "check_model_spec",
+    "load_cross_encoder",
+    "load_scorer",
+    "resolve_model_name",
+]
 
 DEFAULT_MODEL = "cross-encoder/ms-marco-MiniLM-L6-v2"
 MODEL_ENV_VAR = "CROSSRANK_MODEL"
@@ -126,3 +137,66 @@ def _load(cross_encoder_class: type[CrossEncoder], name: str, kwargs: dict[str, 
             f"Could not load cross-encoder model {name!r}: {type(exc).__name__}: {exc}. " + _fix_hint(name)
         ) from exc
     return model
+
+
+def check_model_spec(model: object) -> None:
+    """Reject a ``model`` that could never load, without importing sentence-transformers.
+
+    A CrossEncoder instance can only exist once sentence-transformers was imported,
+    so looking it up in ``sys.modules`` is enough.
+
+    Raises:
+        TypeError: Naming what was passed and what is accepted.
+    """
+    if model is None or isinstance(model, (str, PairScorer)):
+        return
+    sentence_transformers = sys.modules.get("sentence_transformers")
+    cross_encoder_class = getattr(sentence_transformers, "CrossEncoder", None)
+    if isinstance(cross_encoder_class, type) and isinstance(model, cross_encoder_class):
+        return
+    raise TypeError(
+        "model must be None (the default model), a hub id or local path (str), a "
+        "sentence_transformers.CrossEncoder or a crossrank.PairScorer, "
+        f"got {type(model).__name__}: {model!r}."
+    )
+
+
+def load_scorer(
+    model: str | CrossEncoder | None,
+    *,
+    device: str | None,
+    trust_remote_code: bool,
+    cross_encoder_kwargs: dict[str, Any],
+    backend: Backend,
+    precision: Precision,
+) -> PairScorer:
+    """The scorer for a hub id, a path (``None``: the default model) or a loaded CrossEncoder.
+
+    Args:
+        model: What to load, or the loaded model.
+        device: Device to load on (ignored for a loaded model).
+        trust_remote_code: Let the model repository run its own code.
+        cross_encoder_kwargs: More ``CrossEncoder(...)`` arguments.
+        backend: How the model runs (see :func:`crossrank.models.backends.build_scorer`).
+        precision: PyTorch's precision.
+
+    Returns:
+        The scorer, ready to use.
+
+    Raises:
+        ModelLoadError: If the model cannot be loaded or cannot score.
+    """
+    from crossrank.models.backends import build_scorer
+
+    if model is None or isinstance(model, str):
+        name = resolve_model_name(model)
+        cross_encoder = load_cross_encoder(
+            name,
+            device=device,
+            trust_remote_code=trust_remote_code,
+            cross_encoder_kwargs=cross_encoder_kwargs,
+        )
+        return build_scorer(cross_encoder, name=name, backend=backend, precision=precision)
+    from crossrank.models.torch_scorer import cross_encoder_name
+
+    return build_scorer(model, name=cross_encoder_name(model), backend=backend, precision=precision)

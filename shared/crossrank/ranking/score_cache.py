@@ -14,7 +14,7 @@ import hashlib
 import threading
 from array import array
 from collections import OrderedDict
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass
 
 __all__ = ["CacheInfo", "ScoreCache", "ScoreKey"]
@@ -72,7 +72,7 @@ class ScoreCache:
         self._misses = 0
 
     @staticmethod
-    def keys(model: Hashable, query_ids: Sequence[int], passages: Sequence[Sequence[int]]) -> list[ScoreKey]:
+    def keys(model: Hashable, query_ids: Sequence[int], passages: Iterable[Sequence[int]]) -> list[ScoreKey]:
         """The key of each (query, passage window) pair for ``model``.
 
         Args:

@@ -1,0 +1,185 @@
+"""Scoring texts window by window: every window once, then the best window per text.
+
+The engine behind :class:`~crossrank.Reranker`: tokenize the query and each distinct
+text once, plan each text's windows, look windows up in the score cache, score the
+rest in length-sorted batches under the token budget, and keep each text's best
+window (chunk-max). A model score that is not finite stops the call with an error
+naming the text and the backend, instead of silently unordering the ranking.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Hashable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from crossrank.errors import ScoringError
+from crossrank.ranking.batching import plan_batches
+from crossrank.ranking.score_cache import ScoreCache
+from crossrank.ranking.windows import TokenWindow, plan_windows, window_char_span
+from crossrank.scorer import PairScorer, TokenizedText
+
+__all__ = ["TextScore", "score_texts"]
+
+
+@dataclass(frozen=True, slots=True)
+class TextScore:
+    """The cross-encoder's verdict on one distinct text."""
+
+    score: float
+    num_windows: int
+    window_index: int
+    window_span: tuple[int, int]
+
+
+@dataclass(frozen=True, slots=True)
+class _Window:
+    owner: int  # index of the distinct text
+    span: TokenWindow
+
+
+def score_texts(
+    scorer: PairScorer,
+    query: str,
+    texts: Sequence[str],
+    *,
+    options: Mapping[str, Any],
+    cache: ScoreCache | None,
+    backend: str,
+    names: Sequence[str],
+    query_name: str = "query",
+) -> dict[str, TextScore]:
+    """Score each distinct text of ``texts`` once against ``query``.
+
+    Args:
+        scorer: The model.
+        query: The query (already checked).
+        texts: Candidate texts; repeats are scored once.
+        options: The reranker's options (``long_documents``, ``window_overlap``,
+            ``max_windows``, ``batch_size``, ``max_tokens_per_batch``, ``normalize``,
+            ``show_progress_bar``).
+        cache: The window-score cache, or ``None``.
+        backend: How the scorer runs (``"onnx"``, ``"torch-fp16"``...), for cache keys
+            and error messages.
+        names: How to name each of ``texts`` in an error (``"documents[3]"``).
+        query_name: How to name the query in an error.
+
+    Returns:
+        Each distinct text's best-window score (normalized as the options say).
+
+    Raises:
+        ValueError: If the query has no tokens for this model.
+        ScoringError: If the model returns a score that is not finite.
+    """
+    distinct = list(dict.fromkeys(texts))
+    first_name = dict(zip(reversed(texts), reversed(names), strict=True))
+    room = scorer.max_length - scorer.num_special_tokens
+    query_ids = list(scorer.tokenize([query])[0].ids)[: room // 2]
+    if not query_ids:
+        raise ValueError(
+            f"{query_name} {query!r} has no tokens for this model (only characters its tokenizer "
+            "drops); pass a query with words in it."
+        )
+    window_size = room - len(query_ids)
+    tokenized = scorer.tokenize(distinct)
+    windows = [
+        _Window(owner, span)
+        for owner, tokens in enumerate(tokenized)
+        for span in _plan(len(tokens.ids), window_size, options)
+    ]
+    scores = _score_windows(scorer, query_ids, tokenized, windows, options, cache, backend)
+    best: dict[str, TextScore] = {}
+    cursor = 0
+    for owner, (text, tokens) in enumerate(zip(distinct, tokenized, strict=True)):
+        own = []
+        while cursor < len(windows) and windows[cursor].owner == owner:
+            own.append(cursor)
+            cursor += 1
+        for position, i in enumerate(own):
+            if not math.isfinite(scores[i]):
+                raise ScoringError(
+                    f"the model returned {scores[i]} for {first_name[text]} (window {position + 1} of "
+                    f"{len(own)}) with backend {backend}; scores must be finite, so nothing was ranked. "
+                    "A damaged ONNX export or fp16 overflow on a GPU are the usual causes: try "
+                    "backend='torch' with precision='fp32', or delete the ONNX cache "
+                    "($CROSSRANK_CACHE_DIR/onnx)."
+                )
+        # max() keeps the first of equal scores: ties go to the earliest window.
+        winner = max(range(len(own)), key=lambda i: scores[own[i]])
+        best[text] = TextScore(
+            score=_normalized(scores[own[winner]], scorer, options["normalize"]),
+            num_windows=len(own),
+            window_index=winner,
+            window_span=window_char_span(windows[own[winner]].span, tokens.offsets),
+        )
+    return best
+
+
+def _plan(num_tokens: int, window_size: int, options: Mapping[str, Any]) -> list[TokenWindow]:
+    if options["long_documents"] == "truncate":
+        return [TokenWindow(0, min(num_tokens, window_size))]
+    overlap = window_size // 8 if options["window_overlap"] is None else options["window_overlap"]
+    windows: list[TokenWindow] = plan_windows(num_tokens, window_size, overlap, options["max_windows"])
+    return windows
+
+
+def _score_windows(
+    scorer: PairScorer,
+    query_ids: list[int],
+    tokenized: list[TokenizedText],
+    windows: list[_Window],
+    options: Mapping[str, Any],
+    cache: ScoreCache | None,
+    backend: str,
+) -> list[float]:
+    def passage(i: int) -> Sequence[int]:
+        window = windows[i]
+        return tokenized[window.owner].ids[window.span.start : window.span.end]
+
+    keys: list[Hashable] = (
+        list(range(len(windows)))
+        if cache is None
+        else list(cache.keys((scorer.name, backend), query_ids, (passage(i) for i in range(len(windows)))))
+    )
+    cached = [None] * len(keys) if cache is None else cache.get_many(keys)
+    scores: dict[Hashable, float] = {
+        key: score for key, score in zip(keys, cached, strict=True) if score is not None
+    }
+    # A window repeated within the call (same tokens, same key) is scored once.
+    first_of_key: dict[Hashable, int] = {}
+    for i, key in enumerate(keys):
+        if key not in scores:
+            first_of_key.setdefault(key, i)
+    todo = list(first_of_key.values())
+    lengths = [
+        len(query_ids) + windows[i].span.end - windows[i].span.start + scorer.num_special_tokens for i in todo
+    ]
+    batches = plan_batches(lengths, options["batch_size"], options["max_tokens_per_batch"])
+    for batch in _progress(batches, options["show_progress_bar"]):
+        items = [todo[j] for j in batch]
+        # Passages are sliced per batch, so only one batch of window copies is alive at a time.
+        values = [float(v) for v in scorer.score([(query_ids, passage(i)) for i in items])]
+        batch_keys = [keys[i] for i in items]
+        scores.update(zip(batch_keys, values, strict=True))
+        if cache is not None:
+            # A non-finite score is an error (raised by the caller), never a cached answer.
+            finite = [
+                (key, value) for key, value in zip(batch_keys, values, strict=True) if math.isfinite(value)
+            ]
+            cache.put_many([key for key, _ in finite], [value for _, value in finite])
+    return [scores[key] for key in keys]
+
+
+def _progress(batches: list[list[int]], show: bool) -> Iterable[list[int]]:
+    if not show or len(batches) < 2:
+        return batches
+    from tqdm.auto import tqdm
+
+    return tqdm(batches, desc="Reranking", unit="batch")
+
+
+def _normalized(score: float, scorer: PairScorer, normalize: str | None) -> float:
+    if normalize == "sigmoid" and not scorer.outputs_probabilities:
+        return 1.0 / (1.0 + math.exp(-score))
+    return score

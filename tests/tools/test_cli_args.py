@@ -1,0 +1,73 @@
+"""The reranking-option flags take their help, choices and defaults from ``crossrank.options.OPTIONS``."""
+
+from __future__ import annotations
+
+import argparse
+
+import pytest
+
+from crossrank.cli.args import add_option_argument, option_values, positive_int
+from crossrank.cli.main import build_parser
+from crossrank.options import OPTIONS
+
+
+def _action(parser: argparse.ArgumentParser, flag: str) -> argparse.Action:
+    return next(action for action in parser._actions if flag in action.option_strings)
+
+
+def test_a_value_flag_takes_its_doc_choices_and_default_from_the_table() -> None:
+    parser = argparse.ArgumentParser()
+    add_option_argument(parser, "backend", "--backend")
+    action = _action(parser, "--backend")
+    assert action.choices == OPTIONS["backend"].choices
+    assert action.default == OPTIONS["backend"].default == "auto"
+    assert action.help == f"{OPTIONS['backend'].doc} (default: auto)"
+    assert parser.parse_args(["--backend", "onnx-int8"]).backend == "onnx-int8"
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--backend", "fast"])
+
+
+def test_a_default_of_the_command_is_named_beside_the_librarys() -> None:
+    parser = argparse.ArgumentParser()
+    add_option_argument(parser, "top_n", "--top-n", type=positive_int, default=5, note="Shown per query.")
+    action = _action(parser, "--top-n")
+    assert action.help == (
+        f"{OPTIONS['top_n'].doc} Shown per query. (default here: 5; the library's default is None)"
+    )
+    assert parser.parse_args([]).top_n == 5
+    assert parser.parse_args(["--top-n", "3"]).top_n == 3
+
+
+def test_a_switch_sets_the_option_and_the_value_lands_under_the_option_name() -> None:
+    parser = argparse.ArgumentParser()
+    add_option_argument(parser, "long_documents", "--no-chunk", const="truncate")
+    add_option_argument(parser, "score_threshold", "--threshold", type=float)
+    no_chunk = str(_action(parser, "--no-chunk").help)
+    assert no_chunk.endswith("(this flag sets long_documents=truncate; default: chunk_max)")
+    # The usage line names the flag, not the option.
+    assert "[--threshold THRESHOLD]" in parser.format_usage()
+    args = parser.parse_args(["--no-chunk", "--threshold", "0.5"])
+    assert option_values(args) == {"long_documents": "truncate", "score_threshold": 0.5}
+    assert option_values(parser.parse_args([])) == {"long_documents": "chunk_max", "score_threshold": None}
+
+
+def test_the_commands_hand_their_reranking_options_to_the_reranker_by_name() -> None:
+    parser = build_parser()
+    demo = parser.parse_args(["demo", "--rrf", "--precision", "fp32"])
+    assert option_values(demo) == {
+        "top_n": 5,
+        "long_documents": "chunk_max",
+        "backend": "auto",
+        "precision": "fp32",
+        "fusion": "rrf",
+        "score_threshold": None,
+    }
+    evaluation = parser.parse_args(["eval", "data", "--batch-size", "8"])
+    assert option_values(evaluation) == {
+        "device": None,
+        "backend": "auto",
+        "precision": "auto",
+        "batch_size": 8,
+    }
+    bench = parser.parse_args(["bench", "--data", "data"])
+    assert (bench.device, bench.batch_size) == ("cpu", 32)
