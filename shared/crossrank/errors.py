@@ -29,7 +29,29 @@ class CrossrankError(Exception):
 
 
 class ModelLoadError(CrossrankError, RuntimeError):
-    """The cross-encoder model could not be loaded."""
+    """The cross-encoder model could not be loaded.
+
+    The message puts the fix first and the cause after it. The fix names the option
+    that chooses the model as the caller knows it: ``model=`` in Python,
+    ``--model DIR`` on the command line (:meth:`message`).
+
+    Args:
+        fix: What to do, with ``{option}`` where the model option is named.
+        problem: What went wrong, short.
+    """
+
+    def __init__(self, fix: str, problem: str) -> None:
+        self.fix = fix
+        self.problem = problem
+        # args stay (fix, problem), so the error pickles (to a worker process and back).
+        super().__init__(fix, problem)
+
+    def __str__(self) -> str:
+        return self.message()
+
+    def message(self, option: str = "model=") -> str:
+        """The one-line message, naming the model option as ``option``."""
+        return f"{self.fix.format(option=option)}: {self.problem.rstrip('.')}."
 
 
 class OnnxExportError(CrossrankError, RuntimeError):

@@ -209,7 +209,7 @@ def test_the_export_is_reused_not_redone(
         raise AssertionError("the cached export was redone")
 
     monkeypatch.setattr(onnx_export, "_export", never)
-    monkeypatch.setattr(onnx_export, "_quantize", never)
+    monkeypatch.setattr(onnx_export, "quantize", never)
     # A fresh load of the same model, from its path.
     reloaded = Reranker(rerankers["onnx-int8"].scorer.name, device="cpu", backend="onnx-int8")
     assert reloaded.backend_in_use == "onnx-int8"
@@ -228,7 +228,7 @@ def test_the_export_is_keyed_by_variant_options_and_weights(
     int8 = onnx_export._cache_key(cross_encoder, "int8")
     assert int8 == onnx_export._cache_key(cross_encoder, "int8")
     assert onnx_export._cache_key(cross_encoder, "fp32") != int8
-    monkeypatch.setattr(onnx_export, "_INT8_OPTIONS", {"per_channel": False, "reduce_range": False})
+    monkeypatch.setattr(onnx_export, "INT8_OPTIONS", {"per_channel": False, "reduce_range": False})
     assert onnx_export._cache_key(cross_encoder, "int8") != int8
     monkeypatch.undo()
 
@@ -239,7 +239,7 @@ def test_the_export_is_keyed_by_variant_options_and_weights(
 
 
 def test_a_concurrent_export_that_finished_first_is_kept(tmp_path: Path) -> None:
-    from crossrank.models.onnx_export import _publish
+    from crossrank.models.onnx_cache import publish
 
     entry = tmp_path / "model-int8-abc"
     entry.mkdir()
@@ -247,7 +247,7 @@ def test_a_concurrent_export_that_finished_first_is_kept(tmp_path: Path) -> None
     staging = tmp_path / ".model-int8-abc.tmp"
     staging.mkdir()
     (staging / "model.onnx").write_bytes(b"ours")
-    _publish(staging, entry)
+    publish(staging, entry, {})
     assert (entry / "model.onnx").read_bytes() == b"theirs"
 
 

@@ -27,7 +27,7 @@ def test_a_model_directory_without_its_tokenizer_is_refused(model_copy: Path, ba
     (model_copy / "tokenizer_config.json").unlink()
     reranker = Reranker(str(model_copy), backend=backend, score_cache_size=0)  # type: ignore[arg-type]
     message = (
-        f"The cross-encoder {str(model_copy)!r} cannot score: the tokenizer has 5 tokens but the "
+        f"the cross-encoder {str(model_copy)!r} cannot score: the tokenizer has 5 tokens but the "
         "model's config says vocab_size=30522"
     )
     with pytest.raises(ModelLoadError, match=re.escape(message)) as raised:
@@ -39,3 +39,37 @@ def test_a_model_directory_without_its_tokenizer_is_refused(model_copy: Path, ba
 def test_the_complete_model_still_loads(model_copy: Path) -> None:
     results = Reranker(str(model_copy), backend="torch").rerank(QUERY, DOCUMENTS)
     assert [result.index for result in results] == [0, 1]
+
+
+def test_a_missing_local_path_is_not_called_a_hub_id(tmp_path: Path) -> None:
+    missing = tmp_path / "no-model-here"
+    with pytest.raises(ModelLoadError) as raised:
+        Reranker(str(missing)).rerank(QUERY, DOCUMENTS)
+    message = str(raised.value)
+    assert message == (
+        "Point model= (or $CROSSRANK_MODEL) at a directory that holds a sentence-transformers "
+        f"cross-encoder: {str(missing)!r} does not exist."
+    )
+    for unwanted in ("hub", "None", ".."):
+        assert unwanted not in message
+    assert raised.value.message("--model DIR").startswith("Point --model DIR (or $CROSSRANK_MODEL)")
+
+
+def test_a_directory_that_is_no_model_puts_the_fix_first_and_the_cause_short(tmp_path: Path) -> None:
+    (tmp_path / "config.json").write_text("{}", encoding="utf-8")
+    with pytest.raises(ModelLoadError) as raised:
+        Reranker(str(tmp_path)).rerank(QUERY, DOCUMENTS)
+    message = str(raised.value)
+    assert message.startswith("Point model= (or $CROSSRANK_MODEL) at a directory that holds a sentence-")
+    assert f"the directory {str(tmp_path)!r} did not load (ValueError: " in message
+    assert len(message) < 400
+    assert "\n" not in message
+    assert ".." not in message
+
+
+def test_model_load_error_pickles() -> None:
+    import pickle
+
+    error = ModelLoadError("Point {option} somewhere", "it broke")
+    copy = pickle.loads(pickle.dumps(error))
+    assert str(copy) == str(error) == "Point model= somewhere: it broke."

@@ -212,6 +212,31 @@ def test_an_unreachable_server_exits_non_zero_with_one_line(
     assert "Traceback" not in err
 
 
+def test_a_chroma_server_that_never_answers_fails_in_seconds(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # A listener on 127.0.0.1 that accepts connections and never replies.
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(8)
+        port = listener.getsockname()[1]
+        started = time.monotonic()
+        code, out, err = run_cli(
+            ["demo", "--chroma-host", "127.0.0.1", "--chroma-port", str(port), "--quiet",
+             "--persist-dir", str(tmp_path)],
+            capsys,
+        )  # fmt: skip
+        elapsed = time.monotonic() - started
+    assert code == 1
+    assert out == ""
+    assert err.strip() == (
+        f"crossrank demo: error: cannot reach a Chroma server at 127.0.0.1:{port} (TimeoutError: no "
+        "answer within 5 s); start one with `chroma run --path DIR --port PORT` or drop --chroma-host "
+        "to use the embedded store"
+    )
+    assert elapsed < 30
+
+
 def test_a_missing_model_exits_non_zero_naming_the_fix(
     capsys: pytest.CaptureFixture[str], store_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -10,11 +10,20 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from crossrank.options import OPTIONS
+from crossrank.ranking.inputs import check_query
 
-__all__ = ["add_model_argument", "add_option_argument", "option_values", "positive_int"]
+__all__ = [
+    "add_model_argument",
+    "add_option_argument",
+    "model_argument",
+    "option_values",
+    "positive_int",
+    "query_argument",
+]
 
 _UNSET: Any = object()
 
@@ -34,6 +43,37 @@ def positive_int(text: str) -> int:
     return value
 
 
+def model_argument(text: str) -> str:
+    """Parse ``--model``: a hub id, or a local path that must exist (an argparse ``type``).
+
+    Checked while parsing, so a wrong path fails at once instead of after loading Chroma
+    and the embedder.
+
+    Raises:
+        argparse.ArgumentTypeError: For a path (it starts with ``.``, ``/`` or ``~``) that
+            does not exist.
+    """
+    path = Path(text).expanduser()
+    if text.startswith((".", "/", "~")) and not path.exists():
+        raise argparse.ArgumentTypeError(
+            f"no model at {text!r}: point --model DIR at a directory that holds a sentence-transformers "
+            "cross-encoder"
+        )
+    return text
+
+
+def query_argument(text: str) -> str:
+    """Parse ``--query``: a query with something to search for (an argparse ``type``).
+
+    Raises:
+        argparse.ArgumentTypeError: For an empty, blank or invisible query, as the core says.
+    """
+    try:
+        return check_query(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc).replace("query must", "--query must")) from None
+
+
 def add_model_argument(
     parser: argparse.ArgumentParser,
     help: str = "cross-encoder path or hub id (default: $CROSSRANK_MODEL or the hub default)",
@@ -44,7 +84,7 @@ def add_model_argument(
         parser: The sub-command's parser.
         help: The flag's help text.
     """
-    parser.add_argument("--model", default=None, help=help)
+    parser.add_argument("--model", default=None, type=model_argument, metavar="MODEL", help=help)
 
 
 def add_option_argument(

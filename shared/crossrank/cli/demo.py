@@ -7,7 +7,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from crossrank.cli.args import add_model_argument, add_option_argument, option_values, positive_int
+from crossrank.cli.args import (
+    add_model_argument,
+    add_option_argument,
+    option_values,
+    positive_int,
+    query_argument,
+)
 from crossrank.cli.output import json_text
 from crossrank.cli.progress import set_up_progress
 from crossrank.demo.runner import DemoQueryReport, DemoSettings, default_persist_dir, run_demo
@@ -42,6 +48,7 @@ def add_demo_command(commands: Any) -> None:
     parser.add_argument(
         "--query",
         action="append",
+        type=query_argument,
         metavar="TEXT",
         help="a query to run (repeatable); default: the built-in queries",
     )

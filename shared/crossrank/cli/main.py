@@ -6,6 +6,8 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from crossrank.errors import ModelLoadError
+
 __all__ = ["main"]
 
 
@@ -40,7 +42,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("crossrank: interrupted", file=sys.stderr)
         return 130
     except (ImportError, RuntimeError, ValueError, TypeError, OSError) as exc:
-        one_line = " ".join(str(exc).split())
+        # On the command line the model is chosen with --model, not model=.
+        text = exc.message("--model DIR") if isinstance(exc, ModelLoadError) else str(exc)
+        one_line = " ".join(text.split())
         print(f"crossrank {args.command}: error: {one_line}", file=sys.stderr)
         return 1
     return code

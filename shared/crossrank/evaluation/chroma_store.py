@@ -76,16 +76,53 @@ def chroma_client(path: str | None = None, host: str | None = None, port: int = 
             raise ValueError("Pass path= for an embedded store or host= for a Chroma server.")
         client: ClientAPI = chromadb.PersistentClient(path=path)
         return client
+    # Chroma's HTTP client waits forever (httpx timeout=None) and talks to the server in
+    # its constructor already, so a server that accepts connections but never answers
+    # would hang us: ask it for a heartbeat with a timeout first, then bound the client.
+    _heartbeat(host, port)
     try:
         client = chromadb.HttpClient(host=host, port=port)
+        _bound_http_timeouts(client)
         client.heartbeat()
     except Exception as exc:
-        raise ChromaUnavailableError(
-            f"cannot reach a Chroma server at {host}:{port} ({type(exc).__name__}: {exc}); "
-            "start one with `chroma run --path DIR --port PORT` or drop --chroma-host to use "
-            "the embedded store"
-        ) from exc
+        raise ChromaUnavailableError(_unreachable(host, port, exc)) from exc
     return client
+
+
+CONNECT_TIMEOUT_S = 5.0
+"""Seconds to wait for a Chroma server to accept a connection or answer a heartbeat."""
+REQUEST_TIMEOUT_S = 120.0
+"""Seconds to wait for any other answer of a Chroma server (a large add or query)."""
+
+
+def _unreachable(host: str, port: int, exc: BaseException) -> str:
+    return (
+        f"cannot reach a Chroma server at {host}:{port} ({type(exc).__name__}: {exc}); "
+        "start one with `chroma run --path DIR --port PORT` or drop --chroma-host to use "
+        "the embedded store"
+    )
+
+
+def _heartbeat(host: str, port: int) -> None:
+    import httpx
+
+    try:
+        response = httpx.get(f"http://{host}:{port}/api/v2/heartbeat", timeout=CONNECT_TIMEOUT_S)
+        response.raise_for_status()
+    except httpx.HTTPError as exc:
+        reason: BaseException = exc
+        if isinstance(exc, httpx.TimeoutException):
+            reason = TimeoutError(f"no answer within {CONNECT_TIMEOUT_S:g} s")
+        raise ChromaUnavailableError(_unreachable(host, port, reason)) from None
+
+
+def _bound_http_timeouts(client: Any) -> None:
+    """Give the HTTP session inside a Chroma client finite timeouts (it has none)."""
+    import httpx
+
+    session = getattr(getattr(client, "_server", None), "_session", None)
+    if isinstance(session, httpx.Client):
+        session.timeout = httpx.Timeout(REQUEST_TIMEOUT_S, connect=CONNECT_TIMEOUT_S)
 
 
 def embedding_function(model: str | None = None) -> Any:

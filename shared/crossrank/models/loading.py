@@ -57,13 +57,20 @@ def _hub_is_reachable() -> bool:
         return False
 
 
-def _fix_hint(name: str) -> str:
-    return (
-        f"Pass model= a local directory that holds a sentence-transformers cross-encoder, "
-        f"or set {MODEL_ENV_VAR}=/path/to/model (currently "
-        f"{os.environ.get(MODEL_ENV_VAR)!r}); a hub id such as {name!r} needs network "
-        f"access or a copy in the Hugging Face cache."
-    )
+_LOCAL_FIX = (
+    "Point {option} (or $CROSSRANK_MODEL) at a directory that holds a sentence-transformers cross-encoder"
+)
+_HUB_FIX = (
+    "Point {option} (or $CROSSRANK_MODEL) at a local directory that holds the model, or run where the "
+    "Hugging Face hub is reachable"
+)
+
+
+def _short(exc: BaseException) -> str:
+    """The first line of a library's error, without its trailing period, at most 200 characters."""
+    first = (str(exc).strip().splitlines() or [""])[0].rstrip(".")
+    text = f"{type(exc).__name__}: {first}" if first else type(exc).__name__
+    return text if len(text) <= 200 else text[:197] + "..."
 
 
 def load_cross_encoder(
@@ -110,11 +117,8 @@ def load_cross_encoder(
     if looks_local:
         path = Path(name).expanduser()
         if not path.exists():
-            raise ModelLoadError(
-                f"Could not load cross-encoder model {name!r}: the path {str(path)!r} does not exist. "
-                + _fix_hint(name)
-            )
-        return _load(CrossEncoder, str(path), kwargs)
+            raise ModelLoadError(_LOCAL_FIX, f"{str(path)!r} does not exist")
+        return _load(CrossEncoder, str(path), kwargs, local=True)
 
     try:
         cached: CrossEncoder = CrossEncoder(name, **{**kwargs, "local_files_only": True})
@@ -122,19 +126,21 @@ def load_cross_encoder(
     except Exception as cached_exc:  # any failure means "not usable from the cache"
         if kwargs.get("local_files_only") or not _hub_is_reachable():
             raise ModelLoadError(
-                f"Could not load cross-encoder model {name!r}: it is not in the local Hugging Face "
-                f"cache and the hub cannot be reached ({type(cached_exc).__name__}: {cached_exc}). "
-                + _fix_hint(name)
+                _HUB_FIX,
+                f"the hub id {name!r} is not in the local Hugging Face cache and the hub cannot be reached",
             ) from cached_exc
-    return _load(CrossEncoder, name, kwargs)
+    return _load(CrossEncoder, name, kwargs, local=False)
 
 
-def _load(cross_encoder_class: type[CrossEncoder], name: str, kwargs: dict[str, Any]) -> CrossEncoder:
+def _load(
+    cross_encoder_class: type[CrossEncoder], name: str, kwargs: dict[str, Any], *, local: bool
+) -> CrossEncoder:
     try:
         model: CrossEncoder = cross_encoder_class(name, **kwargs)
     except Exception as exc:
+        where = f"the directory {name!r}" if local else f"the hub id {name!r}"
         raise ModelLoadError(
-            f"Could not load cross-encoder model {name!r}: {type(exc).__name__}: {exc}. " + _fix_hint(name)
+            _LOCAL_FIX if local else _HUB_FIX, f"{where} did not load ({_short(exc)})"
         ) from exc
     return model
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-import logging
 import os
 import re
 import shutil
@@ -24,6 +23,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from crossrank.errors import OnnxExportError
 from crossrank.log import logger
+from crossrank.models.onnx_cache import MODEL_FILE, publish, verified_model_file
+from crossrank.models.onnx_quantize import INT8_OPTIONS, quantize
 
 if TYPE_CHECKING:
     from sentence_transformers import CrossEncoder
@@ -35,11 +36,6 @@ OnnxVariant = Literal["fp32", "int8"]
 _OPSET = 17
 # Bump when the export or quantization code changes what it writes.
 _EXPORT_FORMAT = 2
-_MODEL_FILE = "model.onnx"
-_INFO_FILE = "export.json"
-# Dynamic int8 quantization of the weight matrices (activations are quantized per
-# batch at run time). Chosen by measurement; see docs/benchmarks.md.
-_INT8_OPTIONS: dict[str, Any] = {"per_channel": True, "reduce_range": False}
 # Architectures whose attention ONNX Runtime's transformer optimizer fuses.
 _FUSABLE_MODEL_TYPES = frozenset({"bert", "roberta", "xlm-roberta", "electra"})
 # fp32 ONNX must match PyTorch to float rounding; beyond this the export is wrong.
@@ -91,24 +87,25 @@ def exported_model_path(
     root = cache_dir if cache_dir is not None else onnx_cache_dir()
     key = _cache_key(cross_encoder, variant)
     entry = root / f"{_slug(name)}-{variant}-{key[:20]}"
-    model_file = entry / _MODEL_FILE
-    if model_file.is_file():
-        return model_file
+    verified = verified_model_file(entry, key=key, variant=variant)
+    if verified is not None:
+        return verified
+    model_file = entry / MODEL_FILE
 
     root.mkdir(parents=True, exist_ok=True)
     source = None
     if variant == "int8":
         source = exported_model_path(cross_encoder, "fp32", name=name, cache_dir=root)
-    logger.info("Exporting %s to ONNX (%s), once; later runs re-use %s", name, variant, entry)
+    logger.warning("crossrank: exporting %s to ONNX (%s), once; later runs re-use %s", name, variant, entry)
     started = time.perf_counter()
     staging = Path(tempfile.mkdtemp(prefix=f".{entry.name}.", dir=root))
     try:
         fused: dict[str, int] = {}
         if source is None:
-            fused = _export(cross_encoder, staging / _MODEL_FILE)
-            _validate(cross_encoder, staging / _MODEL_FILE)
+            fused = _export(cross_encoder, staging / MODEL_FILE)
+            _validate(cross_encoder, staging / MODEL_FILE)
         else:
-            _quantize(source, staging / _MODEL_FILE)
+            quantize(source, staging / MODEL_FILE)
         info = {
             "model": name,
             "variant": variant,
@@ -118,8 +115,7 @@ def exported_model_path(
             "export_seconds": round(time.perf_counter() - started, 1),
             **_library_versions(),
         }
-        (staging / _INFO_FILE).write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
-        _publish(staging, entry)
+        publish(staging, entry, info)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     logger.info("Exported %s to ONNX (%s) in %.1f s: %s", name, variant, time.perf_counter() - started, entry)
@@ -136,7 +132,9 @@ def _check_exportable(cross_encoder: CrossEncoder) -> None:
     config = _transformers_config(cross_encoder)
     if config is None:
         raise OnnxExportError("the CrossEncoder has no transformers model to export")
-    if getattr(config, "auto_map", None):
+    # auto_map alone is harmless: without trust_remote_code the model runs transformers' own
+    # classes. Remote code proper lives in a dynamic "transformers_modules" package.
+    if type(cross_encoder.model).__module__.startswith("transformers_modules"):
         raise OnnxExportError("the model runs its own remote code, which the export cache cannot key on")
     if cross_encoder.device.type != "cpu":
         raise OnnxExportError(f"ONNX runs on the CPU here and the model is on {cross_encoder.device}")
@@ -156,7 +154,7 @@ def _cache_key(cross_encoder: CrossEncoder, variant: OnnxVariant) -> str:
         "format": _EXPORT_FORMAT,
         "variant": variant,
         "opset": _OPSET,
-        "int8_options": _INT8_OPTIONS if variant == "int8" else None,
+        "int8_options": INT8_OPTIONS if variant == "int8" else None,
         "modules": [type(module).__qualname__ for module in cross_encoder.children()],
         "model_class": type(cross_encoder.model).__qualname__,
         "config": _transformers_config(cross_encoder).to_json_string(use_diff=False),
@@ -340,45 +338,6 @@ def _validate(cross_encoder: CrossEncoder, path: Path) -> None:
         raise OnnxExportError(
             f"the ONNX export differs from PyTorch by {difference:.2g} (tolerance {_VALIDATION_TOLERANCE})"
         )
-
-
-def _quantize(source: Path, path: Path) -> None:
-    import onnx
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
-    # The quantizer logs advice about calibration pre-processing to the root logger; it
-    # does not apply to dynamic quantization of a transformer. A filter drops it for the
-    # duration of the call without touching any logger's level (that is not thread-safe).
-    root = logging.getLogger()
-    root.addFilter(_drop_quantizer_advice)
-    try:
-        quantize_dynamic(
-            str(source),
-            str(path),
-            weight_type=QuantType.QInt8,
-            # Fused operators are outside ONNX's own type inference.
-            extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
-            **_INT8_OPTIONS,
-        )
-    except Exception as exc:  # any quantizer failure means "use PyTorch"
-        raise OnnxExportError(f"int8 quantization failed ({type(exc).__name__}: {exc})") from exc
-    finally:
-        root.removeFilter(_drop_quantizer_advice)
-
-
-def _drop_quantizer_advice(record: logging.LogRecord) -> bool:
-    """Keep a root-logger record unless it is the quantizer's below-error chatter."""
-    from_quantizer = "onnxruntime" in record.pathname and "quantization" in record.pathname
-    return record.levelno >= logging.ERROR or not from_quantizer
-
-
-def _publish(staging: Path, entry: Path) -> None:
-    """Move a finished export into place; if another process got there first, keep theirs."""
-    try:
-        os.rename(staging, entry)
-    except OSError:
-        if not (entry / _MODEL_FILE).is_file():
-            raise
 
 
 def _slug(name: str) -> str:

@@ -57,11 +57,11 @@ def check_tokenizer(cross_encoder: CrossEncoder, name: str) -> None:
     if path.is_dir():
         missing = [file for file in _TOKENIZER_FILES if not (path / file).exists()]
         where = f" {path} lacks {', '.join(missing)}." if missing else ""
-        fix = "Copy the tokenizer files of the model it was trained from into the directory."
+        fix = "Copy the tokenizer files of the model it was trained from into the directory"
     else:
         where = ""
-        fix = "Pass the model's own tokenizer files (a complete model directory or hub id)."
+        fix = "Pass {option} a complete model directory or hub id, with its own tokenizer files"
     raise ModelLoadError(
-        f"{fix} The cross-encoder {name!r} cannot score: {problem}, so every score would be "
-        f"meaningless.{where}"
+        fix,
+        f"the cross-encoder {name!r} cannot score: {problem}, so every score would be meaningless.{where}",
     )
