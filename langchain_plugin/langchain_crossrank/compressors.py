@@ -5,21 +5,19 @@ from __future__ import annotations
 import copy
 from collections.abc import Sequence
 from numbers import Real
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from langchain_core.documents import BaseDocumentCompressor, Document
-from pydantic import ConfigDict, Field, PrivateAttr
+from pydantic import ConfigDict
 
-from crossrank import Backend, Fusion, LongDocuments, Normalize, Precision, Reranker, RerankResult
+from crossrank import RerankResult
 from crossrank.adapters import (
     CROSS_ENCODER_SCORE_KEY,
-    MODEL_DOC,
     NUM_WINDOWS_KEY,
     RELEVANCE_SCORE_KEY,
     RETRIEVAL_RANK_KEY,
     WINDOW_SPAN_KEY,
-    ModelSpec,
-    SyncedReranker,
+    SyncedRankingReranker,
     option_field,
     rerank_details,
 )
@@ -36,7 +34,7 @@ __all__ = [
     "CrossEncoderCompressor",
 ]
 
-class CrossEncoderCompressor(SyncedReranker, BaseDocumentCompressor):
+class CrossEncoderCompressor(SyncedRankingReranker, BaseDocumentCompressor):
     """Rerank retrieved documents with a cross-encoder, handling long documents.
 
     A drop-in for LangChain's ``CrossEncoderReranker``: use it as the
@@ -73,26 +71,7 @@ class CrossEncoderCompressor(SyncedReranker, BaseDocumentCompressor):
             documents = retriever.invoke("why did the lamp switch to electricity?")
     """
 
-    model: ModelSpec = Field(default=None, description=MODEL_DOC)
     top_n: int | None = option_field("top_n", default=3, note="The default, 3, is CrossEncoderReranker's.")
-    device: str | None = option_field("device")
-    trust_remote_code: bool = option_field("trust_remote_code")
-    cross_encoder_kwargs: dict[str, Any] | None = option_field("cross_encoder_kwargs")
-    backend: Backend = option_field("backend")
-    precision: Precision = option_field("precision")
-    long_documents: LongDocuments = option_field("long_documents")
-    window_overlap: int | None = option_field("window_overlap")
-    max_windows: int | None = option_field("max_windows")
-    fusion: Fusion | None = option_field("fusion")
-    rrf_k: float = option_field("rrf_k")
-    rrf_weights: tuple[float, float] = option_field("rrf_weights")
-    normalize: Normalize | None = option_field("normalize")
-    score_threshold: float | None = option_field(
-        "score_threshold", note="The final score is the output's relevance_score."
-    )
-    batch_size: int = option_field("batch_size")
-    max_tokens_per_batch: int = option_field("max_tokens_per_batch")
-    score_cache_size: int = option_field("score_cache_size")
     retrieval_score_key: str | None = None
     """Metadata key holding the retriever's score (higher is better), which then
     defines the retrieval ranking used by RRF and reported as
@@ -105,8 +84,6 @@ class CrossEncoderCompressor(SyncedReranker, BaseDocumentCompressor):
         validate_assignment=True,
         use_attribute_docstrings=True,
     )
-
-    _reranker: Reranker | None = PrivateAttr(default=None)
 
     def compress_documents(
         self,

@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
+from pydantic import ConfigDict, model_validator
 
-from crossrank import Backend, LongDocuments, Normalize, Precision, Reranker
-from crossrank.adapters import MODEL_DOC, ModelSpec, SyncedReranker, option_field
+from crossrank.adapters import ModelSpec, SyncedReranker
 
 if TYPE_CHECKING:
     from langchain_core.cross_encoders import BaseCrossEncoder
@@ -50,7 +49,7 @@ else:
 __all__ = ["CrossEncoderModel"]
 
 
-class CrossEncoderModel(SyncedReranker, BaseModel, BaseCrossEncoder):
+class CrossEncoderModel(SyncedReranker, BaseCrossEncoder):
     """LangChain cross-encoder whose scores cover the whole of long documents.
 
     Pass it as the ``model`` of LangChain's ``CrossEncoderReranker`` in place of
@@ -78,23 +77,7 @@ class CrossEncoderModel(SyncedReranker, BaseModel, BaseCrossEncoder):
             same = CrossEncoderModel(model_name="path/to/model", model_kwargs={"device": "cpu"})
     """
 
-    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True, validate_assignment=True)
-
-    model: ModelSpec = Field(default=None, description=MODEL_DOC)
-    device: str | None = option_field("device")
-    trust_remote_code: bool = option_field("trust_remote_code")
-    cross_encoder_kwargs: dict[str, Any] | None = option_field("cross_encoder_kwargs")
-    backend: Backend = option_field("backend")
-    precision: Precision = option_field("precision")
-    long_documents: LongDocuments = option_field("long_documents")
-    window_overlap: int | None = option_field("window_overlap")
-    max_windows: int | None = option_field("max_windows")
-    normalize: Normalize | None = option_field("normalize")
-    batch_size: int = option_field("batch_size")
-    max_tokens_per_batch: int = option_field("max_tokens_per_batch")
-    score_cache_size: int = option_field("score_cache_size")
-
-    _reranker: Reranker | None = PrivateAttr(default=None)
+    model_config = ConfigDict(extra="forbid")
 
     def __init__(self, model: ModelSpec = None, /, **data: Any) -> None:
         # The model may come positionally (CrossEncoderModel("path")) as well as by name.

@@ -5,9 +5,10 @@
 - :data:`ModelSpec`, the type of their ``model`` field;
 - :func:`option_field`, a pydantic field whose default and description come from the
   options table (:data:`crossrank.options.OPTIONS`);
-- :class:`SyncedReranker`, the one mechanism that keeps a core :class:`~crossrank.Reranker`
-  in step with an adapter's fields (on construction, assignment and ``model_copy``),
-  sharing the loaded model whenever the loading options did not change.
+- :class:`SyncedReranker` and :class:`SyncedRankingReranker`, pydantic bases that declare
+  the option fields once and are the one mechanism that keeps a core
+  :class:`~crossrank.Reranker` in step with them (on construction, assignment and
+  ``model_copy``), sharing the loaded model whenever the loading options did not change.
 
 The integrations import only :mod:`crossrank` and this module (an import-linter
 contract checks it).
@@ -17,9 +18,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
-from crossrank.options import OPTIONS, validate_options
+from crossrank.models.backends import Backend, Precision
+from crossrank.options import OPTIONS, Fusion, LongDocuments, Normalize, validate_options
 from crossrank.reranker import Reranker
 from crossrank.results import RerankResult
 from crossrank.scorer import PairScorer
@@ -44,6 +46,7 @@ __all__ = [
     "RETRIEVAL_SCORE_KEY",
     "WINDOW_SPAN_KEY",
     "ModelSpec",
+    "SyncedRankingReranker",
     "SyncedReranker",
     "option_field",
     "rerank_details",
@@ -127,25 +130,38 @@ def serializable_model(model: object, reranker: Reranker) -> str | None:
     return reranker.model_name
 
 
-class SyncedReranker:
-    """Mixin for a pydantic adapter whose fields include the core's options.
+class SyncedReranker(BaseModel):
+    """Base of the adapters: ``model``, the scoring options, and a core reranker kept in step.
 
-    The adapter declares ``model`` and any of the options as fields, and a private
-    attribute ``_reranker: Reranker | None = PrivateAttr(default=None)``. The core
-    reranker is built at construction (so a bad option fails there), kept in step on
-    every field assignment (a value the core rejects leaves the adapter unchanged)
-    and after ``model_copy(update=...)``, and shares the loaded model unless
-    ``model`` or a loading option changed.
+    The fields are declared here once, from the options table. The core reranker is
+    built at construction (so a bad option fails there), kept in step on every field
+    assignment (a value the core rejects leaves the adapter unchanged) and after
+    ``model_copy(update=...)``, and shares the loaded model unless ``model`` or a
+    loading option changed. An adapter adds its framework's base class and its own
+    fields (``top_n``, whose default follows the framework's reranker).
     """
 
-    if TYPE_CHECKING:
-        _reranker: Reranker | None
-        model: ModelSpec
-        model_fields: dict[str, Any]
+    model_config = ConfigDict(arbitrary_types_allowed=True, validate_assignment=True)
+
+    model: ModelSpec = Field(default=None, description=MODEL_DOC)
+    device: str | None = option_field("device")
+    trust_remote_code: bool = option_field("trust_remote_code")
+    cross_encoder_kwargs: dict[str, Any] | None = option_field("cross_encoder_kwargs")
+    backend: Backend = option_field("backend")
+    precision: Precision = option_field("precision")
+    long_documents: LongDocuments = option_field("long_documents")
+    window_overlap: int | None = option_field("window_overlap")
+    max_windows: int | None = option_field("max_windows")
+    normalize: Normalize | None = option_field("normalize")
+    batch_size: int = option_field("batch_size")
+    max_tokens_per_batch: int = option_field("max_tokens_per_batch")
+    score_cache_size: int = option_field("score_cache_size")
+
+    _reranker: Reranker | None = PrivateAttr(default=None)
 
     def model_post_init(self, context: Any, /) -> None:
         """Build the core reranker, so option errors surface at construction."""
-        super().model_post_init(context)  # type: ignore[misc]
+        super().model_post_init(context)
         self._synced_reranker()
 
     @property
@@ -180,6 +196,15 @@ class SyncedReranker:
         except Exception:
             super().__setattr__(name, previous)
             raise
+
+
+class SyncedRankingReranker(SyncedReranker):
+    """:class:`SyncedReranker` plus the options that shape the final ranking (all but ``top_n``)."""
+
+    fusion: Fusion | None = option_field("fusion")
+    rrf_k: float = option_field("rrf_k")
+    rrf_weights: tuple[float, float] = option_field("rrf_weights")
+    score_threshold: float | None = option_field("score_threshold")
 
 
 def _same_model(a: object, b: object) -> bool:

@@ -313,12 +313,25 @@ def test_remote_code_models_are_not_exported(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     remote = copy.deepcopy(cross_encoder)
-    remote.model.config.auto_map = {"AutoModelForSequenceClassification": "modeling.Custom"}
+    # What trust_remote_code=True loads: a model class from a dynamic transformers_modules package.
+    remote_class = type(type(remote.model).__name__, (type(remote.model),), {})
+    remote_class.__module__ = "transformers_modules.someone.custom.modeling"
+    remote.model.__class__ = remote_class
     monkeypatch.setenv("CROSSRANK_CACHE_DIR", str(tmp_path))
     with caplog.at_level(logging.WARNING, logger="crossrank"):
         assert Reranker(remote, backend="onnx").backend_in_use == "torch-fp32"
     assert "remote code" in caplog.text
     assert not (tmp_path / "onnx").exists() or not any((tmp_path / "onnx").iterdir())
+
+
+def test_auto_map_alone_does_not_block_onnx(
+    cross_encoder: CrossEncoder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A config may name remote classes in auto_map; without trust_remote_code they never run.
+    mapped = copy.deepcopy(cross_encoder)
+    mapped.model.config.auto_map = {"AutoModelForSequenceClassification": "modeling.Custom"}
+    monkeypatch.setenv("CROSSRANK_CACHE_DIR", str(tmp_path))
+    assert Reranker(mapped, backend="onnx").backend_in_use == "onnx"
 
 
 @pytest.mark.parametrize(

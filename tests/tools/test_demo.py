@@ -89,11 +89,48 @@ def test_demo_table_shows_moves_and_a_summary(
     )
     assert code == 0, err
     assert f"Query: {QUERIES[0]}" in out
-    assert "new vec move  ce_score" in out
+    assert "new vec move rel  ce_score" in out
     table_rows = [line for line in out.splitlines() if line.strip()[:1].isdigit()]
     assert len(table_rows) == 3
     assert "Summary:" in out
     assert "shown positions changed" in out
+    assert "; NDCG@3 " in out
+    assert out.strip().splitlines()[-1].startswith("Overall: mean NDCG@3 over 1 built-in queries ")
+
+
+def test_the_demo_says_which_documents_are_relevant_and_whether_reranking_helped(
+    chunked: dict[str, Any],
+) -> None:
+    from crossrank.demo.sample_corpus import load_sample_queries
+    from crossrank.evaluation.metrics import ndcg_at_k
+
+    labels = {query.text: query.relevant for query in load_sample_queries()}
+    for query in chunked["queries"]:
+        relevant = labels[query["query"]]
+        for row in query["results"]:
+            assert row["relevance"] == relevant.get(row["id"], 0)
+        reranked = ndcg_at_k([row["id"] for row in query["results"]], relevant, k=5)
+        assert query["summary"]["ndcg_reranked"] == pytest.approx(reranked)
+        assert 0.0 <= query["summary"]["ndcg_vector"] <= 1.0
+        verdict = "helped" if reranked > query["summary"]["ndcg_vector"] else "hurt"
+        if reranked != pytest.approx(query["summary"]["ndcg_vector"]):
+            assert f"reranking {verdict}" in query["summary"]["text"]
+    means = chunked["mean_ndcg"]
+    assert means["k"] == 5
+    assert means["reranked"] == pytest.approx(
+        sum(q["summary"]["ndcg_reranked"] for q in chunked["queries"]) / len(chunked["queries"])
+    )
+    # The JSON names the models actually used, never None.
+    assert chunked["embedding_model"]
+    assert chunked["model"]
+
+
+def test_a_query_of_ones_own_has_no_labels(model_path: str, store_dir: Path) -> None:
+    own = _demo_json(model_path, store_dir, "--query", "How long do I boil an egg?", "--top-n", "2")
+    mine = next(query for query in own["queries"] if query["query"] == "How long do I boil an egg?")
+    assert all(row["relevance"] is None for row in mine["results"])
+    assert mine["summary"]["ndcg_vector"] is None
+    assert "NDCG" not in mine["summary"]["text"]
 
 
 def test_chunk_max_lifts_a_long_document_into_the_top_n(chunked: dict[str, Any]) -> None:

@@ -11,6 +11,7 @@ from typing import Any
 
 from crossrank.cli.args import add_model_argument, add_option_argument, positive_int
 from crossrank.cli.output import status, write_reports
+from crossrank.cli.progress import add_verbose_flag
 
 __all__ = ["add_bench_command", "run_bench"]
 
@@ -67,6 +68,7 @@ def add_bench_command(commands: argparse._SubParsersAction[argparse.ArgumentPars
     parser.add_argument("--json", metavar="OUT.json", default=None, help="write the report as JSON")
     parser.add_argument("--plot", metavar="OUT.png", default=None, help="draw a bar chart of pairs/s")
     parser.add_argument("--quiet", action="store_true", help="no progress bar or status lines")
+    add_verbose_flag(parser)
     parser.set_defaults(run=run_bench)
 
 
@@ -103,7 +105,7 @@ def run_bench(args: argparse.Namespace) -> int:
     if args.warmup < 0:
         raise ValueError(f"--warmup must be an integer >= 0, got {args.warmup}.")
     names = contender_names(args.configs.split(",") if args.configs else None)
-    show_progress = set_up_progress(args.quiet)
+    show_progress = set_up_progress(args.quiet, args.verbose)
     if args.threads:
         torch.set_num_threads(args.threads)
     threads = torch.get_num_threads()

@@ -15,10 +15,12 @@ from crossrank.cli.args import (
     query_argument,
 )
 from crossrank.cli.output import json_text
-from crossrank.cli.progress import set_up_progress
-from crossrank.demo.runner import DemoQueryReport, DemoSettings, default_persist_dir, run_demo
+from crossrank.cli.progress import add_verbose_flag, set_up_progress
+from crossrank.demo.runner import DemoQueryReport, DemoSettings, default_persist_dir, mean_ndcg, run_demo
 from crossrank.demo.sample_corpus import load_sample_queries
+from crossrank.evaluation.embeddings import offline_embedding_model_path
 from crossrank.evaluation.evaluator import VARIANT_LABELS
+from crossrank.models.loading import resolve_model_name
 from crossrank.options import OPTIONS
 
 __all__ = ["add_demo_command", "format_report", "report_to_json"]
@@ -86,12 +88,13 @@ def add_demo_command(commands: Any) -> None:
     parser.add_argument("--reset", action="store_true", help="rebuild the collection")
     parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_verbose_flag(parser)
     parser.set_defaults(run=run_demo_command)
 
 
 def run_demo_command(args: argparse.Namespace) -> int:
     """Run the demo as the parsed options say; return the exit code."""
-    show_progress = set_up_progress(args.quiet)
+    show_progress = set_up_progress(args.quiet, args.verbose)
     queries = args.query or [query.text for query in load_sample_queries()]
     settings = DemoSettings(
         queries=queries,
@@ -119,7 +122,10 @@ def run_demo_command(args: argparse.Namespace) -> int:
                 printed_header = True
             print(format_report(report, fused=settings.fusion is not None), flush=True)
 
-        run_demo(settings, on_query=show)
+        reports = run_demo(settings, on_query=show)
+        overall = overall_line(reports, settings.top_n)
+        if overall is not None:
+            print("\n" + overall)
     return 0
 
 
@@ -150,14 +156,15 @@ def format_report(report: DemoQueryReport, *, fused: bool = False) -> str:
     lines = [
         "",
         f"Query: {report.query}",
-        f"  {'new':>3} {'vec':>3} {'move':>4} {'ce_score':>9}"
+        f"  {'new':>3} {'vec':>3} {'move':>4} {'rel':>3} {'ce_score':>9}"
         + (f" {'fused':>8}" if fused else "")
         + f"  {'document':<{_TITLE_WIDTH}}  winning window",
     ]
     for row in report.rows:
         window = f"w{row.window_index + 1}/{row.num_windows} @{row.window_span[0]}"
         lines.append(
-            f"  {row.rank:>3} {row.vector_rank:>3} {_move(row.move):>4} {row.cross_encoder_score:>9.4f}"
+            f"  {row.rank:>3} {row.vector_rank:>3} {_move(row.move):>4} {_relevance(row.relevance):>3}"
+            + f" {row.cross_encoder_score:>9.4f}"
             + (f" {row.score:>8.5f}" if fused else "")
             + f"  {_clip(row.doc_id, _TITLE_WIDTH):<{_TITLE_WIDTH}}  {window:<12} "
             + f'"{_clip(row.snippet, _SNIPPET_WIDTH)}"'
@@ -166,24 +173,64 @@ def format_report(report: DemoQueryReport, *, fused: bool = False) -> str:
     return "\n".join(lines)
 
 
+def _relevance(grade: int | None) -> str:
+    # ** answers the query, * helps, - does not; blank for a query without labels.
+    return "" if grade is None else {0: "-", 1: "*"}.get(grade, "**")
+
+
+def _verdict(before: float, after: float) -> str:
+    if after > before + 1e-9:
+        return "reranking helped"
+    if after < before - 1e-9:
+        return "reranking hurt"
+    return "no change in quality"
+
+
 def summary_line(report: DemoQueryReport) -> str:
-    """One line: how many shown positions changed and which document rose most."""
+    """One line: what moved, whether the moves helped (NDCG on the labels), and the top riser."""
     if not report.rows:
         return f"Summary: no result passed the threshold (of {report.candidates} candidates)."
     text = f"Summary: {report.changed} of {len(report.rows)} shown positions changed"
+    if report.ndcg_vector is not None and report.ndcg_reranked is not None:
+        k = len(report.rows)
+        text += (
+            f"; NDCG@{k} {report.ndcg_vector:.3f} (vector) -> {report.ndcg_reranked:.3f} (reranked): "
+            + _verdict(report.ndcg_vector, report.ndcg_reranked)
+        )
     riser = report.biggest_riser
     if riser is None:
         return text + "; nothing rose."
+    tag = {None: "", 0: ", not relevant", 1: ", helpful"}.get(riser.relevance, ", relevant")
+    moved = f"{riser.move:+d}: vector #{riser.vector_rank} -> #{riser.rank}{tag}"
+    return text + f"; {riser.doc_id} rose most ({moved})."
+
+
+def _mean_ndcg_json(reports: list[DemoQueryReport], top_n: int) -> dict[str, float | int] | None:
+    means = mean_ndcg(reports)
+    if means is None:
+        return None
+    return {"k": top_n, "vector": means[0], "reranked": means[1]}
+
+
+def overall_line(reports: list[DemoQueryReport], top_n: int) -> str | None:
+    """Mean NDCG before and after reranking over the built-in queries (``None``: none ran)."""
+    means = mean_ndcg(reports)
+    if means is None:
+        return None
+    labelled = sum(1 for report in reports if report.ndcg_vector is not None)
+    before, after = means
     return (
-        text + f"; {riser.doc_id} rose most ({riser.move:+d}: vector #{riser.vector_rank} -> #{riser.rank})."
+        f"Overall: mean NDCG@{top_n} over {labelled} built-in queries {before:.3f} (vector) -> "
+        f"{after:.3f} (reranked): {_verdict(before, after)}. (rel: ** answers, * helps, - does not)"
     )
 
 
 def report_to_json(settings: DemoSettings, reports: list[DemoQueryReport]) -> dict[str, Any]:
     """The demo's results as JSON-ready data, for scripts."""
     return {
-        "model": settings.model,
-        "embedding_model": settings.embedding_model,
+        # The models actually used, not the (possibly empty) options that chose them.
+        "model": resolve_model_name(settings.model),
+        "embedding_model": settings.embedding_model or offline_embedding_model_path(),
         "store": (
             f"http://{settings.chroma_host}:{settings.chroma_port}"
             if settings.chroma_host
@@ -193,6 +240,7 @@ def report_to_json(settings: DemoSettings, reports: list[DemoQueryReport]) -> di
         "top_n": settings.top_n,
         "long_documents": settings.long_documents,
         "fusion": settings.fusion,
+        "mean_ndcg": _mean_ndcg_json(reports, settings.top_n),
         "queries": [
             {
                 "query": report.query,
@@ -210,11 +258,14 @@ def report_to_json(settings: DemoSettings, reports: list[DemoQueryReport]) -> di
                         "window_index": row.window_index,
                         "window_span": list(row.window_span),
                         "snippet": row.snippet,
+                        "relevance": row.relevance,
                     }
                     for row in report.rows
                 ],
                 "summary": {
                     "changed": report.changed,
+                    "ndcg_vector": report.ndcg_vector,
+                    "ndcg_reranked": report.ndcg_reranked,
                     "shown": len(report.rows),
                     "biggest_riser": report.biggest_riser.doc_id if report.biggest_riser else None,
                     "text": summary_line(report),

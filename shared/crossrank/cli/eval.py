@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from crossrank.cli.args import add_model_argument, add_option_argument, option_values, positive_int
 from crossrank.cli.output import status, write_reports
+from crossrank.cli.progress import add_verbose_flag
 from crossrank.evaluation.evaluator import VARIANT_LABELS
 
 if TYPE_CHECKING:
@@ -73,6 +74,7 @@ def add_eval_command(commands: argparse._SubParsersAction[argparse.ArgumentParse
         help="where the dense index is kept (default: $CROSSRANK_CACHE_DIR or ~/.cache/crossrank)",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bars or status lines")
+    add_verbose_flag(parser)
     parser.set_defaults(run=run_eval)
 
 
@@ -95,7 +97,7 @@ def run_eval(args: argparse.Namespace) -> int:
     from crossrank.reranker import Reranker
 
     started = time.perf_counter()
-    show_progress = set_up_progress(args.quiet)
+    show_progress = set_up_progress(args.quiet, args.verbose)
     dataset = load_beir(args.data_dir, split=args.split)
     query_ids = select_query_ids(dataset, args.limit)
     reranker = Reranker(args.model, **option_values(args))

@@ -6,6 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from crossrank import __version__
 from crossrank.errors import ModelLoadError
 
 __all__ = ["main"]
@@ -21,6 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="crossrank",
         description="Cross-encoder reranking with chunk-max long documents and RRF.",
     )
+    parser.add_argument("--version", action="version", version=f"crossrank {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     add_demo_command(commands)
     add_eval_command(commands)

@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
 from typing import Any
 
-__all__ = ["progress_wanted", "set_up_progress", "silence_library_progress"]
+__all__ = ["add_verbose_flag", "progress_wanted", "set_up_progress", "silence_library_progress"]
+
+
+def add_verbose_flag(parser: argparse.ArgumentParser) -> None:
+    """Add ``--verbose``: also show the libraries' own progress bars and messages."""
+    parser.add_argument(
+        "--verbose",
+        action="store_true",
+        help="also show the libraries' own bars (transformers' weight loading)",
+    )
 
 
 def progress_wanted(quiet: bool) -> bool:
@@ -20,19 +30,22 @@ def progress_wanted(quiet: bool) -> bool:
     return not quiet and sys.stderr.isatty()
 
 
-def set_up_progress(quiet: bool) -> bool:
-    """Decide on progress bars for a command, and silence the libraries' own bars when there are none.
+def set_up_progress(quiet: bool, verbose: bool = False) -> bool:
+    """Decide on progress bars for a command; the libraries' own bars show only with ``--verbose``.
+
+    transformers draws a "Loading weights" bar for every model it loads; it says nothing
+    a user of the command needs, so it is hidden unless asked for.
 
     Args:
         quiet: The command's ``--quiet`` flag.
+        verbose: The command's ``--verbose`` flag.
 
     Returns:
-        Whether to draw progress bars, as :func:`progress_wanted` says.
+        Whether to draw crossrank's own progress bars, as :func:`progress_wanted` says.
     """
-    show = progress_wanted(quiet)
-    if not show:
+    if not verbose:
         silence_library_progress()
-    return show
+    return progress_wanted(quiet)
 
 
 def silence_library_progress() -> None:

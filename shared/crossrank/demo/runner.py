@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from crossrank.demo.sample_corpus import load_sample_corpus
+from crossrank.demo.sample_corpus import load_sample_corpus, load_sample_queries
 from crossrank.evaluation.chroma_store import Hit, chroma_client, ensure_collection, query_collection
+from crossrank.evaluation.metrics import ndcg_at_k
 from crossrank.models.backends import Backend, Precision
 from crossrank.models.cache_dir import default_cache_dir
 from crossrank.reranker import Fusion, LongDocuments, Reranker
 
-__all__ = ["DemoQueryReport", "DemoRow", "DemoSettings", "default_persist_dir", "run_demo"]
+__all__ = [
+    "DemoQueryReport",
+    "DemoRow",
+    "DemoSettings",
+    "default_persist_dir",
+    "mean_ndcg",
+    "run_demo",
+]
 
 COLLECTION_NAME = "crossrank-demo"
 _SNIPPET_CHARS = 160
@@ -58,6 +66,9 @@ class DemoRow:
     window_index: int
     window_span: tuple[int, int]
     snippet: str
+    relevance: int | None = None
+    """The sample corpus's grade for this query (2 answers it, 1 helps, 0 does not); ``None``
+    for a query of the user's own, which has no labels."""
 
     @property
     def move(self) -> int:
@@ -72,6 +83,10 @@ class DemoQueryReport:
     query: str
     rows: list[DemoRow]
     candidates: int
+    ndcg_vector: float | None = None
+    """NDCG@top_n of the vector-search order, for a built-in query (``None`` otherwise)."""
+    ndcg_reranked: float | None = None
+    """NDCG@top_n of the reranked order, for a built-in query (``None`` otherwise)."""
 
     @property
     def changed(self) -> int:
@@ -131,17 +146,20 @@ def run_demo(
         top_n=settings.top_n,
         show_progress_bar=settings.show_progress,
     )
+    labels = {query.text: query.relevant for query in load_sample_queries()}
     reports = []
     for query in settings.queries:
         hits = query_collection(collection, query, settings.top_k)
-        report = _rerank_hits(reranker, query, hits)
+        report = _rerank_hits(reranker, query, hits, labels.get(query), settings.top_n)
         if on_query is not None:
             on_query(report)
         reports.append(report)
     return reports
 
 
-def _rerank_hits(reranker: Reranker, query: str, hits: list[Hit]) -> DemoQueryReport:
+def _rerank_hits(
+    reranker: Reranker, query: str, hits: list[Hit], relevant: Mapping[str, int] | None, top_n: int
+) -> DemoQueryReport:
     results = reranker.rerank(query, [hit.text for hit in hits])
     rows = [
         DemoRow(
@@ -155,7 +173,28 @@ def _rerank_hits(reranker: Reranker, query: str, hits: list[Hit]) -> DemoQueryRe
             window_index=result.window_index,
             window_span=result.window_span,
             snippet=_snippet(hits[result.index].text, result.window_span),
+            relevance=None if relevant is None else relevant.get(hits[result.index].id, 0),
         )
         for rank, result in enumerate(results, start=1)
     ]
-    return DemoQueryReport(query=query, rows=rows, candidates=len(hits))
+    if relevant is None:
+        return DemoQueryReport(query=query, rows=rows, candidates=len(hits))
+    return DemoQueryReport(
+        query=query,
+        rows=rows,
+        candidates=len(hits),
+        ndcg_vector=ndcg_at_k([hit.id for hit in hits], relevant, k=top_n),
+        ndcg_reranked=ndcg_at_k([row.doc_id for row in rows], relevant, k=top_n),
+    )
+
+
+def mean_ndcg(reports: Sequence[DemoQueryReport]) -> tuple[float, float] | None:
+    """Mean NDCG@top_n before and after reranking over the labelled queries (``None``: none)."""
+    pairs = [
+        (report.ndcg_vector, report.ndcg_reranked)
+        for report in reports
+        if report.ndcg_vector is not None and report.ndcg_reranked is not None
+    ]
+    if not pairs:
+        return None
+    return (sum(v for v, _ in pairs) / len(pairs), sum(r for _, r in pairs) / len(pairs))

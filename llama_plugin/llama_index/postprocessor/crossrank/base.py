@@ -9,7 +9,7 @@ from contextlib import AbstractContextManager
 from typing import Any
 
 try:
-    from llama_index.core.bridge.pydantic import ConfigDict, Field, PrivateAttr, field_serializer
+    from llama_index.core.bridge.pydantic import ConfigDict, Field, field_serializer
     from llama_index.core.callbacks import CBEventType, EventPayload
     from llama_index.core.callbacks.base import EventContext
     from llama_index.core.instrumentation import get_dispatcher  # type: ignore[attr-defined,unused-ignore]
@@ -22,16 +22,14 @@ except ImportError as exc:
         'run `pip install "crossrank[llama-index]"`.'
     ) from exc
 
-from crossrank import Backend, Fusion, LongDocuments, Normalize, Precision, Reranker, RerankResult
+from crossrank import Fusion, RerankResult
 from crossrank.adapters import (
     CROSS_ENCODER_SCORE_KEY,
-    MODEL_DOC,
     NUM_WINDOWS_KEY,
     RETRIEVAL_RANK_KEY,
     RETRIEVAL_SCORE_KEY,
     WINDOW_SPAN_KEY,
-    ModelSpec,
-    SyncedReranker,
+    SyncedRankingReranker,
     option_field,
     rerank_details,
     serializable_model,
@@ -48,7 +46,7 @@ __all__ = [
 
 dispatcher = get_dispatcher(__name__)
 
-class CrossEncoderRerank(SyncedReranker, BaseNodePostprocessor):
+class CrossEncoderRerank(SyncedRankingReranker, BaseNodePostprocessor):
     """Rerank nodes with a cross-encoder, scoring long nodes window by window.
 
     A drop-in for LlamaIndex's ``SentenceTransformerRerank``: put it in
@@ -83,38 +81,21 @@ class CrossEncoderRerank(SyncedReranker, BaseNodePostprocessor):
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
-    model: ModelSpec = Field(default=None, description=MODEL_DOC)
     top_n: int | None = option_field(
         "top_n", default=2, note="The default, 2, is SentenceTransformerRerank's."
     )
-    device: str | None = option_field("device")
     keep_retrieval_score: bool = Field(
         default=False,
         description="Keep each node's score from before reranking in its metadata as 'retrieval_score'.",
     )
     cross_encoder_kwargs: dict[str, Any] = option_field("cross_encoder_kwargs", default={})
-    trust_remote_code: bool = option_field("trust_remote_code")
-    backend: Backend = option_field("backend")
-    precision: Precision = option_field("precision")
-    long_documents: LongDocuments = option_field("long_documents")
-    window_overlap: int | None = option_field("window_overlap")
-    max_windows: int | None = option_field("max_windows")
     fusion: Fusion | None = option_field(
         "fusion", note="The retrieval ranking is by node.score when every node has one, else input order."
     )
-    rrf_k: float = option_field("rrf_k")
-    rrf_weights: tuple[float, float] = option_field("rrf_weights")
-    normalize: Normalize | None = option_field("normalize")
-    score_threshold: float | None = option_field("score_threshold")
-    batch_size: int = option_field("batch_size")
-    max_tokens_per_batch: int = option_field("max_tokens_per_batch")
-    score_cache_size: int = option_field("score_cache_size")
     metadata_mode: MetadataMode = Field(
         default=MetadataMode.EMBED,
         description="Which metadata is scored with the text: node.get_content(metadata_mode=...).",
     )
-
-    _reranker: Reranker | None = PrivateAttr(default=None)
 
     @field_serializer("model")
     def _serialize_model(self, model: Any) -> str | None:
