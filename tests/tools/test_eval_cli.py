@@ -220,3 +220,25 @@ def test_the_long_document_protocol(scifact: Path, model_path: str, tmp_path: Pa
     # Every long document spans several windows; truncation reads only the first.
     assert document["variants"]["chunk_max"]["windows_per_document"] > 3
     assert document["variants"]["truncate"]["windows_per_document"] == 1.0
+
+
+def test_status_says_building_only_when_it_builds_and_warns_about_missing_judged_documents(
+    scifact: Path, model_path: str, tmp_path: Path
+) -> None:
+    subset = write_subset(scifact, tmp_path / "scifact-subset", queries=3, extra_documents=20)
+    # Judge a document the corpus does not hold: its query can never reach it.
+    qrels = subset / "qrels" / "test.tsv"
+    first_query = qrels.read_text().splitlines()[1].split("\t")[0]
+    qrels.write_text(qrels.read_text() + f"{first_query}\tnot-in-the-corpus\t1\r\n")
+    command = [
+        sys.executable, "-m", "crossrank", "eval", str(subset), "--first-stage", "dense", "--k", "5",
+        "--limit", "3", "--reuse-scores", "--model", model_path, "--cache-dir", str(tmp_path / "cache"),
+    ]  # fmt: skip
+    runs = [subprocess.run(command, capture_output=True, text=True, check=True) for _ in range(2)]
+    building = "crossrank eval: building the dense first stage over"
+    assert building in runs[0].stderr
+    assert building not in runs[1].stderr  # the cached index is reused, and the status says nothing
+    for run in runs:
+        warning = next(line for line in run.stderr.splitlines() if "warning" in line)
+        assert warning.startswith("crossrank eval: warning: 1 of ")
+        assert "relevant judged documents are not in the corpus (0 of 3 queries have none left" in warning

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -104,13 +106,17 @@ def run_eval(args: argparse.Namespace) -> int:
     status(args, f"loading {reranker.model_name}")
     _ = reranker.scorer  # load now, so a bad --model fails before the first stage is built
 
-    status(args, f"building the {args.first_stage} first stage over {len(dataset.corpus)} documents")
+    warn_about_unjudgeable_queries(dataset, query_ids)
     first_stage = build_first_stage(
         args.first_stage,
         dataset,
         data_dir=args.data_dir,
         cache_dir=Path(args.cache_dir) if args.cache_dir else None,
         show_progress=show_progress,
+        # Said only when it happens: a cached dense index is reused silently.
+        on_build=lambda: status(
+            args, f"building the {args.first_stage} first stage over {len(dataset.corpus)} documents"
+        ),
     )
     document_text = None
     protocol = None
@@ -140,6 +146,31 @@ def run_eval(args: argparse.Namespace) -> int:
     print(format_eval_table(document))
     write_reports(args, document, lambda path: plot_eval([document], path))
     return 0
+
+
+def warn_about_unjudgeable_queries(dataset: BeirDataset, query_ids: Sequence[str]) -> None:
+    """Warn (on stderr, even with ``--quiet``) when judged documents are not in the corpus.
+
+    A relevant document that is not in the corpus can never be retrieved, so it drags a
+    query's metrics down; when all of a query's are missing every metric is 0.0, which
+    would otherwise pass for a bad reranker.
+    """
+    missing = 0
+    judged = 0
+    hopeless = 0
+    for query_id in query_ids:
+        relevant = [doc_id for doc_id, grade in dataset.qrels.get(query_id, {}).items() if grade > 0]
+        absent = [doc_id for doc_id in relevant if doc_id not in dataset.corpus]
+        judged += len(relevant)
+        missing += len(absent)
+        hopeless += bool(relevant) and len(absent) == len(relevant)
+    if missing:
+        print(
+            f"crossrank eval: warning: {missing} of {judged} relevant judged documents are not in the "
+            f"corpus ({hopeless} of {len(query_ids)} queries have none left, so all their metrics are 0.0); "
+            "check that corpus.jsonl and the qrels file belong to the same dataset.",
+            file=sys.stderr,
+        )
 
 
 def _long_documents(dataset: BeirDataset, reranker: Reranker) -> tuple[Any, dict[str, Any]]:
@@ -206,4 +237,3 @@ def format_eval_table(document: dict[str, Any]) -> str:
         shared += "; truncate reuses its first-window scores (not timed)"
     lines.append(f"first-stage Recall@{document['k']}: {document['recall_at_k_first_stage']:.4f}; {shared}")
     return "\n".join(lines)
-

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -163,6 +163,7 @@ def ensure_collection(
     reset: bool = False,
     show_progress: bool = False,
     batch_size: int = 64,
+    on_build: Callable[[], None] | None = None,
 ) -> Collection:
     """Open collection ``name``, (re)building it when missing, changed, or ``reset``.
 
@@ -180,6 +181,7 @@ def ensure_collection(
         reset: Rebuild even if the fingerprint matches.
         show_progress: Show a tqdm bar while embedding.
         batch_size: Documents embedded per ``add`` call.
+        on_build: Called just before the collection is (re)built, not when it is reused.
 
     Returns:
         The collection, ready to query.
@@ -195,6 +197,8 @@ def ensure_collection(
         if not reset and stored == fingerprint and collection.count() == len(ids):
             return collection
         client.delete_collection(name)
+    if on_build is not None:
+        on_build()
     collection = client.create_collection(
         name,
         embedding_function=function,

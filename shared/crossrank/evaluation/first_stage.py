@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
@@ -151,6 +151,7 @@ class DenseSearch:
         cache_dir: Path,
         collection_name: str,
         show_progress: bool = False,
+        on_build: Callable[[], None] | None = None,
     ) -> DenseSearch:
         """Open (or build, the first time) the collection of a corpus.
 
@@ -160,6 +161,7 @@ class DenseSearch:
             cache_dir: Directory of the embedded Chroma store.
             collection_name: Collection name; any characters, sanitised for Chroma.
             show_progress: Show a progress bar while embedding.
+            on_build: Called just before the index is built (not when a cached one is reused).
 
         Returns:
             The search.
@@ -176,6 +178,7 @@ class DenseSearch:
             # Chroma rejects empty metadata dicts, so every record carries its position.
             metadatas=[{"position": position} for position in range(len(ids))],
             show_progress=show_progress,
+            on_build=on_build,
         )
         return cls(collection)
 
@@ -218,6 +221,7 @@ def build_first_stage(
     data_dir: str | os.PathLike[str],
     cache_dir: Path | None = None,
     show_progress: bool = False,
+    on_build: Callable[[], None] | None = None,
 ) -> FirstStage:
     """The first stage over a BEIR corpus (title and text of each document).
 
@@ -228,6 +232,8 @@ def build_first_stage(
             with the same name do not evict each other's index.
         cache_dir: Where the dense index lives; :func:`default_cache_dir` when ``None``.
         show_progress: Show progress bars while indexing.
+        on_build: Called just before an index is built; a cached dense index is reused
+            without calling it.
 
     Returns:
         The first stage.
@@ -238,11 +244,18 @@ def build_first_stage(
     ids = list(dataset.corpus)
     texts = [dataset.corpus[doc_id].full_text for doc_id in ids]
     if kind == "bm25":
+        if on_build is not None:
+            on_build()
         return Bm25Search(ids, texts, show_progress=show_progress)
     if kind == "dense":
         directory = (cache_dir or default_cache_dir()) / "chroma"
         name = f"{dataset.name}-{Path(data_dir).resolve()}"
         return DenseSearch.open(
-            ids, texts, cache_dir=directory, collection_name=name, show_progress=show_progress
+            ids,
+            texts,
+            cache_dir=directory,
+            collection_name=name,
+            show_progress=show_progress,
+            on_build=on_build,
         )
     raise ValueError(f"first stage must be 'dense' or 'bm25', got {kind!r}.")
