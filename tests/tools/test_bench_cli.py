@@ -76,8 +76,17 @@ def test_latency_summary_by_hand() -> None:
 def test_contenders_are_warmed_up_then_interleaved_with_a_rotating_order() -> None:
     log: list[tuple[str, str]] = []
     contenders = [FakeContender(name, log) for name in ("A", "B", "C")]
-    measured = run_benchmark(contenders, INPUTS, repeat=2, warmup=1)  # type: ignore[arg-type]
+    rounds: list[tuple[int, int]] = []
+    measured = run_benchmark(
+        contenders,  # type: ignore[arg-type]
+        INPUTS,
+        repeat=2,
+        warmup=1,
+        on_round=lambda done, seconds: rounds.append((done, len(log))),
+    )
 
+    # Progress is reported after the warm-up and after each round, with the calls made so far.
+    assert rounds == [(0, 3), (1, 3 + 9), (2, 3 + 18)]
     warmup, timed = log[:3], log[3:]
     assert warmup == [("A", "q0"), ("B", "q0"), ("C", "q0")]
     assert [name for name, _ in timed[:9]] == ["A", "B", "C", "B", "C", "A", "C", "A", "B"]
@@ -244,8 +253,12 @@ def test_the_real_bench_writes_the_documented_json(
 ) -> None:
     out = tmp_path / "bench.json"
     argv = ["bench", "--data", str(scifact), "--model", model_path, "--queries", "2", "--candidates", "10"]
-    assert main([*argv, "--repeat", "1", "--json", str(out), "--quiet"]) == 0
+    assert main([*argv, "--repeat", "1", "--json", str(out)]) == 0
     document = json.loads(out.read_text())
+    captured = capsys.readouterr()
+    # Not on a terminal (no bar), the run still says how long it will take and where it is.
+    assert "the timed phase should take about" in captured.err
+    assert "round 1 of 1 done after" in captured.err
 
     skipped = {entry["name"] for entry in document["skipped"]}
     names = [config["name"] for config in document["configs"]]
@@ -281,4 +294,4 @@ def test_the_real_bench_writes_the_documented_json(
     assert {"cpu", "cpu_count", "torch", "torch_threads", "python"} <= set(machine)
     assert document["settings"]["threads"] == machine["torch_threads"]
     assert (document["settings"]["queries"], document["settings"]["candidates"]) == (2, 10)
-    assert "crossrank-default" in capsys.readouterr().out
+    assert "crossrank-default" in captured.out

@@ -55,6 +55,7 @@ def run_benchmark(
     repeat: int = 3,
     warmup: int = 1,
     on_call: Callable[[], object] | None = None,
+    on_round: Callable[[int, float], object] | None = None,
     shape: TransformerShape | None = None,
 ) -> dict[str, Measured]:
     """Time every contender on every input, interleaved, after a warm-up.
@@ -69,6 +70,9 @@ def run_benchmark(
         repeat: Timed rounds over all inputs.
         warmup: Untimed calls per contender (on the first inputs) before timing.
         on_call: Called after each timed call (for a progress bar).
+        on_round: Called as ``on_round(0, warm-up seconds)`` after the warm-up, then as
+            ``on_round(rounds done, seconds since timing began)`` after each round (for
+            progress lines and an estimate of the time left).
         shape: The model's sizes, to count FLOPs from the pairs' tokens (none counted
             without it).
 
@@ -82,12 +86,16 @@ def run_benchmark(
         raise ValueError(f"repeat must be a positive integer, got {repeat}.")
     if warmup < 0:
         raise ValueError(f"warmup must be an integer >= 0, got {warmup}.")
+    warmup_started = time.perf_counter()
     for contender in contenders:
         for item in inputs[:warmup] if inputs else ():
             contender.rank(contender.prepare(item))
+    if on_round is not None:
+        on_round(0, time.perf_counter() - warmup_started)
 
     timings = {contender.name: _Timings() for contender in contenders}
     count = len(contenders)
+    timing_started = time.perf_counter()
     for round_index in range(repeat):
         for position, item in enumerate(inputs):
             shift = (round_index * len(inputs) + position) % count if count else 0
@@ -107,6 +115,8 @@ def run_benchmark(
                     record.rankings[item.query_id] = [item.doc_ids[i] for i in ranked.order]
                 if on_call is not None:
                     on_call()
+        if on_round is not None:
+            on_round(round_index + 1, time.perf_counter() - timing_started)
     dtypes = {contender.name: getattr(contender, "compute_dtype", None) for contender in contenders}
     return {
         name: Measured(

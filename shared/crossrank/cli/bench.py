@@ -140,6 +140,25 @@ def run_bench(args: argparse.Namespace) -> int:
     status(args, f"timing {len(contenders)} configurations x {len(inputs)} queries x {args.repeat} rounds")
     from tqdm.auto import tqdm
 
+    warmup_calls = min(args.warmup, len(inputs)) * len(contenders)
+
+    def progress_line(rounds_done: int, seconds: float) -> None:
+        # Lines on stderr, so a run that is not on a terminal still says where it is.
+        if rounds_done == 0:
+            if warmup_calls:
+                expected = seconds / warmup_calls * calls
+                status(
+                    args,
+                    f"warm-up took {seconds:.0f} s; the timed phase should take about {_duration(expected)}",
+                )
+            return
+        left = seconds / rounds_done * (args.repeat - rounds_done)
+        status(
+            args,
+            f"round {rounds_done} of {args.repeat} done after {_duration(seconds)}"
+            + (f"; about {_duration(left)} left" if rounds_done < args.repeat else ""),
+        )
+
     with tqdm(total=calls, desc="Timed calls", unit="call", disable=not show_progress) as bar:
         measured = run_benchmark(
             contenders,
@@ -147,6 +166,7 @@ def run_bench(args: argparse.Namespace) -> int:
             repeat=args.repeat,
             warmup=args.warmup,
             on_call=lambda: bar.update(1),
+            on_round=progress_line,
             shape=shape,
         )
     timed_s = time.perf_counter() - started
@@ -197,6 +217,10 @@ def run_bench(args: argparse.Namespace) -> int:
     print(format_bench_table(document))
     write_reports(args, document, lambda path: plot_bench(document, path))
     return 0
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min"
 
 
 def _gemm_peaks(dtypes: set[str], args: argparse.Namespace) -> dict[str, float | None]:
