@@ -24,10 +24,18 @@ def _pyplot() -> Any:
     return plt
 
 
+def _model_label(model: object) -> str:
+    # A local path is long and says little; its last two parts name the model.
+    text = str(model or "?")
+    parts = [part for part in text.replace("\\", "/").split("/") if part and part not in (".", "..")]
+    return "/".join(parts[-2:]) if parts else text
+
+
 def _title(report: Mapping[str, Any]) -> str:
     long = " (long documents)" if report.get("long") else ""
     return (
-        f"{report['dataset']}, {report['first_stage']} top-{report['k']}, {report['queries']} queries{long}"
+        f"{report['dataset']}, {report['first_stage']} top-{report['k']}, {report['queries']} queries{long}\n"
+        f"model: {_model_label(report.get('model'))}"
     )
 
 
@@ -57,6 +65,8 @@ def plot_eval(reports: Sequence[Mapping[str, Any]], path: str | os.PathLike[str]
             axis.bar_label(bars, fmt="%.2f", fontsize=6, padding=1)
         axis.set_xticks(range(len(_METRICS)), [name for _, name in _METRICS])
         axis.set_ylim(0, 1.05)
+        axis.set_xlabel("metric at cut-off 10")
+        axis.set_ylabel("score (higher is better)")
         axis.set_title(_title(report), fontsize=8)
         axis.grid(axis="y", alpha=0.3)
     handles, labels = axes[0][0].get_legend_handles_labels()
@@ -90,10 +100,12 @@ def plot_bench(report: Mapping[str, Any], path: str | os.PathLike[str]) -> None:
     axis.invert_yaxis()
     axis.set_xlim(0, max(rates, default=1.0) * 1.75)
     axis.set_xlabel("pairs scored per second (higher is better)")
+    axis.set_ylabel("configuration")
     settings = report.get("settings", {})
     axis.set_title(
         f"{settings.get('queries', '?')} queries x {settings.get('candidates', '?')} candidates, "
-        f"{report['machine'].get('torch_threads', '?')} threads",
+        f"{report['machine'].get('torch_threads', '?')} threads\n"
+        f"model: {_model_label(settings.get('model'))}; CPU: {report['machine'].get('cpu', '?')}",
         fontsize=8,
     )
     figure.tight_layout()
