@@ -95,7 +95,7 @@ def test_demo_table_shows_moves_and_a_summary(
     assert "Summary:" in out
     assert "shown positions changed" in out
     assert "; NDCG@3 " in out
-    assert out.strip().splitlines()[-1].startswith("Overall: mean NDCG@3 over 1 built-in queries ")
+    assert out.strip().splitlines()[-1].startswith("Overall: mean NDCG@3 over 1 built-in query ")
 
 
 def test_the_demo_says_which_documents_are_relevant_and_whether_reranking_helped(

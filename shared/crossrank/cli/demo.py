@@ -220,7 +220,8 @@ def overall_line(reports: list[DemoQueryReport], top_n: int) -> str | None:
     labelled = sum(1 for report in reports if report.ndcg_vector is not None)
     before, after = means
     return (
-        f"Overall: mean NDCG@{top_n} over {labelled} built-in queries {before:.3f} (vector) -> "
+        f"Overall: mean NDCG@{top_n} over {labelled} built-in {'query' if labelled == 1 else 'queries'} "
+        f"{before:.3f} (vector) -> "
         f"{after:.3f} (reranked): {_verdict(before, after)}. (rel: ** answers, * helps, - does not)"
     )
 

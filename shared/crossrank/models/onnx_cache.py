@@ -85,6 +85,8 @@ def _problem(entry: Path, model_file: Path, *, key: str, variant: str) -> str | 
     with _verified_lock:
         if signature in _verified:
             return None
+    if "sha256" not in info or "size" not in info:
+        return f"{INFO_FILE} records no digest of {MODEL_FILE} (an entry from an older crossrank)"
     if stat.st_size != info.get("size"):
         return f"{MODEL_FILE} has {stat.st_size} bytes, {INFO_FILE} recorded {info.get('size')}"
     if file_digest(model_file) != info.get("sha256"):

@@ -35,7 +35,7 @@ OnnxVariant = Literal["fp32", "int8"]
 
 _OPSET = 17
 # Bump when the export or quantization code changes what it writes.
-_EXPORT_FORMAT = 2
+_EXPORT_FORMAT = 3  # 3: export.json records the model file's size and SHA-256
 # Architectures whose attention ONNX Runtime's transformer optimizer fuses.
 _FUSABLE_MODEL_TYPES = frozenset({"bert", "roberta", "xlm-roberta", "electra"})
 # fp32 ONNX must match PyTorch to float rounding; beyond this the export is wrong.
