@@ -73,3 +73,19 @@ def test_model_load_error_pickles() -> None:
     error = ModelLoadError("Point {option} somewhere", "it broke")
     copy = pickle.loads(pickle.dumps(error))
     assert str(copy) == str(error) == "Point model= somewhere: it broke."
+
+
+def test_the_model_scorer_keeps_tokens_as_compact_arrays(model_path: str) -> None:
+    import numpy as np
+
+    scorer = Reranker(model_path, backend="torch").scorer
+    (tokens,) = scorer.tokenize(["Aerobic exercise lowered blood pressure."])
+    assert isinstance(tokens.ids, np.ndarray)
+    assert tokens.ids.dtype == np.int32
+    assert isinstance(tokens.offsets, np.ndarray)
+    assert tokens.offsets.shape == (len(tokens.ids), 2)
+    # Spans handed to callers are still plain Python ints.
+    (result,) = Reranker(model_path, backend="torch").rerank(
+        QUERY, ["Aerobic exercise lowered blood pressure."]
+    )
+    assert all(type(value) is int for value in result.window_span)

@@ -295,3 +295,13 @@ def test_the_real_bench_writes_the_documented_json(
     assert document["settings"]["threads"] == machine["torch_threads"]
     assert (document["settings"]["queries"], document["settings"]["candidates"]) == (2, 10)
     assert "crossrank-default" in captured.out
+
+
+def test_the_candidate_memory_probe_measures_one_call(scifact: Path, model_path: str) -> None:
+    from crossrank.benchmark.candidate_memory import measure
+
+    row = measure(model_path, scifact, 50)
+    assert row["candidates"] == 50
+    assert row["text_mb"] > 0
+    assert row["peak_added_mb"] >= 0
+    assert row["kb_per_candidate"] == pytest.approx(row["peak_added_mb"] * 1024 / 50)

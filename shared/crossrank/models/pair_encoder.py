@@ -20,7 +20,13 @@ if TYPE_CHECKING:
     from tokenizers import Tokenizer
     from transformers import PreTrainedTokenizerBase
 
+    from crossrank.scorer import TokenIds
+
 __all__ = ["CrossEncoderPairScorer", "PairEncoder", "PairTemplate"]
+
+
+# Texts per tokenizer call: large enough for its thread pool, small enough to bound memory.
+_TOKENIZE_CHUNK = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +75,7 @@ class PairTemplate:
             passage_type=types[passage_start],
         )
 
-    def build(self, query_ids: Sequence[int], passage_ids: Sequence[int]) -> tuple[list[int], list[int]]:
+    def build(self, query_ids: TokenIds, passage_ids: TokenIds) -> tuple[list[int], list[int]]:
         """Input ids and token type ids of one pair."""
         input_ids = [*self.prefix, *query_ids, *self.middle, *passage_ids, *self.suffix]
         type_ids = [
@@ -120,12 +126,25 @@ class PairEncoder:
         return self._input_names
 
     def tokenize(self, texts: Sequence[str]) -> list[TokenizedText]:
-        """Tokenize texts once, without special tokens, with character offsets."""
-        encodings = self._tokenizer.encode_batch(list(texts), add_special_tokens=False)
-        return [TokenizedText(ids=encoding.ids, offsets=encoding.offsets) for encoding in encodings]
+        """Tokenize texts once, without special tokens, with character offsets.
+
+        Texts go through the tokenizer a chunk at a time and each result is kept as
+        two int32 arrays, so neither the tokenizer's own encodings nor Python lists of
+        every token are alive for all candidates at once.
+        """
+        import numpy as np
+
+        tokenized: list[TokenizedText] = []
+        for start in range(0, len(texts), _TOKENIZE_CHUNK):
+            chunk = list(texts[start : start + _TOKENIZE_CHUNK])
+            for encoding in self._tokenizer.encode_batch(chunk, add_special_tokens=False):
+                ids = np.asarray(encoding.ids, dtype=np.int32)
+                offsets = np.asarray(encoding.offsets, dtype=np.int32).reshape(-1, 2)
+                tokenized.append(TokenizedText(ids=ids, offsets=offsets))
+        return tokenized
 
     def encode(
-        self, pairs: Sequence[tuple[Sequence[int], Sequence[int]]]
+        self, pairs: Sequence[tuple[TokenIds, TokenIds]]
     ) -> dict[str, npt.NDArray[np.int64]]:
         """Padded int64 arrays of the model's inputs, padded to the longest pair.
 

@@ -75,7 +75,7 @@ def score_texts(
     distinct = list(dict.fromkeys(texts))
     first_name = dict(zip(reversed(texts), reversed(names), strict=True))
     room = scorer.max_length - scorer.num_special_tokens
-    query_ids = list(scorer.tokenize([query])[0].ids)[: room // 2]
+    query_ids = [int(token) for token in scorer.tokenize([query])[0].ids[: room // 2]]
     if not query_ids:
         raise ValueError(
             f"{query_name} {query!r} has no tokens for this model (only characters its tokenizer "
@@ -133,7 +133,7 @@ def _score_windows(
     cache: ScoreCache | None,
     backend: str,
 ) -> list[float]:
-    def passage(i: int) -> Sequence[int]:
+    def passage(i: int) -> Any:
         window = windows[i]
         return tokenized[window.owner].ids[window.span.start : window.span.end]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 __all__ = ["TokenWindow", "plan_windows", "window_char_span"]
 
@@ -73,7 +74,7 @@ def _evenly_spaced(items: list[int], count: int) -> list[int]:
     return [items[round(i * last / (count - 1))] for i in range(count)]
 
 
-def window_char_span(window: TokenWindow, offsets: Sequence[tuple[int, int]]) -> tuple[int, int]:
+def window_char_span(window: TokenWindow, offsets: Sequence[tuple[int, int]] | Any) -> tuple[int, int]:
     """Character span ``(start, end)`` covered by a window's tokens.
 
     Args:
@@ -86,4 +87,5 @@ def window_char_span(window: TokenWindow, offsets: Sequence[tuple[int, int]]) ->
     """
     if window.end <= window.start:
         return (0, 0)
-    return (offsets[window.start][0], offsets[window.end - 1][1])
+    # int(): offsets may be a numpy array, and spans are plain Python ints.
+    return (int(offsets[window.start][0]), int(offsets[window.end - 1][1]))
