@@ -71,3 +71,37 @@ def test_the_commands_hand_their_reranking_options_to_the_reranker_by_name() -> 
     }
     bench = parser.parse_args(["bench", "--data", "data"])
     assert (bench.device, bench.batch_size) == ("cpu", 32)
+
+
+def test_version_and_verbose() -> None:
+    import subprocess
+    import sys
+
+    import crossrank
+
+    version = subprocess.run(
+        [sys.executable, "-m", "crossrank", "--version"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    assert version.stdout.strip() == f"crossrank {crossrank.__version__}"
+    for command in ("demo", "eval", "bench"):
+        help_text = subprocess.run(
+            [sys.executable, "-m", "crossrank", command, "--help"], capture_output=True, text=True, check=True
+        ).stdout
+        assert "--verbose" in help_text, command
+
+
+def test_library_progress_bars_are_hidden_unless_verbose(monkeypatch: pytest.MonkeyPatch) -> None:
+    from transformers.utils import logging as transformers_logging
+
+    from crossrank.cli.progress import set_up_progress
+
+    transformers_logging.enable_progress_bar()
+    set_up_progress(quiet=False, verbose=True)
+    assert transformers_logging.is_progress_bar_enabled()
+    set_up_progress(quiet=False, verbose=False)
+    assert not transformers_logging.is_progress_bar_enabled()
+    transformers_logging.enable_progress_bar()

@@ -294,8 +294,24 @@ def test_a_missing_model_exits_non_zero_naming_the_fix(
         (["--chroma-port", "70000"], "argument --chroma-port: expected a port number 1-65535, got 70000"),
         (["--colour"], "unrecognized arguments: --colour"),
         (["--backend", "tpu"], "argument --backend: invalid choice: 'tpu' (choose from"),
+        (
+            ["--model", "./no-such-model"],
+            "argument --model: no model at './no-such-model': point --model DIR at a directory that "
+            "holds a sentence-transformers cross-encoder",
+        ),
+        (["--query", "  "], "argument --query: --query must be a non-empty string, got '  '."),
+        (["--query", "\u200b"], "argument --query: --query must be a non-empty string, got '\\u200b'."),
     ],
-    ids=["top-k-zero", "top-n-word", "port-range", "unknown-flag", "unknown-backend"],
+    ids=[
+        "top-k-zero",
+        "top-n-word",
+        "port-range",
+        "unknown-flag",
+        "unknown-backend",
+        "model-path",
+        "blank-query",
+        "invisible-query",
+    ],
 )
 def test_bad_options_exit_2_with_a_clear_message(args: list[str], message: str) -> None:
     completed = subprocess.run(
@@ -308,3 +324,20 @@ def test_bad_options_exit_2_with_a_clear_message(args: list[str], message: str) 
     assert completed.returncode == 2
     assert message in completed.stderr
     assert "Traceback" not in completed.stderr
+
+
+@pytest.mark.parametrize(
+    "args", [["--model", "./no-such-model"], ["--query", ""]], ids=["model-path", "empty-query"]
+)
+def test_bad_arguments_fail_before_anything_heavy_is_imported(args: list[str]) -> None:
+    code = (
+        "import sys\n"
+        "from crossrank.cli.main import main\n"
+        "try:\n"
+        f"    main(['demo', *{args!r}])\n"
+        "except SystemExit as exit:\n"
+        "    heavy = ('torch', 'chromadb', 'sentence_transformers')\n"
+        "    print(exit.code, sorted(m for m in heavy if m in sys.modules))\n"
+    )
+    completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert completed.stdout.strip() == "2 []", completed.stderr
