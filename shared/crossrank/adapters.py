@@ -86,7 +86,7 @@ def rerank_details(result: RerankResult) -> dict[str, Any]:
     }
 
 
-def option_field(name: str, *, default: Any = _NO_DEFAULT, note: str = "") -> Any:
+def option_field(name: str, *, default: Any = _NO_DEFAULT, note: str = "", exclude: bool = False) -> Any:
     """A pydantic field for option ``name``, described by the options table.
 
     Args:
@@ -94,6 +94,7 @@ def option_field(name: str, *, default: Any = _NO_DEFAULT, note: str = "") -> An
         default: The adapter's default when it differs from the core's (as LlamaIndex's
             ``top_n=2`` follows ``SentenceTransformerRerank``).
         note: A sentence on what the option means in this adapter, appended to the doc.
+        exclude: Leave the field out of serialization (for a secret).
 
     Returns:
         A ``pydantic.Field``.
@@ -102,8 +103,8 @@ def option_field(name: str, *, default: Any = _NO_DEFAULT, note: str = "") -> An
     value = option.default if default is _NO_DEFAULT else default
     description = f"{option.doc} {note}".strip()
     if isinstance(value, (dict, list)):
-        return Field(default_factory=lambda: type(value)(value), description=description)
-    return Field(default=value, description=description)
+        return Field(default_factory=lambda: type(value)(value), description=description, exclude=exclude)
+    return Field(default=value, description=description, exclude=exclude)
 
 
 def serializable_model(model: object, reranker: Reranker) -> str | None:
@@ -147,6 +148,8 @@ class SyncedReranker(BaseModel):
     device: str | None = option_field("device")
     trust_remote_code: bool = option_field("trust_remote_code")
     cross_encoder_kwargs: dict[str, Any] | None = option_field("cross_encoder_kwargs")
+    # A secret: never in to_dict / model_dump / JSON.
+    api_key: str | None = option_field("api_key", exclude=True)
     backend: Backend = option_field("backend")
     precision: Precision = option_field("precision")
     long_documents: LongDocuments = option_field("long_documents")

@@ -6,6 +6,7 @@
      ├── ModelLoadError          the cross-encoder could not be loaded
      ├── OnnxExportError         the model could not be exported to ONNX (scoring falls back)
      ├── ScoringError            the model returned a score that is not finite (NaN, inf)
+     ├── RemoteRerankError       a crossrank server (the model given as a URL) failed or is down
      ├── ChromaUnavailableError  a Chroma server could not be reached
      └── MissingPeerError        a peer library under comparison is not installed (also an ImportError)
 
@@ -20,6 +21,7 @@ __all__ = [
     "MissingPeerError",
     "ModelLoadError",
     "OnnxExportError",
+    "RemoteRerankError",
     "ScoringError",
 ]
 
@@ -60,6 +62,10 @@ class OnnxExportError(CrossrankError, RuntimeError):
 
 class ScoringError(CrossrankError, RuntimeError):
     """The model returned a score that is not finite; nothing is ranked with it."""
+
+
+class RemoteRerankError(CrossrankError, RuntimeError):
+    """A crossrank server given as the model is unreachable, refused the key, or failed."""
 
 
 class ChromaUnavailableError(CrossrankError, RuntimeError):

@@ -126,6 +126,12 @@ def _optional_str(value: Any) -> str | None:
     return value
 
 
+def _optional_key(value: Any) -> str | None:
+    if value is not None and not isinstance(value, str):
+        raise TypeError(f"api_key must be a string or None, got {type(value).__name__}.")
+    return value
+
+
 def _kwargs(value: Any) -> dict[str, Any]:
     if value is None:
         return {}
@@ -175,6 +181,14 @@ _OPTION_LIST = (
         None,
         "Extra keyword arguments for sentence_transformers.CrossEncoder(...).",
         _kwargs,
+        reloads_model=True,
+    ),
+    Option(
+        "api_key",
+        None,
+        "For a model given as a crossrank server URL (http://host:port): the key the server "
+        "requires; None reads $CROSSRANK_API_KEY. Never serialized by the adapters.",
+        _optional_key,
         reloads_model=True,
     ),
     Option(

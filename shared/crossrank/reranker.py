@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 from crossrank.models.backends import Backend, Precision, describe_scorer
 from crossrank.models.loading import check_model_spec, load_scorer, resolve_model_name
+from crossrank.models.remote_client import RemoteReranker, is_server_url
 from crossrank.options import (
     LOAD_OPTIONS,
     OPTIONS,
@@ -73,7 +74,9 @@ class Reranker:
 
     Args:
         model: A hub id, a local directory, an already-built
-            ``sentence_transformers.CrossEncoder``, or any :class:`~crossrank.PairScorer`.
+            ``sentence_transformers.CrossEncoder``, any :class:`~crossrank.PairScorer`, or
+            the URL of a ``crossrank serve`` server (``http://127.0.0.1:8787``), which then
+            does the scoring and ranking with this reranker's ranking options.
             Defaults to ``$CROSSRANK_MODEL``, else ``cross-encoder/ms-marco-MiniLM-L6-v2``.
     {options}
 
@@ -90,6 +93,7 @@ class Reranker:
     device: _OptionValue[str | None] = _OptionValue()
     trust_remote_code: _OptionValue[bool] = _OptionValue()
     cross_encoder_kwargs: _OptionValue[dict[str, Any]] = _OptionValue()
+    api_key: _OptionValue[str | None] = _OptionValue()
     backend: _OptionValue[Backend] = _OptionValue()
     """The requested backend (see :attr:`backend_in_use` for the one that runs)."""
     precision: _OptionValue[Precision] = _OptionValue()
@@ -114,6 +118,7 @@ class Reranker:
         device: str | None = None,
         trust_remote_code: bool = False,
         cross_encoder_kwargs: dict[str, Any] | None = None,
+        api_key: str | None = None,
         backend: Backend = "auto",
         precision: Precision = "auto",
         long_documents: LongDocuments = "chunk_max",
@@ -143,6 +148,7 @@ class Reranker:
         self._model_spec: str | CrossEncoder | PairScorer | None = model
         self._score_cache: ScoreCache | None = ScoreCache(score_cache_size) if score_cache_size else None
         self._scorer: PairScorer | None = model if isinstance(model, PairScorer) else None
+        self._remote: RemoteReranker | None = None
         self._load_lock: threading.Lock = threading.Lock()
 
     @property
@@ -168,8 +174,23 @@ class Reranker:
         return cross_encoder_name(spec)
 
     @property
+    def remote(self) -> RemoteReranker | None:
+        """The client of the server named by a URL ``model`` (``None`` for a local model)."""
+        if self._remote is None and is_server_url(self._model_spec):
+            with self._load_lock:
+                if self._remote is None:
+                    self._remote = RemoteReranker(str(self._model_spec), api_key=self.api_key)
+        return self._remote
+
+    @property
     def scorer(self) -> PairScorer:
-        """The loaded scorer; loads the model on first access (thread-safe)."""
+        """The loaded scorer; loads the model on first access (thread-safe).
+
+        Raises:
+            TypeError: For a server URL ``model``: the server holds the model.
+        """
+        if is_server_url(self._model_spec):
+            raise TypeError(f"the model is the server at {self._model_spec}; it has no local scorer.")
         if self._scorer is None:
             with self._load_lock:
                 if self._scorer is None:
@@ -181,8 +202,10 @@ class Reranker:
         """How the loaded model runs (loads it): ``"onnx-int8"``, ``"torch-bf16"``...
 
         One of ``"onnx-int8"``, ``"onnx"``, ``"torch-fp32"``, ``"torch-bf16"``,
-        ``"torch-fp16"``, or a custom scorer's class name.
+        ``"torch-fp16"``, ``"remote"`` (a server URL), or a custom scorer's class name.
         """
+        if is_server_url(self._model_spec):
+            return "remote"
         return describe_scorer(self.scorer)
 
     def cache_info(self) -> CacheInfo:
@@ -205,7 +228,8 @@ class Reranker:
         spec = self._model_spec
         if isinstance(spec, PairScorer):
             return spec
-        return load_scorer(spec, **{name: self._options[name] for name in LOAD_OPTIONS})
+        loading = {name: self._options[name] for name in LOAD_OPTIONS if name != "api_key"}
+        return load_scorer(spec, **loading)
 
     def rerank(
         self,
@@ -242,6 +266,9 @@ class Reranker:
         score_threshold = check_threshold(score_threshold)
         if not documents:
             return []
+        remote = self.remote
+        if remote is not None:
+            return remote.rerank(query, documents, **self._remote_call(scores_in, top_n, score_threshold))
 
         text_scores = self._score_texts(query, documents, [f"documents[{i}]" for i in range(len(documents))])
         ce_scores = [text_scores[text].score for text in documents]
@@ -284,7 +311,20 @@ class Reranker:
         top_n: int | None = None,
         score_threshold: float | None = None,
     ) -> list[RerankResult]:
-        """Async :meth:`rerank`: scores in a worker thread so the event loop keeps running."""
+        """Async :meth:`rerank`: scores in a worker thread (or awaits the server) so the event loop runs."""
+        remote = self.remote
+        if remote is not None:
+            query = check_query(query)
+            documents = check_documents(documents)
+            scores_in = check_retrieval_scores(retrieval_scores, len(documents))
+            if top_n is not None:
+                top_n = check_int("top_n", top_n, minimum=1)
+            score_threshold = check_threshold(score_threshold)
+            if not documents:
+                return []
+            return await remote.arerank(
+                query, documents, **self._remote_call(scores_in, top_n, score_threshold)
+            )
         return await asyncio.to_thread(
             self.rerank,
             query,
@@ -319,9 +359,31 @@ class Reranker:
                 scores[position] = text_scores[text].score
         return scores
 
+    def _remote_call(
+        self, retrieval_scores: list[float] | None, top_n: int | None, score_threshold: float | None
+    ) -> dict[str, Any]:
+        return {
+            "options": self._options,
+            "retrieval_scores": retrieval_scores,
+            "top_n": self.top_n if top_n is None else top_n,
+            "score_threshold": self.score_threshold if score_threshold is None else score_threshold,
+        }
+
     def _score_texts(
         self, query: str, texts: Sequence[str], names: Sequence[str], query_name: str = "query"
     ) -> dict[str, TextScore]:
+        remote = self.remote
+        if remote is not None:
+            # The server scores; fusion and cut-offs are off so every text comes back with its score.
+            plain = {**self._options, "fusion": None}
+            distinct = list(dict.fromkeys(texts))
+            results = remote.rerank(query, distinct, options=plain, top_n=None, score_threshold=None)
+            return {
+                distinct[r.index]: TextScore(
+                    r.cross_encoder_score, r.num_windows, r.window_index, r.window_span
+                )
+                for r in results
+            }
         scorer = self.scorer
         return score_texts(
             scorer,
@@ -356,6 +418,8 @@ class Reranker:
         merged = validate_options({**current, **options})
         reload = any(merged[name] != current[name] for name in LOAD_OPTIONS)
         copy = Reranker(self._model_spec, **merged)
+        if self._remote is not None and not reload:
+            copy._remote = self._remote
         if self._scorer is not None and (not reload or isinstance(self._model_spec, PairScorer)):
             copy._scorer = self._scorer
             # A cache only ever serves one scorer object, so its keys stay unambiguous.

@@ -17,6 +17,7 @@ def build_parser() -> argparse.ArgumentParser:
     from crossrank.cli.bench import add_bench_command
     from crossrank.cli.demo import add_demo_command
     from crossrank.cli.eval import add_eval_command
+    from crossrank.cli.serve import add_serve_command
 
     parser = argparse.ArgumentParser(
         prog="crossrank",
@@ -27,6 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_demo_command(commands)
     add_eval_command(commands)
     add_bench_command(commands)
+    add_serve_command(commands)
     return parser
 
 

@@ -1,0 +1,83 @@
+"""``crossrank serve``: the rerank HTTP server (Cohere v2, Jina and TEI routes)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from typing import Any
+
+from crossrank.cli.args import add_model_argument, add_option_argument, option_values, positive_int
+
+__all__ = ["add_serve_command", "run_serve"]
+
+API_KEY_ENV_VAR = "CROSSRANK_API_KEY"
+
+
+def add_serve_command(commands: Any) -> None:
+    """Register ``crossrank serve``."""
+    from crossrank.serving.settings import ServeSettings
+
+    defaults = ServeSettings()
+    parser = commands.add_parser(
+        "serve",
+        help="serve the reranker over HTTP (Cohere v2, Jina and TEI rerank APIs)",
+        description=(
+            "Load the model once and serve POST /v2/rerank (Cohere), /v1/rerank (Jina) and /rerank "
+            "(TEI), merging concurrent requests into token-budget batches. Long documents are "
+            "scored window by window (chunk-max) unless a request asks to truncate."
+        ),
+    )
+    add_model_argument(parser)
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="interface to bind (default: 127.0.0.1, this machine only)"
+    )
+    parser.add_argument("--port", type=positive_int, default=8787, help="TCP port (default: 8787)")
+    parser.add_argument(
+        "--api-key",
+        default=None,
+        help=f"require Authorization: Bearer KEY on the rerank routes (default: ${API_KEY_ENV_VAR}, or none)",
+    )
+    limits = (
+        (
+            "--max-batch-tokens",
+            positive_int,
+            defaults.max_batch_tokens,
+            "most padded tokens per merged model call",
+        ),
+        (
+            "--max-wait-ms",
+            float,
+            defaults.max_wait_ms,
+            "longest wait for more requests to merge into a batch",
+        ),
+        ("--max-documents", positive_int, defaults.max_documents, "most documents per request"),
+        ("--max-document-chars", positive_int, defaults.max_document_chars, "most characters per document"),
+        ("--max-body-bytes", positive_int, defaults.max_body_bytes, "largest request body"),
+        ("--max-queue", positive_int, defaults.max_queue, "most requests in flight; beyond it, 429"),
+    )
+    for flag, kind, default, text in limits:
+        parser.add_argument(flag, type=kind, default=default, help=f"{text} (default: {default:g})")
+    for name, flag in (("device", "--device"), ("backend", "--backend"), ("precision", "--precision"),
+                       ("max_windows", "--max-windows")):  # fmt: skip
+        add_option_argument(parser, name, flag, type=positive_int if name == "max_windows" else None)
+    parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    parser.set_defaults(run=run_serve)
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    """Run the server as the parsed options say; return the exit code."""
+    from crossrank.serving.server import run_server
+    from crossrank.serving.settings import ServeSettings
+
+    settings = ServeSettings(
+        model=args.model,
+        options=option_values(args),
+        api_key=args.api_key or os.environ.get(API_KEY_ENV_VAR) or None,
+        max_batch_tokens=args.max_batch_tokens,
+        max_wait_ms=args.max_wait_ms,
+        max_documents=args.max_documents,
+        max_document_chars=args.max_document_chars,
+        max_body_bytes=args.max_body_bytes,
+        max_queue=args.max_queue,
+    )
+    return run_server(settings, host=args.host, port=args.port, log_level=args.log_level)

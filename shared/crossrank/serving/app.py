@@ -1,0 +1,410 @@
+"""The FastAPI app: the Cohere v2, Jina and TEI rerank routes over one batching model worker."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import logging
+import threading
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+try:
+    from fastapi import FastAPI, Request, Response
+    from fastapi.responses import JSONResponse
+except ImportError as exc:
+    raise ImportError('crossrank serve needs FastAPI: run `pip install "crossrank[serve]"`.') from exc
+
+from crossrank.errors import ModelLoadError
+from crossrank.options import LOAD_OPTIONS
+from crossrank.reranker import Reranker
+from crossrank.serving.batching import BatchingScorer, RequestCancelled, RequestHandle, request_scope
+from crossrank.serving.metrics import ServerMetrics
+from crossrank.serving.schemas import CohereRequest, CrossrankOptions, JinaRequest, TeiRequest, details_of
+from crossrank.serving.settings import ServeSettings
+
+if TYPE_CHECKING:
+    from crossrank.results import RerankResult
+
+__all__ = ["create_app"]
+
+log = logging.getLogger("crossrank.serve")
+_Body = TypeVar("_Body", bound=BaseModel)
+
+
+class _HttpError(Exception):
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status, self.message, self.headers = status, message, headers or {}
+
+
+@dataclass
+class _State:
+    settings: ServeSettings
+    metrics: ServerMetrics = field(default_factory=ServerMetrics)
+    reranker: Reranker | None = None
+    batching: BatchingScorer | None = None
+    load_error: str | None = None
+    in_flight: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def load(self) -> None:
+        """Load and warm the model (in a thread: /health answers meanwhile)."""
+        settings = self.settings
+        try:
+            loading = {name: value for name, value in settings.options.items() if name in LOAD_OPTIONS}
+            ranking = {name: value for name, value in settings.options.items() if name not in LOAD_OPTIONS}
+            scorer = Reranker(settings.model, **loading).scorer
+            self.batching = BatchingScorer(
+                scorer,
+                max_batch_tokens=settings.max_batch_tokens,
+                max_wait_ms=settings.max_wait_ms,
+                on_batch=self.metrics.record_batch,
+            )
+            reranker = Reranker(
+                self.batching, **{"max_tokens_per_batch": settings.max_batch_tokens, **ranking}
+            )
+            reranker.rerank("warm up the model", ["a first call loads and compiles what it needs"])
+            reranker.clear_score_cache()
+            self.reranker = reranker
+            log.info("crossrank serve: %s ready", reranker.model_name)
+        except (ModelLoadError, ImportError, ValueError, TypeError, OSError) as exc:
+            self.load_error = str(exc)
+            log.error("crossrank serve: the model did not load: %s", exc)
+
+
+def create_app(settings: ServeSettings, *, load_in_background: bool = True) -> FastAPI:
+    """The rerank server as an ASGI app (run it with uvicorn).
+
+    Args:
+        settings: Model, batching, limits and API key, fixed for the app's life.
+        load_in_background: Load the model in a thread at startup (``/ready`` turns true
+            when it is warm); ``False`` loads it before the app starts serving.
+
+    Returns:
+        The FastAPI app.
+    """
+    state = _State(settings)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        loader = threading.Thread(target=state.load, name="crossrank-model-loader", daemon=True)
+        loader.start()
+        if not load_in_background:
+            await asyncio.to_thread(loader.join)
+        yield
+        # uvicorn has finished the in-flight requests by now (graceful shutdown).
+        if state.batching is not None:
+            state.batching.close()
+
+    app = FastAPI(title="crossrank", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app.state.crossrank = state
+
+    @app.exception_handler(_HttpError)
+    async def http_error(request: Request, exc: _HttpError) -> Response:
+        return JSONResponse({"message": exc.message}, status_code=exc.status, headers=exc.headers)
+
+    @app.get("/health")
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/ready")
+    async def ready() -> Response:
+        if state.reranker is None:
+            reason = state.load_error or "the model is loading"
+            return JSONResponse({"ready": False, "message": reason}, status_code=503)
+        return JSONResponse({"ready": True})
+
+    @app.get("/info")
+    async def info(request: Request) -> dict[str, Any]:
+        _check_key(request, settings)
+        from crossrank import __version__
+
+        reranker = _ready_reranker(state)
+        batching = state.batching
+        return {
+            "version": __version__,
+            "model": reranker.model_name,
+            "backend": _backend(batching),
+            "options": {
+                name: value for name, value in reranker.options.items() if name != "cross_encoder_kwargs"
+            },
+            "limits": {
+                "max_documents": settings.max_documents,
+                "max_document_chars": settings.max_document_chars,
+                "max_body_bytes": settings.max_body_bytes,
+                "max_queue": settings.max_queue,
+                "max_batch_tokens": settings.max_batch_tokens,
+                "max_wait_ms": settings.max_wait_ms,
+            },
+            "auth": settings.api_key is not None,
+        }
+
+    @app.get("/metrics")
+    async def metrics() -> Response:
+        if state.batching is not None:
+            state.metrics.queue_depth.set(state.batching.queued_batches)
+        body, content_type = state.metrics.exposition()
+        return Response(body, media_type=content_type)
+
+    async def serve(
+        request: Request, route: str, body_type: type[_Body], respond: Callable[..., Any]
+    ) -> Response:
+        request_id = uuid.uuid4().hex
+        started = time.perf_counter()
+        status, documents, windows = 500, 0, 0
+        try:
+            _check_key(request, settings)
+            body = await _parse(request, body_type, settings)
+            reranker = _ready_reranker(state)
+            query, texts, options, top_n = _inputs(body)
+            documents = len(texts)
+            _check_limits(texts, settings)
+            count_tokens = body_type is JinaRequest
+            results, windows, tokens = await _rerank(
+                request, state, reranker, query, texts, options, top_n, count_tokens
+            )
+            status = 200
+            answer = (
+                respond(body, results, request_id, tokens)
+                if count_tokens
+                else respond(body, results, request_id)
+            )
+            return JSONResponse(answer, headers={"x-request-id": request_id})
+        except _HttpError as exc:
+            status = exc.status
+            raise
+        except RequestCancelled:
+            status = 499  # the client left; nobody reads this answer
+            return Response(status_code=499)
+        except Exception:
+            log.exception("crossrank serve: request %s failed", request_id)
+            return JSONResponse(
+                {
+                    "message": f"the model failed on this request (request id {request_id}); "
+                    "see the server log"
+                },
+                status_code=500,
+                headers={"x-request-id": request_id},
+            )
+        finally:
+            elapsed = time.perf_counter() - started
+            state.metrics.requests.labels(route, str(status)).inc()
+            state.metrics.latency.labels(route).observe(elapsed)
+            log.info(
+                "%s %d documents=%d windows=%d %.1f ms", route, status, documents, windows, elapsed * 1000
+            )
+
+    @app.post("/v2/rerank")
+    async def cohere_rerank(request: Request) -> Response:
+        return await serve(request, "/v2/rerank", CohereRequest, _cohere_response)
+
+    @app.post("/v1/rerank")
+    async def jina_rerank(request: Request) -> Response:
+        return await serve(request, "/v1/rerank", JinaRequest, _jina_response(state))
+
+    @app.post("/rerank")
+    async def tei_rerank(request: Request) -> Response:
+        return await serve(request, "/rerank", TeiRequest, _tei_response)
+
+    return app
+
+
+def _check_key(request: Request, settings: ServeSettings) -> None:
+    if settings.api_key is None:
+        return
+    given = request.headers.get("authorization", "")
+    scheme, _, token = given.partition(" ")
+    # compare_digest: the time taken says nothing about how much of the key was right.
+    if scheme.lower() != "bearer" or not hmac.compare_digest(
+        token.strip().encode(), settings.api_key.encode()
+    ):
+        raise _HttpError(401, "missing or wrong API key: send Authorization: Bearer <key>")
+
+
+def _ready_reranker(state: _State) -> Reranker:
+    if state.reranker is None:
+        if state.load_error is not None:
+            raise _HttpError(503, f"the model did not load: {state.load_error}")
+        raise _HttpError(503, "the model is still loading; retry shortly", {"Retry-After": "2"})
+    return state.reranker
+
+
+async def _parse(request: Request, body_type: type[_Body], settings: ServeSettings) -> _Body:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > settings.max_body_bytes:
+        raise _HttpError(
+            413, f"the request body has {declared} bytes; the limit is {settings.max_body_bytes}"
+        )
+    raw = await request.body()
+    if len(raw) > settings.max_body_bytes:
+        raise _HttpError(
+            413, f"the request body has {len(raw)} bytes; the limit is {settings.max_body_bytes}"
+        )
+    try:
+        return body_type.model_validate_json(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "body"
+        raise _HttpError(422, f"{where}: {first['msg']}") from None
+
+
+def _inputs(body: BaseModel) -> tuple[str, list[str], dict[str, Any], int | None]:
+    """The query, texts, per-request options and top_n of any of the three request shapes."""
+    extension: CrossrankOptions | None = getattr(body, "crossrank", None)
+    options: dict[str, Any] = {}
+    if extension is not None:
+        options = extension.model_dump(exclude_none=True, exclude={"details"})
+    if isinstance(body, TeiRequest):
+        # TEI: truncate=true means the first window only; raw_scores=false means 0..1 scores.
+        options.setdefault("long_documents", "truncate" if body.truncate else "chunk_max")
+        if not body.raw_scores:
+            options.setdefault("normalize", "sigmoid")
+        return body.query, list(body.texts), options, None
+    if isinstance(body, JinaRequest):
+        return body.query, body.texts(), options, body.top_n
+    assert isinstance(body, CohereRequest)
+    options["max_tokens_per_doc"] = body.max_tokens_per_doc
+    return body.query, list(body.documents), options, body.top_n
+
+
+def _check_limits(texts: list[str], settings: ServeSettings) -> None:
+    if len(texts) > settings.max_documents:
+        raise _HttpError(
+            413, f"documents: {len(texts)} documents, the limit is {settings.max_documents} per request"
+        )
+    for index, text in enumerate(texts):
+        if len(text) > settings.max_document_chars:
+            raise _HttpError(
+                413,
+                f"documents[{index}]: {len(text)} characters, the limit is {settings.max_document_chars}",
+            )
+
+
+async def _rerank(
+    request: Request,
+    state: _State,
+    reranker: Reranker,
+    query: str,
+    texts: list[str],
+    options: dict[str, Any],
+    top_n: int | None,
+    count_tokens: bool = False,
+) -> tuple[list[RerankResult], int, int]:
+    retrieval_scores = options.pop("retrieval_scores", None)
+    max_tokens = options.pop("max_tokens_per_doc", None)
+    threshold = options.pop("score_threshold", None)
+    try:
+        configured = reranker.with_options(**options) if options else reranker
+    except (ValueError, TypeError) as exc:
+        raise _HttpError(422, f"crossrank: {exc}") from None
+    with state.lock:
+        if state.in_flight >= state.settings.max_queue:
+            raise _HttpError(429, "the server is at its queue limit; retry shortly", {"Retry-After": "1"})
+        state.in_flight += 1
+        state.metrics.in_flight.set(state.in_flight)
+    handle = RequestHandle()
+
+    def work() -> tuple[list[RerankResult], int]:
+        with request_scope(handle):
+            documents = _first_tokens(configured, texts, max_tokens) if max_tokens else texts
+            results = configured.rerank(
+                query, documents, retrieval_scores=retrieval_scores, score_threshold=threshold
+            )
+            tokens = 0
+            if count_tokens:  # usage for Jina clients: query and document tokens, as tokenized
+                query_tokens = len(configured.scorer.tokenize([query])[0].ids)
+                tokens = sum(query_tokens + len(t.ids) for t in configured.scorer.tokenize(documents))
+            return results, tokens
+
+    task = asyncio.ensure_future(asyncio.to_thread(work))
+    try:
+        while not task.done():
+            done, _ = await asyncio.wait({task}, timeout=0.1)
+            if not done and await request.is_disconnected():
+                handle.cancelled.set()
+        try:
+            results, tokens = task.result()
+        except (ValueError, TypeError) as exc:
+            raise _HttpError(422, str(exc)) from None
+    finally:
+        with state.lock:
+            state.in_flight -= 1
+            state.metrics.in_flight.set(state.in_flight)
+    return (results if top_n is None else results[:top_n]), handle.windows, tokens
+
+
+def _first_tokens(reranker: Reranker, texts: list[str], max_tokens: int) -> list[str]:
+    """Each text cut after its first ``max_tokens`` tokens (Cohere's ``max_tokens_per_doc``)."""
+    cut = []
+    for text, tokens in zip(texts, reranker.scorer.tokenize(texts), strict=True):
+        cut.append(text if len(tokens.ids) <= max_tokens else text[: int(tokens.offsets[max_tokens - 1][1])])
+    return cut
+
+
+def _backend(batching: BatchingScorer | None) -> str | None:
+    if batching is None:
+        return None
+    from crossrank.models.backends import describe_scorer
+
+    return describe_scorer(batching.inner)
+
+
+def _wants_details(body: BaseModel) -> bool:
+    extension: CrossrankOptions | None = getattr(body, "crossrank", None)
+    return extension is not None and extension.details
+
+
+def _cohere_response(body: CohereRequest, results: list[RerankResult], request_id: str) -> dict[str, Any]:
+    details = _wants_details(body)
+    return {
+        "id": request_id,
+        "results": [
+            {
+                "index": r.index,
+                "relevance_score": r.score,
+                **({"crossrank": details_of(r)} if details else {}),
+            }
+            for r in results
+        ],
+        "meta": {"api_version": {"version": "2"}, "billed_units": {"search_units": 1}},
+    }
+
+
+def _jina_response(state: _State) -> Callable[..., dict[str, Any]]:
+    def respond(
+        body: JinaRequest, results: list[RerankResult], request_id: str, tokens: int = 0
+    ) -> dict[str, Any]:
+        texts = body.texts()
+        details = _wants_details(body)
+        rows = []
+        for r in results:
+            row: dict[str, Any] = {"index": r.index, "relevance_score": r.score}
+            if body.return_documents:
+                row["document"] = {"text": texts[r.index]}
+            if details:
+                row["crossrank"] = details_of(r)
+            rows.append(row)
+        model = state.reranker.model_name if state.reranker is not None else body.model
+        return {"model": model, "results": rows, "usage": {"total_tokens": tokens, "prompt_tokens": tokens}}
+
+    return respond
+
+
+def _tei_response(body: TeiRequest, results: list[RerankResult], request_id: str) -> list[dict[str, Any]]:
+    details = _wants_details(body)
+    rows = []
+    for r in results:
+        row: dict[str, Any] = {"index": r.index, "score": r.score}
+        if body.return_text:
+            row["text"] = body.texts[r.index]
+        if details:
+            row["crossrank"] = details_of(r)
+        rows.append(row)
+    return rows

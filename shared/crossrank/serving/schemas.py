@@ -1,0 +1,96 @@
+"""The request and response bodies of the three rerank APIs, and crossrank's extension.
+
+The Cohere v2, Jina (Infinity) and TEI shapes are the ones their clients send; crossrank's
+own options ride in an optional ``crossrank`` object that other clients never send.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "CohereRequest",
+    "CrossrankOptions",
+    "JinaRequest",
+    "TeiRequest",
+]
+
+
+class CrossrankOptions(BaseModel):
+    """Per-request ranking options (the model and how it runs are fixed by the server)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    long_documents: Literal["chunk_max", "truncate"] | None = None
+    window_overlap: int | None = Field(default=None, ge=0)
+    max_windows: int | None = Field(default=None, ge=1)
+    fusion: Literal["rrf"] | None = None
+    retrieval_scores: list[float] | None = None
+    rrf_k: float | None = Field(default=None, ge=0)
+    rrf_weights: tuple[float, float] | None = None
+    normalize: Literal["sigmoid"] | None = None
+    score_threshold: float | None = None
+    details: bool = True
+    """Return each result's ``crossrank`` details (windows, spans, scores before fusion)."""
+
+
+class CohereRequest(BaseModel):
+    """``POST /v2/rerank`` as ``cohere.ClientV2.rerank`` sends it."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    model: str | None = None
+    query: str
+    documents: list[str]
+    top_n: int | None = Field(default=None, ge=1)
+    max_tokens_per_doc: int | None = Field(default=None, ge=1)
+    crossrank: CrossrankOptions | None = None
+
+
+class _JinaDocument(BaseModel):
+    text: str
+
+
+class JinaRequest(BaseModel):
+    """``POST /v1/rerank`` in the Jina / Infinity shape."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    model: str | None = None
+    query: str
+    documents: list[str | _JinaDocument]
+    top_n: int | None = Field(default=None, ge=1)
+    return_documents: bool = False
+    crossrank: CrossrankOptions | None = None
+
+    def texts(self) -> list[str]:
+        """The documents as plain strings."""
+        return [document if isinstance(document, str) else document.text for document in self.documents]
+
+
+class TeiRequest(BaseModel):
+    """``POST /rerank`` as Text Embeddings Inference takes it."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    query: str
+    texts: list[str]
+    raw_scores: bool = False
+    return_text: bool = False
+    truncate: bool = False
+    truncation_direction: Literal["Right", "Left", "right", "left"] = "Right"
+    crossrank: CrossrankOptions | None = None
+
+
+def details_of(result: Any) -> dict[str, Any]:
+    """The ``crossrank`` details of one :class:`~crossrank.RerankResult`."""
+    return {
+        "cross_encoder_score": result.cross_encoder_score,
+        "retrieval_rank": result.retrieval_rank,
+        "retrieval_score": result.retrieval_score,
+        "num_windows": result.num_windows,
+        "window_index": result.window_index,
+        "window_span": list(result.window_span),
+    }
