@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
+from typing import TYPE_CHECKING, Any
 
 from crossrank.models.backends import Backend, Precision, describe_scorer
 from crossrank.models.loading import check_model_spec, load_scorer, resolve_model_name
 from crossrank.models.remote_client import RemoteReranker, is_server_url
+from crossrank.option_value import OptionValue
 from crossrank.options import (
     LOAD_OPTIONS,
     OPTIONS,
@@ -33,32 +34,6 @@ if TYPE_CHECKING:
     from sentence_transformers import CrossEncoder
 
 __all__ = ["Fusion", "LongDocuments", "Normalize", "Reranker"]
-
-_T = TypeVar("_T")
-
-
-class _OptionValue(Generic[_T]):
-    """A read-only attribute that reads one option of the Reranker it belongs to."""
-
-    def __set_name__(self, owner: type, name: str) -> None:
-        self._name = name
-
-    @overload
-    def __get__(self, instance: None, owner: type) -> _OptionValue[_T]: ...
-    @overload
-    def __get__(self, instance: Reranker, owner: type) -> _T: ...
-    def __get__(self, instance: Reranker | None, owner: type) -> _OptionValue[_T] | _T:
-        if instance is None:
-            return self
-        value: _T = instance._options[self._name]
-        return value
-
-    def __set__(self, instance: Reranker, value: object) -> None:
-        # A Reranker is shared by threads and adapters: changing it in place would race.
-        raise AttributeError(
-            f"Reranker options are read-only; use reranker.with_options({self._name}=...) for a copy."
-        )
-
 
 class Reranker:
     """Rerank candidate texts for a query with a cross-encoder.
@@ -90,26 +65,26 @@ class Reranker:
         (1, 0.93)
     """
 
-    device: _OptionValue[str | None] = _OptionValue()
-    trust_remote_code: _OptionValue[bool] = _OptionValue()
-    cross_encoder_kwargs: _OptionValue[dict[str, Any]] = _OptionValue()
-    api_key: _OptionValue[str | None] = _OptionValue()
-    backend: _OptionValue[Backend] = _OptionValue()
+    device: OptionValue[str | None] = OptionValue()
+    trust_remote_code: OptionValue[bool] = OptionValue()
+    cross_encoder_kwargs: OptionValue[dict[str, Any]] = OptionValue()
+    api_key: OptionValue[str | None] = OptionValue()
+    backend: OptionValue[Backend] = OptionValue()
     """The requested backend (see :attr:`backend_in_use` for the one that runs)."""
-    precision: _OptionValue[Precision] = _OptionValue()
-    long_documents: _OptionValue[LongDocuments] = _OptionValue()
-    window_overlap: _OptionValue[int | None] = _OptionValue()
-    max_windows: _OptionValue[int | None] = _OptionValue()
-    fusion: _OptionValue[Fusion | None] = _OptionValue()
-    rrf_k: _OptionValue[float] = _OptionValue()
-    rrf_weights: _OptionValue[tuple[float, float]] = _OptionValue()
-    normalize: _OptionValue[Normalize | None] = _OptionValue()
-    score_threshold: _OptionValue[float | None] = _OptionValue()
-    top_n: _OptionValue[int | None] = _OptionValue()
-    batch_size: _OptionValue[int] = _OptionValue()
-    max_tokens_per_batch: _OptionValue[int] = _OptionValue()
-    show_progress_bar: _OptionValue[bool] = _OptionValue()
-    score_cache_size: _OptionValue[int] = _OptionValue()
+    precision: OptionValue[Precision] = OptionValue()
+    long_documents: OptionValue[LongDocuments] = OptionValue()
+    window_overlap: OptionValue[int | None] = OptionValue()
+    max_windows: OptionValue[int | None] = OptionValue()
+    fusion: OptionValue[Fusion | None] = OptionValue()
+    rrf_k: OptionValue[float] = OptionValue()
+    rrf_weights: OptionValue[tuple[float, float]] = OptionValue()
+    normalize: OptionValue[Normalize | None] = OptionValue()
+    score_threshold: OptionValue[float | None] = OptionValue()
+    top_n: OptionValue[int | None] = OptionValue()
+    batch_size: OptionValue[int] = OptionValue()
+    max_tokens_per_batch: OptionValue[int] = OptionValue()
+    show_progress_bar: OptionValue[bool] = OptionValue()
+    score_cache_size: OptionValue[int] = OptionValue()
 
     def __init__(
         self,
@@ -258,12 +233,9 @@ class Reranker:
             TypeError: If the query or a document is not a string.
             ValueError: If the query is empty or an option is out of range.
         """
-        query = check_query(query)
-        documents = check_documents(documents)
-        scores_in = check_retrieval_scores(retrieval_scores, len(documents))
-        if top_n is not None:
-            top_n = check_int("top_n", top_n, minimum=1)
-        score_threshold = check_threshold(score_threshold)
+        query, documents, scores_in, top_n, score_threshold = _checked(
+            query, documents, retrieval_scores, top_n, score_threshold
+        )
         if not documents:
             return []
         remote = self.remote
@@ -314,12 +286,9 @@ class Reranker:
         """Async :meth:`rerank`: scores in a worker thread (or awaits the server) so the event loop runs."""
         remote = self.remote
         if remote is not None:
-            query = check_query(query)
-            documents = check_documents(documents)
-            scores_in = check_retrieval_scores(retrieval_scores, len(documents))
-            if top_n is not None:
-                top_n = check_int("top_n", top_n, minimum=1)
-            score_threshold = check_threshold(score_threshold)
+            query, documents, scores_in, top_n, score_threshold = _checked(
+                query, documents, retrieval_scores, top_n, score_threshold
+            )
             if not documents:
                 return []
             return await remote.arerank(
@@ -426,6 +395,19 @@ class Reranker:
             if self._score_cache is not None and merged["score_cache_size"] == self.score_cache_size:
                 copy._score_cache = self._score_cache
         return copy
+
+
+def _checked(
+    query: object, documents: object, retrieval_scores: object, top_n: object, score_threshold: object
+) -> tuple[str, list[str], list[float] | None, int | None, float | None]:
+    checked = check_documents(documents)
+    return (
+        check_query(query),
+        checked,
+        check_retrieval_scores(retrieval_scores, len(checked)),
+        None if top_n is None else check_int("top_n", top_n, minimum=1),
+        check_threshold(score_threshold),
+    )
 
 
 # The options' documentation lives once, in the table.

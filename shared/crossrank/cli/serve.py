@@ -57,9 +57,15 @@ def add_serve_command(commands: Any) -> None:
     )
     for flag, kind, default, text in limits:
         parser.add_argument(flag, type=kind, default=default, help=f"{text} (default: {default:g})")
-    for name, flag in (("device", "--device"), ("backend", "--backend"), ("precision", "--precision"),
-                       ("max_windows", "--max-windows")):  # fmt: skip
-        add_option_argument(parser, name, flag, type=positive_int if name == "max_windows" else None)
+    served_options: tuple[tuple[str, str, Any], ...] = (
+        ("device", "--device", None),
+        ("backend", "--backend", None),
+        ("precision", "--precision", None),
+        ("max_windows", "--max-windows", int),
+        ("score_cache_size", "--score-cache-size", int),
+    )
+    for name, flag, parse in served_options:
+        add_option_argument(parser, name, flag, type=parse)
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     parser.set_defaults(run=run_serve)
 

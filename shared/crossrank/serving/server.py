@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import signal
 
 from crossrank.serving.app import create_app
 from crossrank.serving.settings import ServeSettings
@@ -42,5 +43,9 @@ def run_server(
         access_log=False,  # crossrank.serve logs one line per request, with documents and windows
         timeout_graceful_shutdown=None,
     )
+    # uvicorn shuts down gracefully on SIGTERM/SIGINT and then re-raises the signal to the
+    # process's previous handler; a no-op handler there lets the process exit 0 afterwards.
+    for handled in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(handled, lambda number, frame: None)
     uvicorn.Server(config).run()
     return 0

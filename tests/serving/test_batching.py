@@ -1,0 +1,80 @@
+"""The model worker merges concurrent callers' batches and routes every score back."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+
+import pytest
+from fake_scorer import FakeScorer
+
+from crossrank import Reranker
+from crossrank.serving.batching import (
+    BatchingScorer,
+    BatchStats,
+    RequestCancelled,
+    RequestHandle,
+    request_scope,
+)
+
+
+class _SlowScorer(FakeScorer):
+    def score(self, pairs: Sequence[tuple[Sequence[int], Sequence[int]]]) -> list[float]:
+        time.sleep(0.05)
+        return super().score(pairs)
+
+
+def test_concurrent_callers_are_merged_and_get_their_own_scores() -> None:
+    stats: list[BatchStats] = []
+    batching = BatchingScorer(_SlowScorer(), max_batch_tokens=10_000, max_wait_ms=30, on_batch=stats.append)
+    try:
+        shared = Reranker(batching, score_cache_size=0)
+        queries = [f"word{i} apple" for i in range(8)]
+        documents = [[f"word{i} apple pie", "banana", f"word{i} word{i}"] for i in range(8)]
+        results: dict[int, list[float]] = {}
+
+        def call(i: int) -> None:
+            results[i] = [r.score for r in shared.rerank(queries[i], documents[i])]
+
+        threads = [threading.Thread(target=call, args=(i,)) for i in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=30)
+        alone = Reranker(FakeScorer(), score_cache_size=0)
+        for i in range(8):
+            assert results[i] == [r.score for r in alone.rerank(queries[i], documents[i])]
+        assert max(stat.requests for stat in stats) > 1  # at least one model call served several requests
+        assert sum(stat.pairs for stat in stats) == 8 * 3
+    finally:
+        batching.close()
+
+
+def test_a_cancelled_request_is_dropped_before_the_model_sees_it() -> None:
+    scorer = FakeScorer()
+    batching = BatchingScorer(scorer, max_batch_tokens=10_000, max_wait_ms=1)
+    try:
+        handle = RequestHandle()
+        handle.cancelled.set()
+        with request_scope(handle), pytest.raises(RequestCancelled):
+            batching.score([([1], [1, 2])])
+        assert scorer.pairs_scored == 0
+    finally:
+        batching.close()
+
+
+def test_a_model_failure_reaches_every_caller_in_the_batch_and_the_worker_lives_on() -> None:
+    class _Fails(FakeScorer):
+        def score(self, pairs: Sequence[tuple[Sequence[int], Sequence[int]]]) -> list[float]:
+            if any(len(passage) > 3 for _, passage in pairs):
+                raise RuntimeError("boom")
+            return super().score(pairs)
+
+    batching = BatchingScorer(_Fails(), max_batch_tokens=10_000, max_wait_ms=1)
+    try:
+        with pytest.raises(RuntimeError, match="boom"):
+            batching.score([([1], [1, 2, 3, 4, 5])])
+        assert batching.score([([1], [1, 2])]) == [1.0]
+    finally:
+        batching.close()
