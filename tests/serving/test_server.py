@@ -45,7 +45,7 @@ class Server:
             *("--api-key", KEY, "--log-level", "warning", *extra),
         ]
         # A file, not a pipe: a pipe nobody reads would block the server once it fills.
-        self.log = tempfile.TemporaryFile(mode="w+")
+        self.log = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 - lives as long as the server
         self.process = subprocess.Popen(command, stdout=self.log, stderr=subprocess.STDOUT, text=True)
         deadline = time.monotonic() + 180
         while time.monotonic() < deadline:
