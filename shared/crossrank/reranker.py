@@ -22,10 +22,9 @@ from crossrank.options import (
     options_docstring,
     validate_options,
 )
-from crossrank.ranking.fusion import ranks_by_score, reciprocal_rank_fusion
 from crossrank.ranking.inputs import check_documents, check_pairs, check_query, check_retrieval_scores
 from crossrank.ranking.score_cache import CacheInfo, ScoreCache
-from crossrank.ranking.selection import select_top
+from crossrank.ranking.selection import rank_documents
 from crossrank.ranking.window_scoring import TextScore, score_texts
 from crossrank.results import RerankResult
 from crossrank.scorer import PairScorer
@@ -243,33 +242,13 @@ class Reranker:
             return remote.rerank(query, documents, **self._remote_call(scores_in, top_n, score_threshold))
 
         text_scores = self._score_texts(query, documents, [f"documents[{i}]" for i in range(len(documents))])
-        ce_scores = [text_scores[text].score for text in documents]
-        if scores_in is None:
-            retrieval_ranks = list(range(1, len(documents) + 1))
-        else:
-            retrieval_ranks = ranks_by_score(scores_in)
-        if self.fusion == "rrf":
-            final_scores = reciprocal_rank_fusion(
-                ranks_by_score(ce_scores), retrieval_ranks, k=self.rrf_k, weights=self.rrf_weights
-            )
-        else:
-            final_scores = ce_scores
-
-        results = [
-            RerankResult(
-                index=index,
-                score=float(final_scores[index]),
-                cross_encoder_score=float(ce_scores[index]),
-                retrieval_rank=retrieval_ranks[index],
-                retrieval_score=None if scores_in is None else scores_in[index],
-                num_windows=text_scores[text].num_windows,
-                window_index=text_scores[text].window_index,
-                window_span=text_scores[text].window_span,
-            )
-            for index, text in enumerate(documents)
-        ]
-        return select_top(
-            results,
+        return rank_documents(
+            documents,
+            text_scores,
+            scores_in,
+            fusion=self.fusion,
+            rrf_k=self.rrf_k,
+            rrf_weights=self.rrf_weights,
             top_n=self.top_n if top_n is None else top_n,
             score_threshold=self.score_threshold if score_threshold is None else score_threshold,
         )

@@ -1,12 +1,14 @@
-"""Final ordering of results: threshold, stable sort, top-n."""
+"""The final ranking: fusion with the retrieval ranking, threshold, stable sort, top-n."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
+from crossrank.ranking.fusion import ranks_by_score, reciprocal_rank_fusion
+from crossrank.ranking.window_scoring import TextScore
 from crossrank.results import RerankResult
 
-__all__ = ["select_top"]
+__all__ = ["rank_documents", "select_top"]
 
 
 def select_top(
@@ -30,3 +32,56 @@ def select_top(
     kept = [r for r in results if score_threshold is None or r.score >= score_threshold]
     kept.sort(key=lambda r: (-r.score, r.index))
     return kept if top_n is None else kept[:top_n]
+
+
+def rank_documents(
+    documents: Sequence[str],
+    text_scores: Mapping[str, TextScore],
+    retrieval_scores: Sequence[float] | None,
+    *,
+    fusion: str | None,
+    rrf_k: float,
+    rrf_weights: tuple[float, float],
+    top_n: int | None,
+    score_threshold: float | None,
+) -> list[RerankResult]:
+    """One result per document (fused with the retrieval ranking when asked), then selected.
+
+    Args:
+        documents: The candidates, in the retriever's order.
+        text_scores: Each distinct text's best-window score.
+        retrieval_scores: The retriever's scores (they define the retrieval rank), or ``None``
+            for input order.
+        fusion: ``"rrf"`` or ``None``.
+        rrf_k: The RRF constant.
+        rrf_weights: ``(cross_encoder, retrieval)`` RRF weights.
+        top_n: How many to keep, or ``None``.
+        score_threshold: Minimum final score, or ``None``.
+
+    Returns:
+        The results, best first.
+    """
+    ce_scores = [text_scores[text].score for text in documents]
+    if retrieval_scores is None:
+        retrieval_ranks = list(range(1, len(documents) + 1))
+    else:
+        retrieval_ranks = ranks_by_score(retrieval_scores)
+    final_scores = (
+        reciprocal_rank_fusion(ranks_by_score(ce_scores), retrieval_ranks, k=rrf_k, weights=rrf_weights)
+        if fusion == "rrf"
+        else ce_scores
+    )
+    results = [
+        RerankResult(
+            index=index,
+            score=float(final_scores[index]),
+            cross_encoder_score=float(ce_scores[index]),
+            retrieval_rank=retrieval_ranks[index],
+            retrieval_score=None if retrieval_scores is None else float(retrieval_scores[index]),
+            num_windows=text_scores[text].num_windows,
+            window_index=text_scores[text].window_index,
+            window_span=text_scores[text].window_span,
+        )
+        for index, text in enumerate(documents)
+    ]
+    return select_top(results, top_n=top_n, score_threshold=score_threshold)

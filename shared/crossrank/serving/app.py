@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hmac
 import logging
 import threading
 import time
@@ -13,7 +12,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 try:
     from fastapi import FastAPI, Request, Response
@@ -26,7 +25,9 @@ from crossrank.options import LOAD_OPTIONS
 from crossrank.reranker import Reranker
 from crossrank.serving.batching import BatchingScorer, RequestCancelled, RequestHandle, request_scope
 from crossrank.serving.metrics import ServerMetrics
-from crossrank.serving.schemas import CohereRequest, CrossrankOptions, JinaRequest, TeiRequest, details_of
+from crossrank.serving.requests import HttpError, check_key, check_limits, parse_body, request_inputs
+from crossrank.serving.responses import cohere_response, jina_response, tei_response
+from crossrank.serving.schemas import CohereRequest, JinaRequest, TeiRequest
 from crossrank.serving.settings import ServeSettings
 
 if TYPE_CHECKING:
@@ -36,12 +37,6 @@ __all__ = ["create_app"]
 
 log = logging.getLogger("crossrank.serve")
 _Body = TypeVar("_Body", bound=BaseModel)
-
-
-class _HttpError(Exception):
-    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
-        super().__init__(message)
-        self.status, self.message, self.headers = status, message, headers or {}
 
 
 @dataclass
@@ -106,8 +101,8 @@ def create_app(settings: ServeSettings, *, load_in_background: bool = True) -> F
     app = FastAPI(title="crossrank", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.crossrank = state
 
-    @app.exception_handler(_HttpError)
-    async def http_error(request: Request, exc: _HttpError) -> Response:
+    @app.exception_handler(HttpError)
+    async def http_error(request: Request, exc: HttpError) -> Response:
         return JSONResponse({"message": exc.message}, status_code=exc.status, headers=exc.headers)
 
     @app.get("/health")
@@ -123,7 +118,7 @@ def create_app(settings: ServeSettings, *, load_in_background: bool = True) -> F
 
     @app.get("/info")
     async def info(request: Request) -> dict[str, Any]:
-        _check_key(request, settings)
+        check_key(request, settings)
         from crossrank import __version__
 
         reranker = _ready_reranker(state)
@@ -160,12 +155,12 @@ def create_app(settings: ServeSettings, *, load_in_background: bool = True) -> F
         started = time.perf_counter()
         status, documents, windows = 500, 0, 0
         try:
-            _check_key(request, settings)
-            body = await _parse(request, body_type, settings)
+            check_key(request, settings)
+            body = await parse_body(request, body_type, settings)
             reranker = _ready_reranker(state)
-            query, texts, options, top_n = _inputs(body)
+            query, texts, options, top_n = request_inputs(body)
             documents = len(texts)
-            _check_limits(texts, settings)
+            check_limits(texts, settings)
             count_tokens = body_type is JinaRequest
             results, windows, tokens = await _rerank(
                 request, state, reranker, query, texts, options, top_n, count_tokens
@@ -177,7 +172,7 @@ def create_app(settings: ServeSettings, *, load_in_background: bool = True) -> F
                 else respond(body, results, request_id)
             )
             return JSONResponse(answer, headers={"x-request-id": request_id})
-        except _HttpError as exc:
+        except HttpError as exc:
             status = exc.status
             raise
         except RequestCancelled:
@@ -203,88 +198,30 @@ def create_app(settings: ServeSettings, *, load_in_background: bool = True) -> F
 
     @app.post("/v2/rerank")
     async def cohere_rerank(request: Request) -> Response:
-        return await serve(request, "/v2/rerank", CohereRequest, _cohere_response)
+        return await serve(request, "/v2/rerank", CohereRequest, cohere_response)
 
     @app.post("/v1/rerank")
     async def jina_rerank(request: Request) -> Response:
-        return await serve(request, "/v1/rerank", JinaRequest, _jina_response(state))
+        return await serve(
+            request,
+            "/v1/rerank",
+            JinaRequest,
+            jina_response(lambda: state.reranker.model_name if state.reranker else None),
+        )
 
     @app.post("/rerank")
     async def tei_rerank(request: Request) -> Response:
-        return await serve(request, "/rerank", TeiRequest, _tei_response)
+        return await serve(request, "/rerank", TeiRequest, tei_response)
 
     return app
-
-
-def _check_key(request: Request, settings: ServeSettings) -> None:
-    if settings.api_key is None:
-        return
-    given = request.headers.get("authorization", "")
-    scheme, _, token = given.partition(" ")
-    # compare_digest: the time taken says nothing about how much of the key was right.
-    if scheme.lower() != "bearer" or not hmac.compare_digest(
-        token.strip().encode(), settings.api_key.encode()
-    ):
-        raise _HttpError(401, "missing or wrong API key: send Authorization: Bearer <key>")
 
 
 def _ready_reranker(state: _State) -> Reranker:
     if state.reranker is None:
         if state.load_error is not None:
-            raise _HttpError(503, f"the model did not load: {state.load_error}")
-        raise _HttpError(503, "the model is still loading; retry shortly", {"Retry-After": "2"})
+            raise HttpError(503, f"the model did not load: {state.load_error}")
+        raise HttpError(503, "the model is still loading; retry shortly", {"Retry-After": "2"})
     return state.reranker
-
-
-async def _parse(request: Request, body_type: type[_Body], settings: ServeSettings) -> _Body:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > settings.max_body_bytes:
-        raise _HttpError(
-            413, f"the request body has {declared} bytes; the limit is {settings.max_body_bytes}"
-        )
-    raw = await request.body()
-    if len(raw) > settings.max_body_bytes:
-        raise _HttpError(
-            413, f"the request body has {len(raw)} bytes; the limit is {settings.max_body_bytes}"
-        )
-    try:
-        return body_type.model_validate_json(raw)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"]) or "body"
-        raise _HttpError(422, f"{where}: {first['msg']}") from None
-
-
-def _inputs(body: BaseModel) -> tuple[str, list[str], dict[str, Any], int | None]:
-    """The query, texts, per-request options and top_n of any of the three request shapes."""
-    extension: CrossrankOptions | None = getattr(body, "crossrank", None)
-    options: dict[str, Any] = {}
-    if extension is not None:
-        options = extension.model_dump(exclude_none=True, exclude={"details"})
-    if isinstance(body, TeiRequest):
-        # TEI: truncate=true means the first window only; raw_scores=false means 0..1 scores.
-        options.setdefault("long_documents", "truncate" if body.truncate else "chunk_max")
-        if not body.raw_scores:
-            options.setdefault("normalize", "sigmoid")
-        return body.query, list(body.texts), options, None
-    if isinstance(body, JinaRequest):
-        return body.query, body.texts(), options, body.top_n
-    assert isinstance(body, CohereRequest)
-    options["max_tokens_per_doc"] = body.max_tokens_per_doc
-    return body.query, list(body.documents), options, body.top_n
-
-
-def _check_limits(texts: list[str], settings: ServeSettings) -> None:
-    if len(texts) > settings.max_documents:
-        raise _HttpError(
-            413, f"documents: {len(texts)} documents, the limit is {settings.max_documents} per request"
-        )
-    for index, text in enumerate(texts):
-        if len(text) > settings.max_document_chars:
-            raise _HttpError(
-                413,
-                f"documents[{index}]: {len(text)} characters, the limit is {settings.max_document_chars}",
-            )
 
 
 async def _rerank(
@@ -303,10 +240,10 @@ async def _rerank(
     try:
         configured = reranker.with_options(**options) if options else reranker
     except (ValueError, TypeError) as exc:
-        raise _HttpError(422, f"crossrank: {exc}") from None
+        raise HttpError(422, f"crossrank: {exc}") from None
     with state.lock:
         if state.in_flight >= state.settings.max_queue:
-            raise _HttpError(429, "the server is at its queue limit; retry shortly", {"Retry-After": "1"})
+            raise HttpError(429, "the server is at its queue limit; retry shortly", {"Retry-After": "1"})
         state.in_flight += 1
         state.metrics.in_flight.set(state.in_flight)
     handle = RequestHandle()
@@ -332,7 +269,7 @@ async def _rerank(
         try:
             results, tokens = task.result()
         except (ValueError, TypeError) as exc:
-            raise _HttpError(422, str(exc)) from None
+            raise HttpError(422, str(exc)) from None
     finally:
         with state.lock:
             state.in_flight -= 1
@@ -354,57 +291,3 @@ def _backend(batching: BatchingScorer | None) -> str | None:
     from crossrank.models.backends import describe_scorer
 
     return describe_scorer(batching.inner)
-
-
-def _wants_details(body: BaseModel) -> bool:
-    extension: CrossrankOptions | None = getattr(body, "crossrank", None)
-    return extension is not None and extension.details
-
-
-def _cohere_response(body: CohereRequest, results: list[RerankResult], request_id: str) -> dict[str, Any]:
-    details = _wants_details(body)
-    return {
-        "id": request_id,
-        "results": [
-            {
-                "index": r.index,
-                "relevance_score": r.score,
-                **({"crossrank": details_of(r)} if details else {}),
-            }
-            for r in results
-        ],
-        "meta": {"api_version": {"version": "2"}, "billed_units": {"search_units": 1}},
-    }
-
-
-def _jina_response(state: _State) -> Callable[..., dict[str, Any]]:
-    def respond(
-        body: JinaRequest, results: list[RerankResult], request_id: str, tokens: int = 0
-    ) -> dict[str, Any]:
-        texts = body.texts()
-        details = _wants_details(body)
-        rows = []
-        for r in results:
-            row: dict[str, Any] = {"index": r.index, "relevance_score": r.score}
-            if body.return_documents:
-                row["document"] = {"text": texts[r.index]}
-            if details:
-                row["crossrank"] = details_of(r)
-            rows.append(row)
-        model = state.reranker.model_name if state.reranker is not None else body.model
-        return {"model": model, "results": rows, "usage": {"total_tokens": tokens, "prompt_tokens": tokens}}
-
-    return respond
-
-
-def _tei_response(body: TeiRequest, results: list[RerankResult], request_id: str) -> list[dict[str, Any]]:
-    details = _wants_details(body)
-    rows = []
-    for r in results:
-        row: dict[str, Any] = {"index": r.index, "score": r.score}
-        if body.return_text:
-            row["text"] = body.texts[r.index]
-        if details:
-            row["crossrank"] = details_of(r)
-        rows.append(row)
-    return rows

@@ -1,0 +1,86 @@
+"""Reading a rerank request: the key, the body and its limits, and the options it carries."""
+
+from __future__ import annotations
+
+import hmac
+from typing import Any, TypeVar
+
+from fastapi import Request
+from pydantic import BaseModel, ValidationError
+
+from crossrank.serving.schemas import CohereRequest, CrossrankOptions, JinaRequest, TeiRequest
+from crossrank.serving.settings import ServeSettings
+
+__all__ = ["HttpError", "check_key", "check_limits", "parse_body", "request_inputs"]
+
+Body = TypeVar("Body", bound=BaseModel)
+
+
+class HttpError(Exception):
+    """Answered as ``{"message": ...}`` with its status (and headers)."""
+
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status, self.message, self.headers = status, message, headers or {}
+
+
+def check_key(request: Request, settings: ServeSettings) -> None:
+    """Raise 401 unless the request carries the server's key (when it has one)."""
+    if settings.api_key is None:
+        return
+    given = request.headers.get("authorization", "")
+    scheme, _, token = given.partition(" ")
+    # compare_digest: the time taken says nothing about how much of the key was right.
+    if scheme.lower() != "bearer" or not hmac.compare_digest(
+        token.strip().encode(), settings.api_key.encode()
+    ):
+        raise HttpError(401, "missing or wrong API key: send Authorization: Bearer <key>")
+
+
+async def parse_body(request: Request, body_type: type[Body], settings: ServeSettings) -> Body:
+    """The body parsed as ``body_type``; 413 past the size limit, 422 naming a bad field."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > settings.max_body_bytes:
+        raise HttpError(413, f"the request body has {declared} bytes; the limit is {settings.max_body_bytes}")
+    raw = await request.body()
+    if len(raw) > settings.max_body_bytes:
+        raise HttpError(413, f"the request body has {len(raw)} bytes; the limit is {settings.max_body_bytes}")
+    try:
+        return body_type.model_validate_json(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "body"
+        raise HttpError(422, f"{where}: {first['msg']}") from None
+
+
+def request_inputs(body: BaseModel) -> tuple[str, list[str], dict[str, Any], int | None]:
+    """The query, texts, per-request options and top_n of any of the three request shapes."""
+    extension: CrossrankOptions | None = getattr(body, "crossrank", None)
+    options: dict[str, Any] = {}
+    if extension is not None:
+        options = extension.model_dump(exclude_none=True, exclude={"details"})
+    if isinstance(body, TeiRequest):
+        # TEI: truncate=true means the first window only; raw_scores=false means 0..1 scores.
+        options.setdefault("long_documents", "truncate" if body.truncate else "chunk_max")
+        if not body.raw_scores:
+            options.setdefault("normalize", "sigmoid")
+        return body.query, list(body.texts), options, None
+    if isinstance(body, JinaRequest):
+        return body.query, body.texts(), options, body.top_n
+    assert isinstance(body, CohereRequest)
+    options["max_tokens_per_doc"] = body.max_tokens_per_doc
+    return body.query, list(body.documents), options, body.top_n
+
+
+def check_limits(texts: list[str], settings: ServeSettings) -> None:
+    """413 for too many documents, or a document too long, naming it and the limit."""
+    if len(texts) > settings.max_documents:
+        raise HttpError(
+            413, f"documents: {len(texts)} documents, the limit is {settings.max_documents} per request"
+        )
+    for index, text in enumerate(texts):
+        if len(text) > settings.max_document_chars:
+            raise HttpError(
+                413,
+                f"documents[{index}]: {len(text)} characters, the limit is {settings.max_document_chars}",
+            )
