@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
     TokenIds: TypeAlias = "Sequence[int] | NDArray[np.int32]"
 
-__all__ = ["PairScorer", "TokenizedText"]
+__all__ = ["DelegatingScorer", "PairScorer", "TokenizedText"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,3 +75,50 @@ class PairScorer(Protocol):
         them (views of a numpy array for the model scorers): read them, do not keep them.
         """
         ...
+
+
+class DelegatingScorer:
+    """A :class:`PairScorer` that hands everything to another one.
+
+    For wrappers that change one thing (count the pairs, batch them across requests...):
+    subclass it and override that method.
+
+    Args:
+        scorer: The scorer to delegate to.
+    """
+
+    def __init__(self, scorer: PairScorer) -> None:
+        self._inner = scorer
+
+    @property
+    def inner(self) -> PairScorer:
+        """The scorer delegated to."""
+        return self._inner
+
+    @property
+    def name(self) -> str:
+        """The inner scorer's name."""
+        return self._inner.name
+
+    @property
+    def max_length(self) -> int:
+        """The inner scorer's window."""
+        return self._inner.max_length
+
+    @property
+    def num_special_tokens(self) -> int:
+        """The inner scorer's special tokens per pair."""
+        return self._inner.num_special_tokens
+
+    @property
+    def outputs_probabilities(self) -> bool:
+        """Whether the inner scorer's scores are in 0..1."""
+        return self._inner.outputs_probabilities
+
+    def tokenize(self, texts: Sequence[str]) -> list[TokenizedText]:
+        """The inner scorer's tokenization."""
+        return self._inner.tokenize(texts)
+
+    def score(self, pairs: Sequence[tuple[Sequence[int], Sequence[int]]]) -> list[float]:
+        """The inner scorer's scores."""
+        return self._inner.score(pairs)

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from crossrank.benchmark.peak_memory import current_rss_mb, peak_rss_mb, reset_peak_rss
+from crossrank.scorer import DelegatingScorer
 
 __all__ = ["main", "measure"]
 
@@ -27,18 +28,8 @@ QUERY = "Aerobic exercise lowers blood pressure in adults with hypertension."
 DEFAULT_COUNTS = (100, 1_000, 10_000)
 
 
-class _NoOpScorer:
+class _NoOpScorer(DelegatingScorer):
     """The real model's tokenizer and limits; every window scores 0.0."""
-
-    def __init__(self, scorer: Any) -> None:
-        self._scorer = scorer
-        self.name = f"no-op({scorer.name})"
-        self.max_length = scorer.max_length
-        self.num_special_tokens = scorer.num_special_tokens
-        self.outputs_probabilities = scorer.outputs_probabilities
-
-    def tokenize(self, texts: Sequence[str]) -> Any:
-        return self._scorer.tokenize(texts)
 
     def score(self, pairs: Sequence[Any]) -> list[float]:
         return [0.0] * len(pairs)

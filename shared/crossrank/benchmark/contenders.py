@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from crossrank.benchmark.peers import REFERENCE_CONTENDER, build_langchain, build_llamaindex, build_predict
 from crossrank.benchmark.protocol import BenchSettings, Contender, Ranked
-from crossrank.scorer import PairScorer, TokenizedText
+from crossrank.scorer import DelegatingScorer, PairScorer
 
 if TYPE_CHECKING:
     from crossrank.benchmark.inputs import BenchInput
@@ -20,36 +20,17 @@ if TYPE_CHECKING:
 __all__ = ["CONTENDERS", "build_contender", "contender_names"]
 
 
-class _CountingScorer:
+class _CountingScorer(DelegatingScorer):
     """A :class:`~crossrank.PairScorer` that notes the tokens of every pair it scores, for FLOP counts."""
 
     def __init__(self, scorer: PairScorer) -> None:
-        self._scorer = scorer
+        super().__init__(scorer)
         self.sequence_lengths: list[int] = []
 
-    @property
-    def name(self) -> str:
-        return self._scorer.name
-
-    @property
-    def max_length(self) -> int:
-        return self._scorer.max_length
-
-    @property
-    def num_special_tokens(self) -> int:
-        return self._scorer.num_special_tokens
-
-    @property
-    def outputs_probabilities(self) -> bool:
-        return self._scorer.outputs_probabilities
-
-    def tokenize(self, texts: Sequence[str]) -> list[TokenizedText]:
-        return self._scorer.tokenize(texts)
-
     def score(self, pairs: Sequence[tuple[Sequence[int], Sequence[int]]]) -> list[float]:
-        extra = self._scorer.num_special_tokens
+        extra = self.num_special_tokens
         self.sequence_lengths.extend(len(query) + len(passage) + extra for query, passage in pairs)
-        return self._scorer.score(pairs)
+        return self.inner.score(pairs)
 
 
 @dataclass

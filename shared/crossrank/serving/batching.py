@@ -18,7 +18,7 @@ from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
-from crossrank.scorer import PairScorer, TokenizedText
+from crossrank.scorer import DelegatingScorer, PairScorer
 
 __all__ = ["BatchStats", "BatchingScorer", "RequestCancelled", "RequestHandle", "request_scope"]
 
@@ -70,7 +70,7 @@ class _Job:
     error: BaseException | None = None
 
 
-class BatchingScorer:
+class BatchingScorer(DelegatingScorer):
     """A :class:`~crossrank.PairScorer` that merges concurrent callers' batches.
 
     Args:
@@ -88,7 +88,7 @@ class BatchingScorer:
         max_wait_ms: float,
         on_batch: Callable[[BatchStats], object] | None = None,
     ) -> None:
-        self._scorer = scorer
+        super().__init__(scorer)
         self._max_batch_tokens = max_batch_tokens
         self._max_wait_s = max_wait_ms / 1000
         self._on_batch = on_batch
@@ -99,38 +99,9 @@ class BatchingScorer:
         self._worker.start()
 
     @property
-    def inner(self) -> PairScorer:
-        """The real scorer."""
-        return self._scorer
-
-    @property
-    def name(self) -> str:
-        """The real scorer's name."""
-        return self._scorer.name
-
-    @property
-    def max_length(self) -> int:
-        """The real scorer's window."""
-        return self._scorer.max_length
-
-    @property
-    def num_special_tokens(self) -> int:
-        """The real scorer's special tokens per pair."""
-        return self._scorer.num_special_tokens
-
-    @property
-    def outputs_probabilities(self) -> bool:
-        """Whether the real scorer's scores are in 0..1."""
-        return self._scorer.outputs_probabilities
-
-    @property
     def queued_batches(self) -> int:
         """Batches waiting for the model worker."""
         return len(self._jobs)
-
-    def tokenize(self, texts: Sequence[str]) -> list[TokenizedText]:
-        """Tokenize in the caller's thread (the tokenizer is thread-safe; the model is not shared)."""
-        return self._scorer.tokenize(texts)
 
     def score(self, pairs: Sequence[tuple[Sequence[int], Sequence[int]]]) -> list[float]:
         """Queue ``pairs`` for the model worker and wait for their scores.
@@ -144,7 +115,7 @@ class BatchingScorer:
                 raise RequestCancelled
             handle.windows += len(pairs)
         longest = max((len(query) + len(passage) for query, passage in pairs), default=0)
-        job = _Job(pairs, longest + self._scorer.num_special_tokens, handle)
+        job = _Job(pairs, longest + self.inner.num_special_tokens, handle)
         with self._ready:
             self._jobs.append(job)
             self._ready.notify()
@@ -198,7 +169,7 @@ class BatchingScorer:
             merged = [pair for job in live for pair in job.pairs]
             started = time.perf_counter()
             try:
-                scores = self._scorer.score(merged)
+                scores = self.inner.score(merged)
             except Exception as exc:  # noqa: BLE001 - the model failed: every request in the batch gets it
                 for job in live:
                     job.error = exc
