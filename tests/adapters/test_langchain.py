@@ -25,7 +25,8 @@ from langchain_core.documents import BaseDocumentCompressor, Document
 from langchain_core.runnables import RunnableLambda
 
 import langchain_crossrank
-from crossrank import Reranker, TokenizedText
+from crossrank import Reranker
+from crossrank.scorer import DelegatingScorer
 from langchain_crossrank import CrossEncoderCompressor, CrossEncoderModel
 
 if TYPE_CHECKING:
@@ -586,34 +587,15 @@ def test_top_n_threshold_and_reassignment_share_the_loaded_model(cross_encoder: 
     assert len(compressor.compress_documents(documents, EGG_QUERY)) == 1
 
 
-class GatedScorer:
+class GatedScorer(DelegatingScorer):
     """The real CrossEncoderScorer, but ``score`` first waits at a gate and records its thread."""
 
     def __init__(self, inner: CrossEncoderScorer, gate: threading.Barrier | threading.Event) -> None:
-        self._inner = inner
+        super().__init__(inner)
         self.gate = gate
         self.entered = threading.Event()
         self.gate_passed: list[bool] = []
         self.threads: set[int] = set()
-
-    @property
-    def name(self) -> str:
-        return self._inner.name
-
-    @property
-    def max_length(self) -> int:
-        return self._inner.max_length
-
-    @property
-    def num_special_tokens(self) -> int:
-        return self._inner.num_special_tokens
-
-    @property
-    def outputs_probabilities(self) -> bool:
-        return self._inner.outputs_probabilities
-
-    def tokenize(self, texts: Sequence[str]) -> list[TokenizedText]:
-        return self._inner.tokenize(texts)
 
     def score(self, pairs: Sequence[tuple[Sequence[int], Sequence[int]]]) -> list[float]:
         self.threads.add(threading.get_ident())
@@ -626,7 +608,7 @@ class GatedScorer:
                 self.gate_passed.append(False)
         else:
             self.gate_passed.append(self.gate.wait(timeout=10))
-        return self._inner.score(pairs)
+        return self.inner.score(pairs)
 
 
 @pytest.mark.model

@@ -1,10 +1,10 @@
 """Choosing how a CrossEncoder runs: PyTorch in some precision, or ONNX Runtime in fp32 or int8.
 
-``"auto"`` picks by device, from measurements on SciFact (see docs/benchmarks.md):
-on a CPU, ONNX Runtime in fp32, about 1.8x PyTorch fp32 with the same scores (to
-1e-5); on CUDA, PyTorch in fp16. bf16 (about 2.2x on a CPU with AVX512-BF16) and
-int8 (about 3x) are opt-in because they change scores: bf16 by up to 0.02, which
-moved NDCG@10 on 30 queries by +0.024; int8 by up to 0.38, which cost 0.008. When
+``"auto"`` picks by device: on a CPU, ONNX Runtime in fp32, which keeps PyTorch fp32's
+scores (to 1e-5); on CUDA, PyTorch in fp16. bf16 and int8 are opt-in because they change
+scores (bf16 by up to 0.02, int8 by up to a few tenths) and so can reorder close candidates.
+How much faster each is depends on the machine: docs/benchmarks.md has the measurements,
+each with the machine it ran on. When
 ONNX cannot be used (onnxruntime missing, an export that fails or does not
 reproduce PyTorch's scores...), scoring falls back to PyTorch and a warning on the
 ``crossrank`` logger says why.

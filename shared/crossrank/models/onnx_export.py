@@ -263,8 +263,8 @@ def _with_eager_attention(cross_encoder: CrossEncoder) -> CrossEncoder:
     """A copy of the model with plain (eager) attention, whose graph ONNX Runtime can fuse.
 
     PyTorch's SDPA attention exports as a pattern ONNX Runtime does not recognise; the
-    eager one becomes a single ``Attention`` operator (about 1.4x faster in int8 on
-    MiniLM-L6 here). A copy, because the caller's model may be in use elsewhere.
+    eager one becomes a single fused ``Attention`` operator, which runs faster (see
+    docs/benchmarks.md). A copy, because the caller's model may be in use elsewhere.
     """
     exportable = copy.deepcopy(cross_encoder)
     set_attention = getattr(getattr(exportable, "model", None), "set_attn_implementation", None)
