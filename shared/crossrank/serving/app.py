@@ -128,7 +128,10 @@ def create_app(settings: ServeSettings, *, load_in_background: bool = True) -> F
             "model": reranker.model_name,
             "backend": _backend(batching),
             "options": {
-                name: value for name, value in reranker.options.items() if name != "cross_encoder_kwargs"
+                # Never a secret or an arbitrary object in a public answer.
+                name: value
+                for name, value in reranker.options.items()
+                if name not in ("cross_encoder_kwargs", "api_key")
             },
             "limits": {
                 "max_documents": settings.max_documents,
