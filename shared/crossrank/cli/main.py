@@ -1,4 +1,4 @@
-"""The ``crossrank`` command: ``demo``, ``eval`` and ``bench``."""
+"""The ``crossrank`` command: ``demo``, ``eval``, ``bench``, ``serve``, ``train`` and ``distill``."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ def build_parser() -> argparse.ArgumentParser:
     from crossrank.cli.demo import add_demo_command
     from crossrank.cli.eval import add_eval_command
     from crossrank.cli.serve import add_serve_command
+    from crossrank.cli.train import add_distill_command, add_train_command
 
     parser = argparse.ArgumentParser(
         prog="crossrank",
@@ -29,6 +30,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_eval_command(commands)
     add_bench_command(commands)
     add_serve_command(commands)
+    add_train_command(commands)
+    add_distill_command(commands)
     return parser
 
 
@@ -40,6 +43,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     parser = build_parser()
     args = parser.parse_args(argv)
+    # The exact command, for the model cards of train and distill.
+    args.argv = list(argv) if argv is not None else sys.argv[1:]
     try:
         code: int = args.run(args)
     except KeyboardInterrupt:

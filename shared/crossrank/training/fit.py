@@ -1,0 +1,211 @@
+"""One training run on sentence-transformers' ``CrossEncoderTrainer`` and its losses.
+
+Checkpoints go under ``<output>/checkpoints`` (the last two and the best are kept), so
+a run stopped by ``max_steps`` or an interrupt resumes from where it was; with a dev
+evaluator the checkpoint with the best dev NDCG@10 is the one loaded at the end.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from crossrank.training.dev_evaluator import PRIMARY_METRIC
+
+if TYPE_CHECKING:
+    from sentence_transformers.cross_encoder import CrossEncoder
+
+    from crossrank.training.examples import ExampleSet
+    from crossrank.training.settings import TrainingSettings
+
+__all__ = ["LOSS_NAMES", "FitOutcome", "fit", "latest_checkpoint", "make_loss"]
+
+LOSS_NAMES = {
+    "bce": "BinaryCrossEntropyLoss",
+    "mnrl": "MultipleNegativesRankingLoss",
+    "lambda": "LambdaLoss",
+    "mse": "MSELoss",
+    "margin_mse": "MarginMSELoss",
+}
+"""crossrank's loss names to sentence-transformers' loss classes."""
+_INSTALL_HINT = 'run `pip install "crossrank[train]"`'
+
+
+@dataclass(frozen=True)
+class FitOutcome:
+    """What a training run did.
+
+    Attributes:
+        steps: Optimizer steps taken in all (resumed runs count the earlier steps).
+        planned_steps: Steps the schedule planned.
+        epochs: Epochs done.
+        seconds: Wall time of this run (not of an earlier, resumed one).
+        losses: ``{"step", "loss"}`` records, every logging step.
+        best_checkpoint: The checkpoint the final model came from, when a dev split chose it.
+        best_metric: Its dev NDCG@10.
+        resumed_from: The checkpoint this run resumed, if any.
+    """
+
+    steps: int
+    planned_steps: int
+    epochs: float
+    seconds: float
+    losses: list[dict[str, float]] = field(default_factory=list)
+    best_checkpoint: str | None = None
+    best_metric: float | None = None
+    resumed_from: str | None = None
+
+
+def make_loss(name: str, model: CrossEncoder, *, negatives_per_positive: float) -> Any:
+    """The sentence-transformers loss for ``name``.
+
+    Args:
+        name: A key of :data:`LOSS_NAMES`.
+        model: The model being trained.
+        negatives_per_positive: Ratio of negatives to positives in the data; BCE weighs
+            positives by it (as sentence-transformers' reranker recipes do), so a run
+            with four negatives per positive does not learn to say "no" to everything.
+
+    Returns:
+        The loss module.
+
+    Raises:
+        ValueError: For an unknown name.
+    """
+    import torch
+    from sentence_transformers.cross_encoder import losses
+
+    if name not in LOSS_NAMES:
+        raise ValueError(f"unknown loss {name!r}; use one of {sorted(LOSS_NAMES)}.")
+    if name == "bce":
+        weight = torch.tensor(max(1.0, negatives_per_positive))
+        return losses.BinaryCrossEntropyLoss(model, pos_weight=weight)
+    if name == "lambda":
+        return losses.LambdaLoss(model, mini_batch_size=16)
+    loss_class = getattr(losses, LOSS_NAMES[name])
+    return loss_class(model)
+
+
+def latest_checkpoint(checkpoint_dir: Path) -> Path | None:
+    """The newest ``checkpoint-<step>`` folder under ``checkpoint_dir``, or ``None``."""
+    if not checkpoint_dir.is_dir():
+        return None
+    found = [
+        (int(path.name.split("-", 1)[1]), path)
+        for path in checkpoint_dir.glob("checkpoint-*")
+        if path.is_dir() and path.name.split("-", 1)[1].isdigit()
+    ]
+    return max(found)[1] if found else None
+
+
+def fit(
+    model: CrossEncoder,
+    examples: ExampleSet,
+    loss: Any,
+    settings: TrainingSettings,
+    *,
+    checkpoint_dir: Path,
+    evaluator: Any = None,
+    resume: bool = False,
+    show_progress: bool = True,
+    no_duplicates: bool = False,
+) -> FitOutcome:
+    """Train ``model`` in place with ``CrossEncoderTrainer``.
+
+    Args:
+        model: The cross-encoder; trained in place (the best checkpoint is loaded into it).
+        examples: The training rows.
+        loss: The loss module (:func:`make_loss`).
+        settings: Epochs, steps, batch size, learning rate, warm-up, seed, evaluation steps.
+        checkpoint_dir: Where checkpoints go.
+        evaluator: A dev evaluator (:func:`crossrank.training.dev_evaluator.make_dev_evaluator`).
+        resume: Continue from the newest checkpoint in ``checkpoint_dir``.
+        show_progress: Show the trainer's progress bars.
+        no_duplicates: Never put the same text twice in a batch (in-batch negatives losses).
+
+    Returns:
+        The outcome.
+
+    Raises:
+        ImportError: If the training extra is missing.
+        FileNotFoundError: If ``resume`` is set and there is no checkpoint.
+        FileExistsError: If ``resume`` is not set and checkpoints of another run exist.
+    """
+    try:
+        import torch
+        from sentence_transformers.cross_encoder import CrossEncoderTrainer, CrossEncoderTrainingArguments
+        from sentence_transformers.training_args import BatchSamplers
+    except ImportError as exc:
+        raise ImportError(
+            f"Training needs sentence-transformers' trainer and its extras: {_INSTALL_HINT}."
+        ) from exc
+
+    checkpoint = latest_checkpoint(checkpoint_dir)
+    if resume and checkpoint is None:
+        raise FileNotFoundError(
+            f"nothing to resume: {str(checkpoint_dir)!r} holds no checkpoint-<step> folder. "
+            "Run without --resume."
+        )
+    if not resume and checkpoint is not None:
+        raise FileExistsError(
+            f"{str(checkpoint_dir)!r} holds checkpoints of an earlier run ({checkpoint.name}): pass --resume "
+            "(resume=True) to continue it, or choose a new output directory."
+        )
+    steps_per_epoch = max(1, math.ceil(examples.rows / settings.batch_size))
+    planned = max(1, math.ceil(settings.epochs * steps_per_epoch))
+    if settings.max_steps is not None:
+        planned = min(planned, settings.max_steps)
+    eval_every = min(settings.eval_steps or steps_per_epoch, planned)
+    arguments = CrossEncoderTrainingArguments(
+        output_dir=str(checkpoint_dir),
+        num_train_epochs=settings.epochs,
+        max_steps=planned,
+        per_device_train_batch_size=settings.batch_size,
+        learning_rate=settings.learning_rate,
+        warmup_steps=int(settings.warmup_ratio * planned),
+        seed=settings.seed,
+        data_seed=settings.seed,
+        logging_steps=max(1, min(10, planned // 20)),
+        eval_strategy="steps" if evaluator is not None else "no",
+        eval_steps=eval_every,
+        save_strategy="steps",
+        save_steps=eval_every,
+        save_total_limit=2,
+        load_best_model_at_end=evaluator is not None,
+        metric_for_best_model=f"eval_dev_{PRIMARY_METRIC}" if evaluator is not None else None,
+        greater_is_better=True,
+        report_to="none",
+        disable_tqdm=not show_progress,
+        use_cpu=not torch.cuda.is_available(),
+        dataloader_num_workers=0,
+        batch_sampler=BatchSamplers.NO_DUPLICATES if no_duplicates else BatchSamplers.BATCH_SAMPLER,
+    )
+    trainer = CrossEncoderTrainer(
+        model=model,
+        args=arguments,
+        train_dataset=examples.to_dataset(),
+        loss=loss,
+        evaluator=evaluator,
+    )
+    started = time.perf_counter()
+    trainer.train(resume_from_checkpoint=str(checkpoint) if resume and checkpoint else None)
+    seconds = time.perf_counter() - started
+    state = trainer.state
+    losses = [
+        {"step": float(record["step"]), "loss": float(record["loss"])}
+        for record in state.log_history
+        if "loss" in record and "step" in record
+    ]
+    return FitOutcome(
+        steps=int(state.global_step),
+        planned_steps=planned,
+        epochs=float(state.epoch or 0.0),
+        seconds=seconds,
+        losses=losses,
+        best_checkpoint=state.best_model_checkpoint,
+        best_metric=float(state.best_metric) if state.best_metric is not None else None,
+        resumed_from=str(checkpoint) if resume and checkpoint else None,
+    )

@@ -1,0 +1,195 @@
+"""The steps ``train`` and ``distill`` share: the dev split, the first stage, checks, saving."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from crossrank.training.data import TrainingData, split_dev
+from crossrank.training.dev_evaluator import DevEvaluation
+from crossrank.training.mining import build_mining_first_stage
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from sentence_transformers.cross_encoder import CrossEncoder
+
+    from crossrank.evaluation.first_stage import FirstStage
+    from crossrank.training.mining import GuardScorer
+    from crossrank.training.settings import TrainingSettings
+
+__all__ = [
+    "Prepared",
+    "check_output_dir",
+    "is_cross_encoder",
+    "library_versions",
+    "pair_scorer_of",
+    "prepare",
+    "save_model",
+]
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """The data of a run, split, with its first stage and dev evaluation.
+
+    Attributes:
+        train: The training queries (after the dev split and ``max_queries``).
+        dev: The dev queries, or ``None``.
+        dev_source: How the dev split was made, for the card.
+        first_stage: The first stage over the corpus.
+        evaluation: The dev evaluation, or ``None``.
+    """
+
+    train: TrainingData
+    dev: TrainingData | None
+    dev_source: str
+    first_stage: FirstStage
+    evaluation: DevEvaluation | None
+
+    def dev_summary(self, settings: TrainingSettings) -> dict[str, Any] | None:
+        """The dev split's summary and protocol for the report."""
+        if self.dev is None or self.evaluation is None:
+            return None
+        return {
+            **self.dev.summary(),
+            "source": self.dev_source,
+            "queries": len(self.evaluation.query_ids),
+            "k": settings.dev_k,
+            "first_stage": settings.first_stage,
+        }
+
+
+def check_output_dir(output_dir: Path, *, resume: bool) -> None:
+    """Refuse to overwrite a saved model unless the run resumes in the same directory.
+
+    Raises:
+        FileExistsError: If ``output_dir`` holds files and ``resume`` is not set.
+        NotADirectoryError: If ``output_dir`` is a file.
+    """
+    if output_dir.exists() and not output_dir.is_dir():
+        raise NotADirectoryError(f"--output {str(output_dir)!r} is a file; give a directory.")
+    if not resume and output_dir.is_dir() and any(output_dir.iterdir()):
+        raise FileExistsError(
+            f"--output {str(output_dir)!r} is not empty: choose a new directory, delete it, or pass "
+            "--resume to continue the run that made it."
+        )
+
+
+def prepare(
+    data: TrainingData,
+    settings: TrainingSettings,
+    *,
+    dev: TrainingData | None,
+    dev_fraction: float | None,
+    dev_name: str | None,
+    window: int,
+    show_progress: bool,
+) -> Prepared:
+    """Split off the dev queries, sample ``max_queries``, build the first stage.
+
+    Args:
+        data: All training queries.
+        settings: The run's settings.
+        dev: Dev queries from their own split (wins over ``dev_fraction``).
+        dev_fraction: Hold out this share of the training queries as dev (seeded).
+        dev_name: Name of the dev split, for the card.
+        window: The model's own window, which the dev evaluation reranks with.
+        show_progress: Show indexing progress.
+
+    Returns:
+        The prepared run.
+
+    Raises:
+        ValueError: If a dev query is also a training query.
+    """
+    if dev is not None:
+        shared = {query.query_id for query in dev.queries} & {query.query_id for query in data.queries}
+        if shared:
+            raise ValueError(
+                f"{len(shared)} dev queries are also training queries (e.g. {sorted(shared)[:3]}); "
+                "use a dev split that does not overlap the training split."
+            )
+        train, dev_source = data, f"split {dev_name!r}"
+    elif dev_fraction is not None:
+        train, dev = split_dev(data, dev_fraction, seed=settings.seed)
+        dev_source = (
+            f"{len(dev.queries)} of the training queries held out "
+            f"(fraction {dev_fraction}, seed {settings.seed})"
+        )
+    else:
+        train, dev_source = data, "none"
+    if settings.max_queries is not None and settings.max_queries < len(train.queries):
+        ids = [query.query_id for query in train.queries]
+        chosen = set(random.Random(settings.seed).sample(ids, settings.max_queries))
+        train = train.select([query_id for query_id in ids if query_id in chosen])
+    first_stage = build_mining_first_stage(train, settings.first_stage, show_progress=show_progress)
+    evaluation = None
+    if dev is not None:
+        evaluation = DevEvaluation(
+            dev, first_stage, k=settings.dev_k, max_queries=settings.dev_max_queries, window=window
+        )
+    return Prepared(
+        train=train, dev=dev, dev_source=dev_source, first_stage=first_stage, evaluation=evaluation
+    )
+
+
+def is_cross_encoder(model: CrossEncoder) -> bool:
+    """Whether a loaded model was saved as a sequence classifier (not a plain encoder)."""
+    architectures: Sequence[str] = getattr(model.config, "architectures", None) or ()
+    return any(name.endswith("ForSequenceClassification") for name in architectures)
+
+
+def pair_scorer_of(model: CrossEncoder, *, max_length: int | None, raw: bool) -> GuardScorer:
+    """A ``(query, texts) -> scores`` function over ``model``, truncating pairs at ``max_length``.
+
+    Args:
+        model: The cross-encoder.
+        max_length: Tokens per pair (``None``: the model's window).
+        raw: Return logits (what distillation matches) instead of the model's activation.
+    """
+    import torch
+
+    def score(query: str, texts: Sequence[str]) -> list[float]:
+        if not texts:
+            return []
+        window = model.max_length
+        if max_length is not None:
+            model.max_length = max_length
+        try:
+            values = model.predict(
+                [(query, text) for text in texts],
+                batch_size=32,
+                show_progress_bar=False,
+                activation_fn=torch.nn.Identity() if raw else None,
+            )
+        finally:
+            model.max_length = window
+        return [float(value) for value in values]
+
+    return score
+
+
+def save_model(model: CrossEncoder, output_dir: Path, *, window: int) -> None:
+    """Save ``model`` with its own reranking window (training may have truncated shorter)."""
+    model.max_length = window
+    output_dir.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(str(output_dir))
+
+
+def library_versions() -> dict[str, str]:
+    """Versions of crossrank and the libraries a model was trained with."""
+    import sentence_transformers
+    import torch
+    import transformers
+
+    from crossrank import __version__
+
+    return {
+        "crossrank": __version__,
+        "sentence-transformers": sentence_transformers.__version__,
+        "transformers": transformers.__version__,
+        "torch": torch.__version__,
+    }
