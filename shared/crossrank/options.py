@@ -154,9 +154,7 @@ def _rrf_weights(value: Any) -> tuple[float, float]:
     if len(weights) != 2 or not all(
         isinstance(w, Real) and not isinstance(w, bool) and float(w) >= 0 for w in weights
     ):
-        raise ValueError(
-            f"rrf_weights must be two numbers >= 0 (cross-encoder, retrieval), got {value!r}."
-        )
+        raise ValueError(f"rrf_weights must be two numbers >= 0 (cross-encoder, retrieval), got {value!r}.")
     return (float(weights[0]), float(weights[1]))
 
 
@@ -279,8 +277,7 @@ _OPTION_LIST = (
     Option(
         "max_tokens_per_batch",
         16384,
-        "Most padded tokens per model call, so memory stays bounded however many or long the "
-        "candidates are.",
+        "Most padded tokens per model call, so memory stays bounded however many or long the candidates are.",
         _int("max_tokens_per_batch", 1),
     ),
     Option(
@@ -329,10 +326,7 @@ def validate_options(values: Mapping[str, Any]) -> dict[str, Any]:
     unknown = set(values) - set(OPTIONS)
     if unknown:
         raise TypeError(f"Unknown Reranker option(s): {sorted(unknown)}. Known: {sorted(OPTIONS)}.")
-    checked = {
-        name: option.check(values.get(name, option.default))
-        for name, option in OPTIONS.items()
-    }
+    checked = {name: option.check(values.get(name, option.default)) for name, option in OPTIONS.items()}
     check_backend_options(checked["backend"], checked["precision"])
     return checked
 

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Fusion", "LongDocuments", "Normalize", "Reranker"]
 
+
 class Reranker:
     """Rerank candidate texts for a query with a cross-encoder.
 

@@ -150,6 +150,7 @@ def _load(args: argparse.Namespace) -> tuple[Any, Any, dict[str, Any]]:
     from crossrank.training.settings import TRAINING_FLAGS
 
     settings = TrainingSettings(**{name: getattr(args, name) for name in TRAINING_FLAGS})
+    _log_steps(args)
     data = load_training_data(args.data, split=args.split)
     status(args, f"training data: {data.describe()}")
     dev = None
@@ -164,6 +165,21 @@ def _load(args: argparse.Namespace) -> tuple[Any, Any, dict[str, Any]]:
         "dev_name": args.dev_split,
     }
     return settings, data, dev_options
+
+
+def _log_steps(args: argparse.Namespace) -> None:
+    """Show the run's steps (mining, losses, dev metrics) on stderr, unless ``--quiet``."""
+    import logging
+
+    from crossrank.log import logger
+
+    if args.quiet or any(getattr(h, "crossrank_cli", False) for h in logger.handlers):
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter(f"crossrank {args.command}: %(message)s"))
+    handler.crossrank_cli = True  # type: ignore[attr-defined]
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
 
 
 def _finish(args: argparse.Namespace, report: Any) -> int:

@@ -143,9 +143,7 @@ class PairEncoder:
                 tokenized.append(TokenizedText(ids=ids, offsets=offsets))
         return tokenized
 
-    def encode(
-        self, pairs: Sequence[tuple[TokenIds, TokenIds]]
-    ) -> dict[str, npt.NDArray[np.int64]]:
+    def encode(self, pairs: Sequence[tuple[TokenIds, TokenIds]]) -> dict[str, npt.NDArray[np.int64]]:
         """Padded int64 arrays of the model's inputs, padded to the longest pair.
 
         Args:

@@ -39,6 +39,7 @@ def cohere_response(body: CohereRequest, results: list[RerankResult], request_id
 
 def jina_response(model_name: Callable[[], str | None]) -> Callable[..., dict[str, Any]]:
     """Jina: ``model``, ``results`` with ``document`` when asked, ``usage`` in tokens."""
+
     def respond(
         body: JinaRequest, results: list[RerankResult], request_id: str, tokens: int = 0
     ) -> dict[str, Any]:

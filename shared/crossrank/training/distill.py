@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from crossrank.log import logger
 from crossrank.training.examples import build_examples
 from crossrank.training.fit import LOSS_NAMES, fit, make_loss
 from crossrank.training.mining import mine_hard_negatives
@@ -207,9 +208,12 @@ def distill_reranker(
         show_progress=show_progress,
     )
     guard = pair_scorer_of(teacher_model, max_length=settings.max_length, raw=False)
+    logger.info("mining negatives for %d queries with %s", len(prepared.train.queries), settings.first_stage)
     mined, mining = mine_hard_negatives(
         prepared.train, prepared.first_stage, settings, guard=guard, show_progress=show_progress
     )
+    logger.info("%s", mining.describe())
+    logger.info("scoring the training pairs with the teacher %s", teacher)
     teacher_scores = _teacher_scores(teacher_model, mined, settings.max_length)
     examples = build_examples(
         loss,
@@ -224,8 +228,14 @@ def distill_reranker(
     if prepared.evaluation is not None:
         from crossrank.training.dev_evaluator import make_dev_evaluator
 
+        logger.info("measuring teacher and student on %d dev queries", len(prepared.evaluation.query_ids))
         teacher_dev = prepared.evaluation.measure(teacher_model)
         dev_before = prepared.evaluation.measure(student_model)
+        logger.info(
+            "dev NDCG@10: teacher %.4f, student before training %.4f",
+            teacher_dev["ndcg@10"],
+            dev_before["ndcg@10"],
+        )
         evaluator = make_dev_evaluator(prepared.evaluation)
     del teacher_model  # the student trains alone; free the teacher's memory
     if settings.max_length is not None:
@@ -274,4 +284,5 @@ def distill_reranker(
     )
     report.total_seconds = time.perf_counter() - started
     write_model_card(report, output)
+    logger.info("saved %s", output)
     return report

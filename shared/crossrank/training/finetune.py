@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from crossrank.log import logger
 from crossrank.training.examples import build_examples
 from crossrank.training.fit import LOSS_NAMES, fit, make_loss
 from crossrank.training.mining import mine_hard_negatives
@@ -105,16 +106,20 @@ def train_reranker(
         show_progress=show_progress,
     )
     guard = pair_scorer_of(model, max_length=settings.max_length, raw=False) if from_cross_encoder else None
+    logger.info("mining negatives for %d queries with %s", len(prepared.train.queries), settings.first_stage)
     mined, mining = mine_hard_negatives(
         prepared.train, prepared.first_stage, settings, guard=guard, show_progress=show_progress
     )
+    logger.info("%s", mining.describe())
     examples = build_examples(loss, mined, prepared.train, negatives=settings.negatives, seed=settings.seed)
     evaluator = None
     dev_before = None
     if prepared.evaluation is not None:
         from crossrank.training.dev_evaluator import make_dev_evaluator
 
+        logger.info("measuring %s on %d dev queries", base, len(prepared.evaluation.query_ids))
         dev_before = prepared.evaluation.measure(model)
+        logger.info("dev before training: %s", _metrics_line(dev_before))
         evaluator = make_dev_evaluator(prepared.evaluation)
     negatives = sum(len(item.negatives) for item in mined)
     positives = sum(len(item.query.positives) for item in mined)
@@ -162,4 +167,9 @@ def train_reranker(
     )
     report.total_seconds = time.perf_counter() - started
     write_model_card(report, output)
+    logger.info("saved %s", output)
     return report
+
+
+def _metrics_line(metrics: dict[str, float]) -> str:
+    return ", ".join(f"{name} {value:.4f}" for name, value in metrics.items())

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from crossrank.log import logger
 from crossrank.training.dev_evaluator import PRIMARY_METRIC
 
 if TYPE_CHECKING:
@@ -190,6 +191,15 @@ def fit(
         loss=loss,
         evaluator=evaluator,
     )
+    _log_to_crossrank_logger(trainer, planned)
+    logger.info(
+        "training %d steps (%d rows, batch %d, %s)%s",
+        planned,
+        examples.rows,
+        settings.batch_size,
+        type(loss).__name__,
+        f", evaluating every {eval_every} steps" if evaluator is not None else "",
+    )
     started = time.perf_counter()
     trainer.train(resume_from_checkpoint=str(checkpoint) if resume and checkpoint else None)
     seconds = time.perf_counter() - started
@@ -209,3 +219,24 @@ def fit(
         best_metric=float(state.best_metric) if state.best_metric is not None else None,
         resumed_from=str(checkpoint) if resume and checkpoint else None,
     )
+
+
+def _log_to_crossrank_logger(trainer: Any, planned: int) -> None:
+    """Send the trainer's log records (loss, dev metrics) to the ``crossrank`` logger.
+
+    Without progress bars transformers prints them to stdout, where the command's own
+    summary goes; the logger writes them to stderr with the command's prefix instead.
+    """
+    from transformers import PrinterCallback, TrainerCallback
+
+    class LogToCrossrank(TrainerCallback):
+        def on_log(self, args: Any, state: Any, control: Any, logs: Any = None, **kwargs: Any) -> None:
+            shown = {key: value for key, value in (logs or {}).items() if key != "total_flos"}
+            text = ", ".join(
+                f"{key} {value:.4g}" if isinstance(value, float) else f"{key} {value}"
+                for key, value in shown.items()
+            )
+            logger.info("step %d/%d: %s", state.global_step, planned, text)
+
+    trainer.remove_callback(PrinterCallback)
+    trainer.add_callback(LogToCrossrank())
