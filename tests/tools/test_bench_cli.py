@@ -176,7 +176,13 @@ def test_unknown_configurations_are_errors_that_list_the_choices() -> None:
         "crossrank-fp32",
         "crossrank-bf16",
         "crossrank-onnx-int8",
+        "crossrank-student",
     ]
+    # The student runs only when one is given, and asking for it without one is an error.
+    assert "crossrank-student" not in contender_names()
+    assert contender_names(student=True)[-1] == "crossrank-student"
+    with pytest.raises(ValueError, match="pass --student MODEL"):
+        contender_names(["crossrank-student"])
 
 
 def test_the_peak_memory_counter_resets_and_rises() -> None:

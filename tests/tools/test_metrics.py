@@ -270,3 +270,15 @@ def test_evaluate_run_rejects_bad_k() -> None:
         ValueError, match=re.escape("k must be a positive integer, got 0.")
     ):
         evaluate_run(RUN, QRELS, k=0)
+
+
+def test_top_k_agreement_counts_the_reference_top_kept_by_the_candidate() -> None:
+    from crossrank.evaluation.metrics import top_k_agreement
+
+    teacher = ["a", "b", "c", "d"]
+    assert top_k_agreement(teacher, ["d", "c", "b", "a"], reference_k=2, candidate_k=2) == 0.0
+    assert top_k_agreement(teacher, ["d", "c", "b", "a"], reference_k=2, candidate_k=3) == 0.5
+    assert top_k_agreement(teacher, ["x", "b", "a"], reference_k=2, candidate_k=30) == 1.0
+    assert top_k_agreement([], ["a"]) == 1.0
+    with pytest.raises(ValueError, match="k must be a positive integer"):
+        top_k_agreement(teacher, teacher, candidate_k=0)

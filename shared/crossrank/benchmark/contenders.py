@@ -55,17 +55,20 @@ class _CrossrankContender:
 
 
 def _crossrank(
-    long_documents: str, backend: str = "auto", precision: str = "auto"
+    long_documents: str, backend: str = "auto", precision: str = "auto", *, student: bool = False
 ) -> Callable[[BenchSettings, dict[str, Any]], Contender]:
     def build(settings: BenchSettings, shared: dict[str, Any]) -> Contender:
         from crossrank.models.backends import describe_scorer
         from crossrank.reranker import Reranker
 
-        key = f"crossrank-{backend}-{precision}"
+        model = settings.student if student else settings.model
+        if model is None:
+            raise ValueError("crossrank-student times the model given with --student; pass --student MODEL.")
+        key = f"crossrank-{backend}-{precision}" + ("-student" if student else "")
         if key not in shared:
             # Loaded once per backend; the score cache is off so every timed call does its work.
             loaded = Reranker(
-                settings.model,
+                model,
                 device=settings.device,
                 backend=backend,  # type: ignore[arg-type]
                 precision=precision,  # type: ignore[arg-type]
@@ -81,7 +84,7 @@ def _crossrank(
             score_cache_size=0,
         )
         return _CrossrankContender(
-            _crossrank_name(long_documents, backend, precision),
+            "crossrank-student" if student else _crossrank_name(long_documents, backend, precision),
             reranker,
             counter,
             _compute_dtype(describe_scorer(scorer)),
@@ -118,6 +121,8 @@ CONTENDERS: dict[str, Callable[[BenchSettings, dict[str, Any]], Contender]] = {
     "crossrank-fp32": _crossrank("chunk_max", backend="torch", precision="fp32"),
     "crossrank-bf16": _crossrank("chunk_max", backend="torch", precision="bf16"),
     "crossrank-onnx-int8": _crossrank("chunk_max", backend="onnx-int8"),
+    # A distilled student (--student), with the default's settings: the cascade's cheap stage.
+    "crossrank-student": _crossrank("chunk_max", student=True),
 }
 """Contender name to its builder, in report order. A builder raises
 :class:`~crossrank.errors.MissingPeerError` when its library is not installed."""
@@ -144,11 +149,21 @@ def build_contender(name: str, settings: BenchSettings, shared: dict[str, Any] |
     return CONTENDERS[name](settings, shared if shared is not None else {})
 
 
-def contender_names(selected: Iterable[str] | None = None) -> list[str]:
-    """Contender names in report order, optionally restricted to ``selected``."""
+def contender_names(selected: Iterable[str] | None = None, *, student: bool = False) -> list[str]:
+    """Contender names in report order, optionally restricted to ``selected``.
+
+    Args:
+        selected: The names to run; ``None`` runs all (``crossrank-student`` only with a student).
+        student: Whether a student model was given.
+
+    Raises:
+        ValueError: For an unknown name, or ``crossrank-student`` selected without a student.
+    """
     if selected is None:
-        return list(CONTENDERS)
+        return [name for name in CONTENDERS if student or name != "crossrank-student"]
     wanted = set(selected)
+    if "crossrank-student" in wanted and not student:
+        raise ValueError("crossrank-student times the model given with --student; pass --student MODEL.")
     unknown = wanted - set(CONTENDERS)
     if unknown:
         raise ValueError(

@@ -26,12 +26,15 @@ class BenchSettings:
         device: Device every contender runs on.
         batch_size: Pairs per model call.
         candidates: Candidates per query (the peers' ``top_n``, so they return a full ranking).
+        student: A second, smaller model (a distilled student), timed as ``crossrank-student``
+            with crossrank's defaults next to ``crossrank-default`` on ``model``.
     """
 
     model: str
     device: str = "cpu"
     batch_size: int = 32
     candidates: int = 50
+    student: str | None = None
 
 
 @dataclass(frozen=True)

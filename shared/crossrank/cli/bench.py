@@ -9,7 +9,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from crossrank.cli.args import add_model_argument, add_option_argument, positive_int
+from crossrank.cli.args import add_model_argument, add_option_argument, model_argument, positive_int
 from crossrank.cli.output import status, write_reports
 from crossrank.cli.progress import add_verbose_flag
 
@@ -35,6 +35,13 @@ def add_bench_command(commands: argparse._SubParsersAction[argparse.ArgumentPars
     )
     parser.add_argument("--data", required=True, metavar="DATA_DIR", help="the BEIR SciFact directory")
     add_model_argument(parser)
+    parser.add_argument(
+        "--student",
+        type=model_argument,
+        default=None,
+        metavar="MODEL",
+        help="also time this smaller model (e.g. made by crossrank distill) as crossrank-student",
+    )
     parser.add_argument(
         "--candidates", type=positive_int, default=50, help="candidates per query (default: 50)"
     )
@@ -104,7 +111,9 @@ def run_bench(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     if args.warmup < 0:
         raise ValueError(f"--warmup must be an integer >= 0, got {args.warmup}.")
-    names = contender_names(args.configs.split(",") if args.configs else None)
+    names = contender_names(
+        args.configs.split(",") if args.configs else None, student=args.student is not None
+    )
     show_progress = set_up_progress(args.quiet, args.verbose)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -117,6 +126,7 @@ def run_bench(args: argparse.Namespace) -> int:
         device=args.device,
         batch_size=args.batch_size,
         candidates=args.candidates,
+        student=args.student,
     )
     machine = describe_machine(args.device)
 

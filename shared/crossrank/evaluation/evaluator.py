@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "METRIC_CUTOFF",
+    "RANKING_DEPTH",
     "RERANK_VARIANTS",
     "VARIANTS",
     "VARIANT_LABELS",
@@ -47,6 +48,8 @@ VARIANT_LABELS = {
 VARIANTS = tuple(VARIANT_LABELS)
 RERANK_VARIANTS = ("truncate", "chunk_max", "chunk_max_rrf")
 METRIC_CUTOFF = 10
+# Ranking depth kept per query in the JSON report: what a cascade's cheap stage must keep.
+RANKING_DEPTH = 30
 # The scoring pass each reranking variant's ranking (and so its speed) comes from.
 _PASS_OF = {"truncate": "truncate", "chunk_max": "chunk_max", "chunk_max_rrf": "chunk_max"}
 # Bound of the cache that lets truncation reuse chunk-max's scores: every window of one query.
@@ -268,6 +271,7 @@ def evaluate(
                 name: {
                     **per_variant[name][query_id],
                     f"top_{METRIC_CUTOFF}": runs[name][query_id][:METRIC_CUTOFF],
+                    f"top_{RANKING_DEPTH}": runs[name][query_id][:RANKING_DEPTH],
                 }
                 for name in VARIANTS
             },

@@ -33,6 +33,7 @@ __all__ = [
     "ndcg_at_k",
     "per_query_metrics",
     "recall_at_k",
+    "top_k_agreement",
 ]
 
 
@@ -147,6 +148,30 @@ def mrr_at_k(ranked_ids: Sequence[str], relevance: Mapping[str, int], k: int = 1
         if relevance.get(doc_id, 0) > 0:
             return 1.0 / rank
     return 0.0
+
+
+def top_k_agreement(
+    reference: Sequence[str], candidate: Sequence[str], *, reference_k: int = 10, candidate_k: int = 30
+) -> float:
+    """Share of ``reference``'s top ``reference_k`` that ``candidate`` keeps in its top ``candidate_k``.
+
+    What a cascade needs from its cheap stage: if a student keeps the teacher's top 10
+    within its own top 30, the teacher rescoring those 30 gives the teacher's top 10.
+
+    Args:
+        reference: The reference ranking (the teacher's), best first.
+        candidate: The ranking to check (the student's), best first.
+        reference_k: How deep the reference is read.
+        candidate_k: How deep the candidate may keep them.
+
+    Returns:
+        A share in 0..1; 1.0 when the reference is empty.
+    """
+    wanted = _top_k(reference, reference_k)
+    if not wanted:
+        return 1.0
+    kept = set(_top_k(candidate, candidate_k))
+    return sum(1 for doc_id in wanted if doc_id in kept) / len(wanted)
 
 
 def metric_names(k: int = 10) -> tuple[str, str, str]:
