@@ -8,9 +8,12 @@ the command share defaults and help.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import logging
 import shlex
 import sys
 import typing
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -150,7 +153,6 @@ def _load(args: argparse.Namespace) -> tuple[Any, Any, dict[str, Any]]:
     from crossrank.training.settings import TRAINING_FLAGS
 
     settings = TrainingSettings(**{name: getattr(args, name) for name in TRAINING_FLAGS})
-    _log_steps(args)
     data = load_training_data(args.data, split=args.split)
     status(args, f"training data: {data.describe()}")
     dev = None
@@ -167,19 +169,31 @@ def _load(args: argparse.Namespace) -> tuple[Any, Any, dict[str, Any]]:
     return settings, data, dev_options
 
 
-def _log_steps(args: argparse.Namespace) -> None:
+@contextlib.contextmanager
+def _steps_on_stderr(args: argparse.Namespace) -> Iterator[None]:
     """Show the run's steps (mining, losses, dev metrics) on stderr, unless ``--quiet``."""
-    import logging
-
     from crossrank.log import logger
 
-    if args.quiet or any(getattr(h, "crossrank_cli", False) for h in logger.handlers):
+    if args.quiet:
+        yield
         return
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _StderrHandler()
     handler.setFormatter(logging.Formatter(f"crossrank {args.command}: %(message)s"))
-    handler.crossrank_cli = True  # type: ignore[attr-defined]
+    level = logger.level
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+
+
+class _StderrHandler(logging.Handler):
+    """Writes to whatever ``sys.stderr`` is at the time (not the stream of when it was made)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        print(self.format(record), file=sys.stderr)
 
 
 def _finish(args: argparse.Namespace, report: Any) -> int:
@@ -202,19 +216,20 @@ def run_train(args: argparse.Namespace) -> int:
     from crossrank.training import train_reranker
 
     progress = set_up_progress(args.quiet, args.verbose)
-    settings, data, dev_options = _load(args)
-    report = train_reranker(
-        data,
-        base=args.base,
-        output_dir=args.output,
-        loss=args.loss,
-        settings=settings,
-        resume=args.resume,
-        device=args.device,
-        show_progress=progress,
-        command=_command_line(args),
-        **dev_options,
-    )
+    with _steps_on_stderr(args):
+        settings, data, dev_options = _load(args)
+        report = train_reranker(
+            data,
+            base=args.base,
+            output_dir=args.output,
+            loss=args.loss,
+            settings=settings,
+            resume=args.resume,
+            device=args.device,
+            show_progress=progress,
+            command=_command_line(args),
+            **dev_options,
+        )
     return _finish(args, report)
 
 
@@ -223,22 +238,23 @@ def run_distill(args: argparse.Namespace) -> int:
     from crossrank.training import distill_reranker
 
     progress = set_up_progress(args.quiet, args.verbose)
-    settings, data, dev_options = _load(args)
-    report = distill_reranker(
-        data,
-        teacher=args.teacher,
-        output_dir=args.output,
-        layers=args.layers,
-        layer_choice=args.layer_choice,
-        student=args.student,
-        loss=args.loss,
-        settings=settings,
-        resume=args.resume,
-        device=args.device,
-        show_progress=progress,
-        command=_command_line(args),
-        **dev_options,
-    )
+    with _steps_on_stderr(args):
+        settings, data, dev_options = _load(args)
+        report = distill_reranker(
+            data,
+            teacher=args.teacher,
+            output_dir=args.output,
+            layers=args.layers,
+            layer_choice=args.layer_choice,
+            student=args.student,
+            loss=args.loss,
+            settings=settings,
+            resume=args.resume,
+            device=args.device,
+            show_progress=progress,
+            command=_command_line(args),
+            **dev_options,
+        )
     return _finish(args, report)
 
 
