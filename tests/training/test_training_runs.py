@@ -237,3 +237,40 @@ def test_bce_weighs_positives_by_the_negative_ratio(cross_encoder: Any) -> None:
     assert float(loss.pos_weight) == 4.0
     with pytest.raises(ValueError, match="unknown loss"):
         make_loss("hinge", cross_encoder, negatives_per_positive=1.0)
+
+
+@pytest.mark.parametrize(
+    ("kind", "loss"), [("train", "mnrl"), ("train", "lambda"), ("distill", "margin_mse")]
+)
+def test_every_loss_trains_for_real(
+    kind: str, loss: str, model_path: str, scifact_train: TrainingData, tmp_path: Path
+) -> None:
+    settings = TINY.replace(max_queries=8, max_steps=2, batch_size=4)
+    common: dict[str, Any] = {"output_dir": tmp_path / loss, "loss": loss, "settings": settings}
+    if kind == "train":
+        report = train_reranker(
+            scifact_train, base=model_path, dev_fraction=None, show_progress=False, **common
+        )
+    else:
+        report = distill_reranker(
+            scifact_train, teacher=model_path, layers=1, dev_fraction=None, show_progress=False, **common
+        )
+    assert report.steps == 2
+    assert report.loss["name"] == loss
+    assert all(math.isfinite(record["loss"]) for record in report.losses)
+    assert len(Reranker(str(tmp_path / loss), backend="torch").score_pairs(PROBE_PAIRS)) == 2
+
+
+def test_mined_negatives_of_real_data_are_never_judged_positives(scifact_train: TrainingData) -> None:
+    from crossrank.training.mining import build_mining_first_stage, mine_hard_negatives
+
+    data = scifact_train.select([query.query_id for query in scifact_train.queries[:40]])
+    stage = build_mining_first_stage(data, "bm25")
+    settings = TrainingSettings(negatives=10, negatives_to_rank=30)
+    mined, report = mine_hard_negatives(data, stage, settings)
+    for item in mined:
+        positives = {judgement.document_id for judgement in item.query.positives}
+        assert not positives & {judgement.document_id for judgement in item.mined}
+        assert len(item.mined) == 10
+    # BM25 ranks many positives inside the range: the exclusion had work to do.
+    assert report.skipped_judged > 10
