@@ -115,6 +115,9 @@ def test_the_model_card_records_the_run(fine_tuned: Any) -> None:
     assert f"{report.steps} steps" in card
     assert "16 queries" in card
     assert "| ndcg@10 |" in card
+    # The saved model is the best dev checkpoint, whose metrics the trainer already measured.
+    assert report.best_checkpoint is not None
+    assert f"Best dev checkpoint: `{Path(report.best_checkpoint).name}`" in card
     saved = json.loads((output / "training_report.json").read_text(encoding="utf-8"))
     assert saved["dev_after"] == report.dev_after
     assert saved["versions"]["sentence-transformers"]

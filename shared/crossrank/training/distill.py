@@ -21,6 +21,7 @@ from crossrank.training.mining import mine_hard_negatives
 from crossrank.training.model_card import TrainingReport, write_model_card
 from crossrank.training.pipeline import (
     check_output_dir,
+    final_dev_metrics,
     library_versions,
     pair_scorer_of,
     prepare,
@@ -251,7 +252,7 @@ def distill_reranker(
         show_progress=show_progress,
     )
     save_model(student_model, output, window=window)
-    dev_after = prepared.evaluation.measure(student_model) if prepared.evaluation is not None else None
+    dev_after = final_dev_metrics(prepared.evaluation, student_model, outcome.best_checkpoint)
     extra: dict[str, Any] = {"student": described, "teacher_dev": teacher_dev}
     if outcome.resumed_from:
         extra["resumed_from"] = outcome.resumed_from

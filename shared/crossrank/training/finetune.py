@@ -20,6 +20,7 @@ from crossrank.training.mining import mine_hard_negatives
 from crossrank.training.model_card import TrainingReport, write_model_card
 from crossrank.training.pipeline import (
     check_output_dir,
+    final_dev_metrics,
     is_cross_encoder,
     library_versions,
     pair_scorer_of,
@@ -137,7 +138,7 @@ def train_reranker(
         no_duplicates=loss == "mnrl",
     )
     save_model(model, output, window=window)
-    dev_after = prepared.evaluation.measure(model) if prepared.evaluation is not None else None
+    dev_after = final_dev_metrics(prepared.evaluation, model, outcome.best_checkpoint)
     report = TrainingReport(
         kind="train",
         output_dir=str(output),

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Prepared",
     "check_output_dir",
+    "final_dev_metrics",
     "is_cross_encoder",
     "library_versions",
     "pair_scorer_of",
@@ -170,6 +171,24 @@ def pair_scorer_of(model: CrossEncoder, *, max_length: int | None, raw: bool) ->
         return [float(value) for value in values]
 
     return score
+
+
+def final_dev_metrics(
+    evaluation: DevEvaluation | None, model: CrossEncoder, best_checkpoint: str | None
+) -> dict[str, float] | None:
+    """The saved model's dev metrics: those the trainer measured for the best checkpoint, else measured now.
+
+    The best checkpoint was evaluated during training, and the saved model is that
+    checkpoint, so evaluating it again would only repeat the work.
+    """
+    if evaluation is None:
+        return None
+    if best_checkpoint is not None:
+        step = float(best_checkpoint.rsplit("-", 1)[-1])
+        for record in reversed(evaluation.history):
+            if record["step"] == step:
+                return {key: value for key, value in record.items() if key not in ("step", "epoch")}
+    return evaluation.measure(model)
 
 
 def save_model(model: CrossEncoder, output_dir: Path, *, window: int) -> None:

@@ -84,9 +84,9 @@ class TrainingSettings:
         },
     )
     seed: int = field(default=12, metadata={"doc": "seed of the head, the data order and the dev split"})
-    dev_k: int = field(default=30, metadata={"doc": "first-stage candidates per dev query"})
+    dev_k: int = field(default=20, metadata={"doc": "first-stage candidates per dev query"})
     dev_max_queries: int | None = field(
-        default=100, metadata={"doc": "evaluate at most this many dev queries (the first by id)"}
+        default=60, metadata={"doc": "evaluate at most this many dev queries (the first by id)"}
     )
     eval_steps: int | None = field(
         default=None,
