@@ -126,3 +126,24 @@ def test_train_on_a_pairs_file_saves_a_model_whose_card_has_the_command(
     # A second run into the same directory is refused unless it resumes.
     assert main(argv) == 1
     assert "--resume" in capsys.readouterr().err
+
+
+def _documented_commands() -> list[list[str]]:
+    root = Path(__file__).resolve().parents[2]
+    text = "\n".join(
+        (root / name).read_text(encoding="utf-8") for name in ("README.md", "docs/training.md")
+    ).replace("\\\n", " ")
+    commands = []
+    for line in text.splitlines():
+        words = shlex.split(line.split("#", 1)[0]) if line.lstrip().startswith("crossrank ") else []
+        if words[1:2] in (["train"], ["distill"]):
+            commands.append(words[1:])
+    return commands
+
+
+def test_the_documented_train_and_distill_commands_parse(model_path: str) -> None:
+    commands = _documented_commands()
+    assert {command[0] for command in commands} == {"train", "distill"}
+    parser = build_parser()
+    for command in commands:
+        parser.parse_args(command)  # exits 2 on a flag that does not exist
