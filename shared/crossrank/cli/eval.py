@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from crossrank.cli.args import add_model_argument, add_option_argument, option_values, positive_int
+from crossrank.cli.compare import add_comparison_flags, comparison_document, format_comparison, read_report
 from crossrank.cli.output import status, write_reports
 from crossrank.cli.progress import add_verbose_flag
 from crossrank.evaluation.evaluator import VARIANT_LABELS
@@ -75,6 +76,14 @@ def add_eval_command(commands: argparse._SubParsersAction[argparse.ArgumentParse
         default=None,
         help="where the dense index is kept (default: $CROSSRANK_CACHE_DIR or ~/.cache/crossrank)",
     )
+    parser.add_argument(
+        "--compare-to",
+        default=None,
+        metavar="BASELINE.json",
+        help="also compare this run query by query with an earlier report of the same queries (e.g. the "
+        "fp32 single stage): paired NDCG@10 difference with a 95%% bootstrap interval (crossrank compare)",
+    )
+    add_comparison_flags(parser)
     parser.add_argument("--quiet", action="store_true", help="no progress bars or status lines")
     add_verbose_flag(parser)
     parser.set_defaults(run=run_eval)
@@ -100,6 +109,8 @@ def run_eval(args: argparse.Namespace) -> int:
 
     started = time.perf_counter()
     show_progress = set_up_progress(args.quiet, args.verbose)
+    # Read first: a missing or malformed baseline fails before minutes of scoring.
+    baseline = read_report(args.compare_to) if args.compare_to else None
     dataset = load_beir(args.data_dir, split=args.split)
     query_ids = select_query_ids(dataset, args.limit)
     reranker = Reranker(args.model, **option_values(args))
@@ -144,6 +155,10 @@ def run_eval(args: argparse.Namespace) -> int:
     document["machine"] = {**machine, "load_average_1m_end": load_average()}
     document["backend"] = reranker.backend_in_use
     print(format_eval_table(document))
+    if baseline is not None:
+        document["comparison"] = comparison_document(baseline, document, samples=args.samples, seed=args.seed)
+        print()
+        print(format_comparison(document["comparison"]))
     write_reports(args, document, lambda path: plot_eval([document], path))
     return 0
 

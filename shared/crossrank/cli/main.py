@@ -1,4 +1,4 @@
-"""The ``crossrank`` command: ``demo``, ``eval``, ``bench``, ``serve``, ``train`` and ``distill``."""
+"""The ``crossrank`` command: demo, eval, bench, compare, serve, train and distill."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ __all__ = ["main"]
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with one sub-command per job."""
     from crossrank.cli.bench import add_bench_command
+    from crossrank.cli.compare import add_compare_command
     from crossrank.cli.demo import add_demo_command
     from crossrank.cli.eval import add_eval_command
     from crossrank.cli.serve import add_serve_command
@@ -29,6 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_demo_command(commands)
     add_eval_command(commands)
     add_bench_command(commands)
+    add_compare_command(commands)
     add_serve_command(commands)
     add_train_command(commands)
     add_distill_command(commands)

@@ -1,0 +1,119 @@
+"""``crossrank compare``: two ``crossrank eval`` reports of the same queries, compared query by query."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from crossrank.cli.args import positive_int
+from crossrank.cli.output import json_text, status
+
+__all__ = ["add_compare_command", "format_comparison", "read_report"]
+
+
+def add_compare_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the ``compare`` sub-command to the ``crossrank`` parser."""
+    parser = commands.add_parser(
+        "compare",
+        help="paired NDCG@10 difference (95%% bootstrap interval) of two crossrank eval --json reports",
+        description=(
+            "Compare a candidate (a speed option, a fine-tuned model, a student) with a baseline on the "
+            "same queries and candidates: mean NDCG@10 difference with a 95%% paired bootstrap interval, "
+            "the share of queries whose top 10 changed, and the share of the baseline's top 10 the "
+            "candidate keeps in its top 30."
+        ),
+    )
+    parser.add_argument("baseline", metavar="BASELINE.json", help="the reference report")
+    parser.add_argument("candidate", metavar="CANDIDATE.json", help="the report to compare with it")
+    add_comparison_flags(parser)
+    parser.add_argument("--json", default=None, metavar="OUT.json", help="also write the comparison here")
+    parser.add_argument("--quiet", action="store_true", help="no status lines")
+    parser.set_defaults(run=run_compare)
+
+
+def add_comparison_flags(parser: argparse.ArgumentParser) -> None:
+    """``--samples`` and ``--seed`` of the bootstrap (shared with ``crossrank eval --compare-to``)."""
+    parser.add_argument(
+        "--samples", type=positive_int, default=10_000, help="bootstrap resamples (default: 10000)"
+    )
+    parser.add_argument("--seed", type=int, default=0, help="bootstrap seed (default: 0)")
+
+
+def read_report(path: str) -> dict[str, Any]:
+    """Read a ``crossrank eval --json`` report.
+
+    Raises:
+        FileNotFoundError: If the file is missing.
+        ValueError: If it is not a JSON eval report.
+    """
+    file = Path(path)
+    if not file.is_file():
+        raise FileNotFoundError(f"no report at {path!r}: write one with crossrank eval --json.")
+    try:
+        document = json.loads(file.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path!r} is not JSON ({exc.msg} at line {exc.lineno}).") from None
+    if not isinstance(document, dict) or "variants" not in document:
+        raise ValueError(f"{path!r} is not a crossrank eval --json report (no 'variants').")
+    return document
+
+
+def comparison_document(
+    baseline: Mapping[str, Any], candidate: Mapping[str, Any], *, samples: int, seed: int
+) -> dict[str, Any]:
+    """The comparison as JSON: both models, the protocol and one record per variant."""
+    from crossrank.evaluation.comparison import compare_reports
+
+    compared = compare_reports(baseline, candidate, samples=samples, seed=seed)
+    return {
+        "baseline_model": baseline.get("model"),
+        "candidate_model": candidate.get("model"),
+        "protocol": {name: baseline.get(name) for name in ("dataset", "split", "first_stage", "k", "long")},
+        "bootstrap": {"samples": samples, "seed": seed, "confidence": 0.95},
+        "variants": [item.to_json() for item in compared],
+    }
+
+
+def format_comparison(document: Mapping[str, Any]) -> str:
+    """The comparison as a Markdown table."""
+    protocol = document["protocol"]
+    lines = [
+        f"{protocol['dataset']} {protocol['split']}, {protocol['first_stage']} top-{protocol['k']}"
+        f"{', long documents' if protocol['long'] else ''}; baseline {document['baseline_model']}, "
+        f"candidate {document['candidate_model']}",
+        "",
+        "| variant | queries | baseline NDCG@10 | candidate NDCG@10 | difference | 95% CI | top 10 changed "
+        "| baseline top 10 in candidate top 30 |",
+        "| --- | ---: | ---: | ---: | ---: | --- | ---: | ---: |",
+    ]
+    for row in document["variants"]:
+        kept = row["baseline_top_10_in_candidate_top_30"]
+        lines.append(
+            f"| {row['variant']} | {row['queries']} | {row['baseline_ndcg']:.4f} "
+            f"| {row['candidate_ndcg']:.4f} "
+            f"| {row['difference']:+.4f} | [{row['ci_low']:+.4f}, {row['ci_high']:+.4f}] "
+            f"| {row['top_10_changed']:.1%} | {'-' if kept is None else f'{kept:.4f}'} |"
+        )
+    return "\n".join(lines)
+
+
+def run_compare(args: argparse.Namespace) -> int:
+    """Run ``crossrank compare``."""
+    document = comparison_document(
+        read_report(args.baseline), read_report(args.candidate), samples=args.samples, seed=args.seed
+    )
+    print(format_comparison(document))
+    write_comparison(args, document)
+    return 0
+
+
+def write_comparison(args: argparse.Namespace, document: Any, path: str | None = None) -> None:
+    """Write the comparison to ``path`` (default ``--json``) if one is given."""
+    target = path if path is not None else args.json
+    if target:
+        Path(target).parent.mkdir(parents=True, exist_ok=True)
+        Path(target).write_text(json_text(document), encoding="utf-8")
+        status(args, f"wrote {target}")
