@@ -30,8 +30,10 @@ __all__ = [
     "LongDocuments",
     "Normalize",
     "Option",
+    "check_cascade",
     "check_int",
     "check_threshold",
+    "coarse_stage_options",
     "default_options",
     "options_docstring",
     "validate_options",
@@ -126,6 +128,22 @@ def _optional_str(value: Any) -> str | None:
     return value
 
 
+def _optional_model(value: Any) -> Any:
+    from crossrank.models.loading import check_model_spec
+
+    if isinstance(value, str) and not value.strip():
+        raise ValueError(
+            "coarse_model must be a model path or hub id, not an empty string; None turns it off."
+        )
+    try:
+        check_model_spec(value)
+    except TypeError as exc:
+        raise TypeError(
+            str(exc).replace("model must be None (the default model)", "coarse_model must be None")
+        ) from None
+    return value
+
+
 def _optional_key(value: Any) -> str | None:
     if value is not None and not isinstance(value, str):
         raise TypeError(f"api_key must be a string or None, got {type(value).__name__}.")
@@ -211,6 +229,34 @@ _OPTION_LIST = (
         _choice("precision", PRECISIONS),
         reloads_model=True,
         choices=PRECISIONS,
+    ),
+    Option(
+        "coarse_model",
+        None,
+        "A cheaper cross-encoder (a path, a hub id, a CrossEncoder or a PairScorer; e.g. a student "
+        "from crossrank distill) for a "
+        "coarse-to-fine cascade: it scores every candidate and only its best coarse_keep are scored "
+        "by model. None with coarse_backend set: model itself in that backend (a self-cascade); "
+        "both None: a single stage.",
+        _optional_model,
+        ranking=True,
+    ),
+    Option(
+        "coarse_backend",
+        None,
+        "The coarse stage's backend (as backend; e.g. 'onnx-int8'); None is 'auto' for a "
+        "coarse_model and no cascade without one.",
+        _choice("coarse_backend", (None, *BACKENDS)),
+        ranking=True,
+        choices=BACKENDS,
+    ),
+    Option(
+        "coarse_keep",
+        30,
+        "Candidates the coarse stage passes on to model; the rest follow them, marked "
+        "cut_at_stage='coarse'. Measured cost and quality are in docs/benchmarks.md.",
+        _int("coarse_keep", 1),
+        ranking=True,
     ),
     Option(
         "long_documents",
@@ -356,3 +402,65 @@ def options_docstring(indent: int = 8, names: tuple[str, ...] | None = None) -> 
             )
         )
     return "\n".join(lines)
+
+
+# What the coarse stage of a cascade inherits from the whole reranker: where and how models
+# load, and how candidates become windows and batches, so both stages read the same windows.
+_COARSE_INHERITS = (
+    "device",
+    "trust_remote_code",
+    "long_documents",
+    "window_overlap",
+    "max_windows",
+    "normalize",
+    "batch_size",
+    "max_tokens_per_batch",
+    "show_progress_bar",
+    "score_cache_size",
+)
+
+
+def coarse_stage_options(options: Mapping[str, Any]) -> dict[str, Any]:
+    """The options of a cascade's coarse stage, from the whole reranker's.
+
+    Args:
+        options: The reranker's validated options.
+
+    Returns:
+        Keyword arguments for the coarse stage's ``Reranker``: the inherited options, its
+        backend (``coarse_backend``, else ``"auto"``) and, for a self-cascade, the model's
+        ``cross_encoder_kwargs``.
+    """
+    stage = {name: options[name] for name in _COARSE_INHERITS}
+    stage["backend"] = options["coarse_backend"] or "auto"
+    if options["coarse_model"] is None:
+        stage["cross_encoder_kwargs"] = options["cross_encoder_kwargs"]
+    return stage
+
+
+def check_cascade(model: object, options: Mapping[str, Any]) -> None:
+    """Refuse a cascade that cannot work, naming the fix.
+
+    Raises:
+        ValueError: For a cascade on a server URL, a self-cascade of a ready scorer, or a
+            self-cascade whose coarse backend is the model's own.
+    """
+    from crossrank.models.remote_client import is_server_url
+
+    if isinstance(model, str) and is_server_url(model):
+        raise ValueError(
+            "coarse_model/coarse_backend apply to models crossrank runs here, not to a server URL; "
+            "start the server with its own cascade options instead."
+        )
+    if options["coarse_model"] is not None:
+        return
+    if not isinstance(model, str | type(None)) and not hasattr(model, "predict"):
+        raise ValueError(
+            "a self-cascade (coarse_backend without coarse_model) loads the model again in another "
+            "backend, which a ready PairScorer cannot be; pass coarse_model= as well."
+        )
+    if options["coarse_backend"] == options["backend"] and options["precision"] == "auto":
+        raise ValueError(
+            f"coarse_backend={options['coarse_backend']!r} is the model's own backend, so the coarse "
+            "stage would be the model itself; choose a cheaper one such as 'onnx-int8', or set coarse_model."
+        )

@@ -17,11 +17,14 @@ from crossrank.options import (
     Fusion,
     LongDocuments,
     Normalize,
+    check_cascade,
     check_int,
     check_threshold,
+    coarse_stage_options,
     options_docstring,
     validate_options,
 )
+from crossrank.ranking.cascade import cascade_survivors, rank_cascade
 from crossrank.ranking.inputs import check_documents, check_pairs, check_query, check_retrieval_scores
 from crossrank.ranking.score_cache import CacheInfo, ScoreCache
 from crossrank.ranking.selection import rank_documents
@@ -72,6 +75,9 @@ class Reranker:
     backend: OptionValue[Backend] = OptionValue()
     """The requested backend (see :attr:`backend_in_use` for the one that runs)."""
     precision: OptionValue[Precision] = OptionValue()
+    coarse_model: OptionValue[str | CrossEncoder | PairScorer | None] = OptionValue()
+    coarse_backend: OptionValue[Backend | None] = OptionValue()
+    coarse_keep: OptionValue[int] = OptionValue()
     long_documents: OptionValue[LongDocuments] = OptionValue()
     window_overlap: OptionValue[int | None] = OptionValue()
     max_windows: OptionValue[int | None] = OptionValue()
@@ -96,6 +102,9 @@ class Reranker:
         api_key: str | None = None,
         backend: Backend = "auto",
         precision: Precision = "auto",
+        coarse_model: str | CrossEncoder | PairScorer | None = None,
+        coarse_backend: Backend | None = None,
+        coarse_keep: int = 30,
         long_documents: LongDocuments = "chunk_max",
         window_overlap: int | None = None,
         max_windows: int | None = 16,
@@ -125,6 +134,9 @@ class Reranker:
         self._scorer: PairScorer | None = model if isinstance(model, PairScorer) else None
         self._remote: RemoteReranker | None = None
         self._load_lock: threading.Lock = threading.Lock()
+        self._coarse: Reranker | None = None
+        if self.is_cascade:
+            check_cascade(model, self._options)
 
     @property
     def options(self) -> dict[str, Any]:
@@ -156,6 +168,24 @@ class Reranker:
                 if self._remote is None:
                     self._remote = RemoteReranker(str(self._model_spec), api_key=self.api_key)
         return self._remote
+
+    @property
+    def is_cascade(self) -> bool:
+        """Whether a coarse stage runs first (``coarse_model`` or ``coarse_backend`` is set)."""
+        return self.coarse_model is not None or self.coarse_backend is not None
+
+    @property
+    def coarse(self) -> Reranker | None:
+        """The coarse stage of a cascade (its model loads on first use), or ``None``."""
+        if not self.is_cascade:
+            return None
+        if self._coarse is None:
+            with self._load_lock:
+                if self._coarse is None:
+                    self._coarse = Reranker(
+                        self.coarse_model or self._model_spec, **coarse_stage_options(self._options)
+                    )
+        return self._coarse
 
     @property
     def scorer(self) -> PairScorer:
@@ -242,7 +272,27 @@ class Reranker:
         if remote is not None:
             return remote.rerank(query, documents, **self._remote_call(scores_in, top_n, score_threshold))
 
-        text_scores = self._score_texts(query, documents, [f"documents[{i}]" for i in range(len(documents))])
+        names = [f"documents[{i}]" for i in range(len(documents))]
+        coarse = self.coarse
+        if coarse is not None:
+            coarse_scores = coarse._score_texts(query, documents, names)
+            survivors = cascade_survivors(documents, coarse_scores, self.coarse_keep)
+            fine_scores = self._score_texts(
+                query, [documents[i] for i in survivors], [names[i] for i in survivors]
+            )
+            return rank_cascade(
+                documents,
+                coarse_scores,
+                fine_scores,
+                survivors,
+                scores_in,
+                fusion=self.fusion,
+                rrf_k=self.rrf_k,
+                rrf_weights=self.rrf_weights,
+                top_n=self.top_n if top_n is None else top_n,
+                score_threshold=self.score_threshold if score_threshold is None else score_threshold,
+            )
+        text_scores = self._score_texts(query, documents, names)
         return rank_documents(
             documents,
             text_scores,
@@ -369,6 +419,10 @@ class Reranker:
         copy = Reranker(self._model_spec, **merged)
         if self._remote is not None and not reload:
             copy._remote = self._remote
+        if self._coarse is not None and copy.is_cascade and not reload:
+            same_stage = coarse_stage_options(merged) == coarse_stage_options(current)
+            if same_stage and merged["coarse_model"] == current["coarse_model"]:
+                copy._coarse = self._coarse
         if self._scorer is not None and (not reload or isinstance(self._model_spec, PairScorer)):
             copy._scorer = self._scorer
             # A cache only ever serves one scorer object, so its keys stay unambiguous.

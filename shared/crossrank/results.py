@@ -24,6 +24,11 @@ class RerankResult:
         window_index: Which of those windows won (0-based, in document order).
         window_span: ``(start, end)`` character offsets of the winning window in the
             candidate text, so ``text[start:end]`` is the passage that scored best.
+        coarse_score: With a cascade (``coarse_model`` or ``coarse_backend``), the coarse
+            stage's score of the candidate; ``None`` for a single stage.
+        cut_at_stage: ``"coarse"`` when the coarse stage did not pass the candidate on (it
+            then follows every survivor, and ``score`` and ``cross_encoder_score`` are the
+            coarse stage's); ``None`` when it reached the final stage.
     """
 
     index: int
@@ -34,3 +39,5 @@ class RerankResult:
     num_windows: int
     window_index: int
     window_span: tuple[int, int]
+    coarse_score: float | None = None
+    cut_at_stage: str | None = None

@@ -1,0 +1,149 @@
+"""Coarse-to-fine ranking: a cheap stage keeps the best candidates, the accurate one ranks them.
+
+The coarse stage scores every candidate (chunk-max, like a single stage); its best
+``keep`` survive and the fine stage scores only those. Survivors are ranked exactly as a
+single stage ranks (fine scores, optionally fused with the retrieval ranking by RRF, then
+``score_threshold`` and ``top_n``). The candidates the coarse stage cut follow every
+survivor, in coarse order, marked ``cut_at_stage="coarse"``; their ``score`` is the coarse
+stage's, which is why they never outrank a survivor. With ``keep`` at least the number of
+candidates nothing is cut and the ranking is the single stage's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from crossrank.ranking.fusion import ranks_by_score, reciprocal_rank_fusion
+from crossrank.ranking.selection import select_top
+from crossrank.ranking.window_scoring import TextScore
+from crossrank.results import RerankResult
+
+__all__ = ["COARSE_STAGE", "cascade_survivors", "rank_cascade"]
+
+COARSE_STAGE = "coarse"
+"""The ``cut_at_stage`` of a candidate the coarse stage did not pass on."""
+
+
+def cascade_survivors(
+    documents: Sequence[str], coarse_scores: Mapping[str, TextScore], keep: int
+) -> list[int]:
+    """Positions of the ``keep`` documents the coarse stage scores best (ties: input order).
+
+    Args:
+        documents: The candidates.
+        coarse_scores: The coarse stage's score of each distinct text.
+        keep: How many survive.
+
+    Returns:
+        Input positions of the survivors, best coarse score first.
+
+    Raises:
+        ValueError: If ``keep`` is not a positive integer.
+    """
+    if isinstance(keep, bool) or not isinstance(keep, int) or keep < 1:
+        raise ValueError(f"coarse_keep must be a positive integer, got {keep!r}.")
+    order = sorted(range(len(documents)), key=lambda index: (-coarse_scores[documents[index]].score, index))
+    return order[:keep]
+
+
+def rank_cascade(
+    documents: Sequence[str],
+    coarse_scores: Mapping[str, TextScore],
+    fine_scores: Mapping[str, TextScore],
+    survivors: Sequence[int],
+    retrieval_scores: Sequence[float] | None,
+    *,
+    fusion: str | None,
+    rrf_k: float,
+    rrf_weights: tuple[float, float],
+    top_n: int | None,
+    score_threshold: float | None,
+) -> list[RerankResult]:
+    """The cascade's results: the ranked survivors, then the candidates cut by the coarse stage.
+
+    Args:
+        documents: The candidates, in the retriever's order.
+        coarse_scores: The coarse stage's score of every distinct text.
+        fine_scores: The fine stage's score of every surviving text.
+        survivors: Input positions of the survivors (:func:`cascade_survivors`).
+        retrieval_scores: The retriever's scores, or ``None`` for input order.
+        fusion: ``"rrf"`` or ``None`` (among the survivors, with their global retrieval ranks).
+        rrf_k: The RRF constant.
+        rrf_weights: ``(cross_encoder, retrieval)`` RRF weights.
+        top_n: How many results in all, or ``None``.
+        score_threshold: Minimum final score of a survivor; with a threshold the cut
+            candidates, which have no final score, are left out.
+
+    Returns:
+        The results, best first; every candidate at most once.
+    """
+    retrieval_ranks = (
+        list(range(1, len(documents) + 1)) if retrieval_scores is None else ranks_by_score(retrieval_scores)
+    )
+    # In input order, so ties break as in a single stage.
+    in_order = sorted(survivors)
+    fine = [fine_scores[documents[index]].score for index in in_order]
+    if fusion == "rrf":
+        survivor_ranks = [retrieval_ranks[index] for index in in_order]
+        final = reciprocal_rank_fusion(ranks_by_score(fine), survivor_ranks, k=rrf_k, weights=rrf_weights)
+    else:
+        final = fine
+    kept = [
+        _result(
+            index,
+            float(final[position]),
+            fine_scores,
+            coarse_scores,
+            documents,
+            retrieval_ranks,
+            retrieval_scores,
+        )
+        for position, index in enumerate(in_order)
+    ]
+    ranked = select_top(kept, top_n=top_n, score_threshold=score_threshold)
+    if score_threshold is not None or (top_n is not None and len(ranked) >= top_n):
+        return ranked
+    chosen = set(survivors)
+    cut = [index for index in range(len(documents)) if index not in chosen]
+    cut.sort(key=lambda index: (-coarse_scores[documents[index]].score, index))
+    room = len(cut) if top_n is None else top_n - len(ranked)
+    return ranked + [
+        _result(
+            index,
+            coarse_scores[documents[index]].score,
+            coarse_scores,
+            coarse_scores,
+            documents,
+            retrieval_ranks,
+            retrieval_scores,
+            cut_at_stage=COARSE_STAGE,
+        )
+        for index in cut[:room]
+    ]
+
+
+def _result(
+    index: int,
+    score: float,
+    scores: Mapping[str, TextScore],
+    coarse_scores: Mapping[str, TextScore],
+    documents: Sequence[str],
+    retrieval_ranks: Sequence[int],
+    retrieval_scores: Sequence[float] | None,
+    *,
+    cut_at_stage: str | None = None,
+) -> RerankResult:
+    text = documents[index]
+    verdict = scores[text]
+    return RerankResult(
+        index=index,
+        score=float(score),
+        cross_encoder_score=float(verdict.score),
+        retrieval_rank=retrieval_ranks[index],
+        retrieval_score=None if retrieval_scores is None else float(retrieval_scores[index]),
+        num_windows=verdict.num_windows,
+        window_index=verdict.window_index,
+        window_span=verdict.window_span,
+        coarse_score=float(coarse_scores[text].score),
+        cut_at_stage=cut_at_stage,
+    )

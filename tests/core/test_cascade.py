@@ -1,0 +1,133 @@
+"""Coarse-to-fine cascades, driven by deterministic fake scorers."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pytest
+from fake_scorer import FakeScorer
+
+from crossrank import Reranker
+
+QUERY = "red apple pie"
+DOCUMENTS = [
+    "green pear",  # fine 0, coarse 0
+    "red apple pie",  # fine 3, coarse 1
+    "a red car",  # fine 1, coarse 1
+    "apple pie recipe",  # fine 2, coarse 0
+    "red red wine",  # fine 2, coarse 2
+    "blue sky",  # fine 0, coarse 0
+]
+
+
+class FirstWordScorer(FakeScorer):
+    """A cheaper, cruder judge: counts only the query's first word."""
+
+    def score(self, pairs: Sequence[tuple[Sequence[int], Sequence[int]]]) -> list[float]:
+        self.batches.append([(list(q), list(p)) for q, p in pairs])
+        return [float(sum(1 for token in passage if token == query[0])) for query, passage in pairs]
+
+
+def make(**options: object) -> tuple[Reranker, FakeScorer, FirstWordScorer]:
+    fine, coarse = FakeScorer(), FirstWordScorer()
+    return Reranker(fine, coarse_model=coarse, **options), fine, coarse  # type: ignore[arg-type]
+
+
+def test_only_the_coarse_survivors_reach_the_fine_stage() -> None:
+    reranker, fine, coarse = make(coarse_keep=3)
+    results = reranker.rerank(QUERY, DOCUMENTS)
+    assert coarse.pairs_scored == len(DOCUMENTS)
+    assert fine.pairs_scored == 3
+    survivors = [r for r in results if r.cut_at_stage is None]
+    cut = [r for r in results if r.cut_at_stage == "coarse"]
+    # Coarse keeps "red red wine" (2), then "red apple pie" and "a red car" (1, input order).
+    assert [r.index for r in survivors] == [1, 4, 2]
+    assert [r.score for r in survivors] == [3.0, 2.0, 1.0]
+    assert [r.index for r in cut] == [0, 3, 5]
+    assert results == survivors + cut  # every survivor first
+    assert sorted(r.index for r in results) == list(range(len(DOCUMENTS)))  # each candidate once
+    assert all(r.coarse_score is not None for r in results)
+    assert [r.coarse_score for r in survivors] == [1.0, 2.0, 1.0]
+    assert all(r.score == r.cross_encoder_score == r.coarse_score for r in cut)
+
+
+def test_keeping_every_candidate_gives_the_single_stage_ranking() -> None:
+    for options in ({}, {"fusion": "rrf"}, {"top_n": 2}, {"score_threshold": 1.5}):
+        cascade, _, _ = make(coarse_keep=len(DOCUMENTS), **options)
+        single = Reranker(FakeScorer(), **options)  # type: ignore[arg-type]
+        retrieval = [0.1, 0.9, 0.5, 0.3, 0.8, 0.2]
+        got = cascade.rerank(QUERY, DOCUMENTS, retrieval_scores=retrieval)
+        want = single.rerank(QUERY, DOCUMENTS, retrieval_scores=retrieval)
+        assert [(r.index, r.score, r.retrieval_rank) for r in got] == [
+            (r.index, r.score, r.retrieval_rank) for r in want
+        ]
+        assert all(r.cut_at_stage is None for r in got)
+        assert all(r.coarse_score is None for r in want)
+
+
+def test_fusion_ranks_survivors_with_their_global_retrieval_ranks() -> None:
+    reranker, _, _ = make(coarse_keep=2, fusion="rrf", rrf_k=1.0)
+    retrieval = [0.9, 0.1, 0.2, 0.3, 0.8, 0.4]  # "red red wine" is 2nd, "red apple pie" 6th
+    results = reranker.rerank(QUERY, DOCUMENTS, retrieval_scores=retrieval)
+    first, second = results[:2]
+    assert {first.index, second.index} == {4, 1}
+    assert first.retrieval_rank in (2, 6)
+    # Fine ranks among the survivors: "red apple pie" 1st, "red red wine" 2nd.
+    by_index = {r.index: r for r in results[:2]}
+    assert by_index[1].score == pytest.approx(1 / (1 + 1) + 1 / (1 + 6))
+    assert by_index[4].score == pytest.approx(1 / (1 + 2) + 1 / (1 + 2))
+
+
+def test_top_n_counts_cut_candidates_and_a_threshold_leaves_them_out() -> None:
+    reranker, _, _ = make(coarse_keep=2)
+    assert [r.index for r in reranker.rerank(QUERY, DOCUMENTS, top_n=1)] == [1]
+    four = reranker.rerank(QUERY, DOCUMENTS, top_n=4)
+    assert [r.cut_at_stage for r in four] == [None, None, "coarse", "coarse"]
+    thresholded = reranker.rerank(QUERY, DOCUMENTS, score_threshold=0.0)
+    assert [r.index for r in thresholded] == [1, 4]
+
+
+@pytest.mark.parametrize(
+    ("options", "error", "message"),
+    [
+        ({"coarse_keep": 0}, ValueError, "coarse_keep must be a positive integer, got 0"),
+        ({"coarse_keep": True}, ValueError, "coarse_keep must be a positive integer, got True"),
+        ({"coarse_keep": 2.5}, ValueError, "coarse_keep must be a positive integer, got 2.5"),
+        ({"coarse_backend": "tensorrt"}, ValueError, "coarse_backend must be one of"),
+        ({"coarse_model": ""}, ValueError, "not an empty string"),
+        ({"coarse_model": 42}, TypeError, "coarse_model must be None"),
+    ],
+)
+def test_bad_cascade_options_are_refused(options: dict[str, object], error: type, message: str) -> None:
+    with pytest.raises(error, match=message):
+        Reranker(FakeScorer(), **options)  # type: ignore[arg-type]
+
+
+def test_impossible_cascades_name_the_fix() -> None:
+    with pytest.raises(ValueError, match="a ready PairScorer cannot be; pass coarse_model"):
+        Reranker(FakeScorer(), coarse_backend="onnx-int8")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="not to a server URL"):
+        Reranker("http://127.0.0.1:9", coarse_backend="onnx-int8")
+    with pytest.raises(ValueError, match="would be the model itself"):
+        Reranker("some/model", backend="onnx", coarse_backend="onnx")
+
+
+def test_copies_share_the_coarse_stage_until_it_changes() -> None:
+    reranker, _, coarse = make(coarse_keep=2)
+    reranker.rerank(QUERY, DOCUMENTS)
+    assert reranker.with_options(top_n=3).coarse is reranker.coarse
+    assert reranker.with_options(coarse_keep=4).coarse is reranker.coarse
+    other = reranker.with_options(coarse_model=FirstWordScorer())
+    assert other.coarse is not reranker.coarse
+    single = reranker.with_options(coarse_model=None)
+    assert not single.is_cascade
+    assert single.coarse is None
+    assert reranker.coarse is not None
+    assert reranker.coarse.scorer is coarse
+
+
+def test_the_caller_documents_are_not_mutated() -> None:
+    reranker, _, _ = make(coarse_keep=2)
+    documents = list(DOCUMENTS)
+    reranker.rerank(QUERY, documents)
+    assert documents == DOCUMENTS
