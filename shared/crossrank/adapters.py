@@ -38,7 +38,9 @@ else:
     ModelSpec = Any
 
 __all__ = [
+    "COARSE_SCORE_KEY",
     "CROSS_ENCODER_SCORE_KEY",
+    "CUT_AT_STAGE_KEY",
     "MODEL_DOC",
     "NUM_WINDOWS_KEY",
     "RELEVANCE_SCORE_KEY",
@@ -65,6 +67,10 @@ NUM_WINDOWS_KEY = "crossrank_num_windows"
 """Metadata key of how many windows of the text were scored (int)."""
 RETRIEVAL_RANK_KEY = "crossrank_retrieval_rank"
 """Metadata key of the 1-based rank the text had coming out of the retriever (int)."""
+COARSE_SCORE_KEY = "crossrank_coarse_score"
+"""With a cascade: metadata key of the coarse stage's score (float)."""
+CUT_AT_STAGE_KEY = "crossrank_cut_at_stage"
+"""With a cascade: metadata key of ``"coarse"`` for a candidate the coarse stage cut, else ``None``."""
 
 MODEL_DOC = (
     "A hub id or local directory of a sentence-transformers cross-encoder, an already-built "
@@ -78,12 +84,16 @@ _NO_DEFAULT: Any = object()
 
 def rerank_details(result: RerankResult) -> dict[str, Any]:
     """The ``crossrank_*`` metadata of one result (JSON-friendly values)."""
-    return {
+    details: dict[str, Any] = {
         CROSS_ENCODER_SCORE_KEY: result.cross_encoder_score,
         WINDOW_SPAN_KEY: list(result.window_span),
         NUM_WINDOWS_KEY: result.num_windows,
         RETRIEVAL_RANK_KEY: result.retrieval_rank,
     }
+    if result.coarse_score is not None:
+        details[COARSE_SCORE_KEY] = result.coarse_score
+        details[CUT_AT_STAGE_KEY] = result.cut_at_stage
+    return details
 
 
 def option_field(name: str, *, default: Any = _NO_DEFAULT, note: str = "", exclude: bool = False) -> Any:

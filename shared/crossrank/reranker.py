@@ -419,16 +419,20 @@ class Reranker:
         copy = Reranker(self._model_spec, **merged)
         if self._remote is not None and not reload:
             copy._remote = self._remote
-        if self._coarse is not None and copy.is_cascade and not reload:
-            same_stage = coarse_stage_options(merged) == coarse_stage_options(current)
-            if same_stage and merged["coarse_model"] == current["coarse_model"]:
-                copy._coarse = self._coarse
+        if self._coarse is not None and copy.is_cascade and _same_spec(merged, current, "coarse_model"):
+            # The coarse stage's own with_options shares its loaded model unless its loading changed.
+            copy._coarse = self._coarse.with_options(**coarse_stage_options(merged))
         if self._scorer is not None and (not reload or isinstance(self._model_spec, PairScorer)):
             copy._scorer = self._scorer
             # A cache only ever serves one scorer object, so its keys stay unambiguous.
             if self._score_cache is not None and merged["score_cache_size"] == self.score_cache_size:
                 copy._score_cache = self._score_cache
         return copy
+
+
+def _same_spec(merged: dict[str, Any], current: dict[str, Any], name: str) -> bool:
+    a, b = merged[name], current[name]
+    return a is b or (isinstance(a, str) and a == b)
 
 
 def _checked(

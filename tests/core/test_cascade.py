@@ -115,10 +115,14 @@ def test_impossible_cascades_name_the_fix() -> None:
 def test_copies_share_the_coarse_stage_until_it_changes() -> None:
     reranker, _, coarse = make(coarse_keep=2)
     reranker.rerank(QUERY, DOCUMENTS)
-    assert reranker.with_options(top_n=3).coarse is reranker.coarse
-    assert reranker.with_options(coarse_keep=4).coarse is reranker.coarse
+    for changed in ({"top_n": 3}, {"coarse_keep": 4}, {"score_cache_size": 0}, {"max_windows": 2}):
+        copy = reranker.with_options(**changed)
+        assert copy.coarse is not None
+        assert copy.coarse.scorer is coarse
+    assert reranker.with_options(max_windows=2).coarse.max_windows == 2  # type: ignore[union-attr]
     other = reranker.with_options(coarse_model=FirstWordScorer())
-    assert other.coarse is not reranker.coarse
+    assert other.coarse is not None
+    assert other.coarse.scorer is not coarse
     single = reranker.with_options(coarse_model=None)
     assert not single.is_cascade
     assert single.coarse is None

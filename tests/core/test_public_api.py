@@ -28,4 +28,3 @@ def test_crossrank_all_is_pinned() -> None:
     )
     for name in crossrank.__all__:
         assert hasattr(crossrank, name), name
-

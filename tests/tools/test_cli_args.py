@@ -53,6 +53,7 @@ def test_a_switch_sets_the_option_and_the_value_lands_under_the_option_name() ->
 
 def test_the_commands_hand_their_reranking_options_to_the_reranker_by_name() -> None:
     parser = build_parser()
+    single_stage = {"coarse_model": None, "coarse_backend": None, "coarse_keep": 30}
     demo = parser.parse_args(["demo", "--rrf", "--precision", "fp32"])
     assert option_values(demo) == {
         "top_n": 5,
@@ -61,6 +62,7 @@ def test_the_commands_hand_their_reranking_options_to_the_reranker_by_name() -> 
         "precision": "fp32",
         "fusion": "rrf",
         "score_threshold": None,
+        **single_stage,
     }
     evaluation = parser.parse_args(["eval", "data", "--batch-size", "8"])
     assert option_values(evaluation) == {
@@ -68,7 +70,11 @@ def test_the_commands_hand_their_reranking_options_to_the_reranker_by_name() -> 
         "backend": "auto",
         "precision": "auto",
         "batch_size": 8,
+        **single_stage,
     }
+    cascade = parser.parse_args(["eval", "data", "--coarse-backend", "onnx-int8", "--coarse-keep", "20"])
+    assert option_values(cascade)["coarse_backend"] == "onnx-int8"
+    assert option_values(cascade)["coarse_keep"] == 20
     bench = parser.parse_args(["bench", "--data", "data"])
     assert (bench.device, bench.batch_size) == ("cpu", 32)
 

@@ -17,6 +17,7 @@ from crossrank.options import OPTIONS
 from crossrank.ranking.inputs import check_query
 
 __all__ = [
+    "add_cascade_arguments",
     "add_model_argument",
     "add_option_argument",
     "model_argument",
@@ -142,6 +143,17 @@ def add_option_argument(
             metavar=None if option.choices else flag.lstrip("-").replace("-", "_").upper(),
             help=text,
         )
+
+
+def add_cascade_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add ``--coarse-model``, ``--coarse-backend`` and ``--coarse-keep``: a coarse-to-fine cascade.
+
+    Args:
+        parser: The sub-command's parser.
+    """
+    add_option_argument(parser, "coarse_model", "--coarse-model", type=model_argument)
+    add_option_argument(parser, "coarse_backend", "--coarse-backend")
+    add_option_argument(parser, "coarse_keep", "--coarse-keep", type=positive_int)
 
 
 def option_values(args: argparse.Namespace) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from crossrank.cli.args import (
+    add_cascade_arguments,
     add_model_argument,
     add_option_argument,
     option_values,
@@ -69,6 +70,7 @@ def add_demo_command(commands: Any) -> None:
     add_option_argument(parser, "long_documents", "--no-chunk", const="truncate")
     add_option_argument(parser, "backend", "--backend")
     add_option_argument(parser, "precision", "--precision")
+    add_cascade_arguments(parser)
     add_option_argument(
         parser,
         "fusion",

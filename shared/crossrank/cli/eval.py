@@ -10,7 +10,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from crossrank.cli.args import add_model_argument, add_option_argument, option_values, positive_int
+from crossrank.cli.args import (
+    add_cascade_arguments,
+    add_model_argument,
+    add_option_argument,
+    option_values,
+    positive_int,
+)
 from crossrank.cli.compare import add_comparison_flags, comparison_document, format_comparison, read_report
 from crossrank.cli.output import status, write_reports
 from crossrank.cli.progress import add_verbose_flag
@@ -51,6 +57,7 @@ def add_eval_command(commands: argparse._SubParsersAction[argparse.ArgumentParse
     add_option_argument(parser, "device", "--device")
     add_option_argument(parser, "backend", "--backend")
     add_option_argument(parser, "precision", "--precision")
+    add_cascade_arguments(parser)
     add_option_argument(parser, "batch_size", "--batch-size", type=positive_int)
     parser.add_argument(
         "--limit", type=positive_int, default=None, help="evaluate only the first N queries by id"

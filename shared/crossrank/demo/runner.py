@@ -43,6 +43,9 @@ class DemoSettings:
     long_documents: LongDocuments = "chunk_max"
     backend: Backend = "auto"
     precision: Precision = "auto"
+    coarse_model: str | None = None
+    coarse_backend: Backend | None = None
+    coarse_keep: int = 30
     fusion: Fusion | None = None
     score_threshold: float | None = None
     chroma_host: str | None = None
@@ -140,6 +143,9 @@ def run_demo(
         settings.model,
         backend=settings.backend,
         precision=settings.precision,
+        coarse_model=settings.coarse_model,
+        coarse_backend=settings.coarse_backend,
+        coarse_keep=settings.coarse_keep,
         long_documents=settings.long_documents,
         fusion=settings.fusion,
         score_threshold=settings.score_threshold,

@@ -238,7 +238,11 @@ def evaluate(
         scoring.clear_score_cache()
         fused, chunk_max_s = _timed(chunk_max_rrf, query, texts, scores)
         truncated, truncate_s = _timed(truncate, query, texts, scores)
-        by_cross_encoder = sorted(fused, key=lambda result: (-result.cross_encoder_score, result.index))
+        # A cascade's cut candidates carry the coarse stage's score: they stay behind the survivors.
+        by_cross_encoder = sorted(
+            fused,
+            key=lambda result: (result.cut_at_stage is not None, -result.cross_encoder_score, result.index),
+        )
         runs["truncate"][query_id] = [ids[result.index] for result in truncated]
         runs["chunk_max"][query_id] = [ids[result.index] for result in by_cross_encoder]
         runs["chunk_max_rrf"][query_id] = [ids[result.index] for result in fused]
