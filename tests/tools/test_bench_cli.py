@@ -177,12 +177,20 @@ def test_unknown_configurations_are_errors_that_list_the_choices() -> None:
         "crossrank-bf16",
         "crossrank-onnx-int8",
         "crossrank-student",
+        "crossrank-cascade-int8",
+        "crossrank-cascade-student",
     ]
     # The student runs only when one is given, and asking for it without one is an error.
     assert "crossrank-student" not in contender_names()
-    assert contender_names(student=True)[-1] == "crossrank-student"
+    assert "crossrank-cascade-student" not in contender_names()
+    assert "crossrank-cascade-int8" in contender_names()
+    assert contender_names(student=True)[-3:] == [
+        "crossrank-student",
+        "crossrank-cascade-int8",
+        "crossrank-cascade-student",
+    ]
     with pytest.raises(ValueError, match="pass --student MODEL"):
-        contender_names(["crossrank-student"])
+        contender_names(["crossrank-cascade-student"])
 
 
 def test_the_peak_memory_counter_resets_and_rises() -> None:
@@ -268,7 +276,8 @@ def test_the_real_bench_writes_the_documented_json(
 
     skipped = {entry["name"] for entry in document["skipped"]}
     names = [config["name"] for config in document["configs"]]
-    assert names == [name for name in CONTENDERS if name not in skipped]
+    assert names == [name for name in contender_names() if name not in skipped]
+    assert "crossrank-cascade-int8" in names
     assert {"crossrank-default", "crossrank-truncate", "sentence-transformers-predict"} <= set(names)
     for config in document["configs"]:
         assert set(config) >= CONFIG_KEYS

@@ -55,7 +55,12 @@ class _CrossrankContender:
 
 
 def _crossrank(
-    long_documents: str, backend: str = "auto", precision: str = "auto", *, student: bool = False
+    long_documents: str,
+    backend: str = "auto",
+    precision: str = "auto",
+    *,
+    student: bool = False,
+    cascade: str | None = None,
 ) -> Callable[[BenchSettings, dict[str, Any]], Contender]:
     def build(settings: BenchSettings, shared: dict[str, Any]) -> Contender:
         from crossrank.models.backends import describe_scorer
@@ -82,15 +87,41 @@ def _crossrank(
             long_documents=long_documents,  # type: ignore[arg-type]
             batch_size=settings.batch_size,
             score_cache_size=0,
+            coarse_model=_coarse_stage(cascade, settings, shared),
+            coarse_keep=CASCADE_KEEP,
         )
+        name = "crossrank-student" if student else _crossrank_name(long_documents, backend, precision)
         return _CrossrankContender(
-            "crossrank-student" if student else _crossrank_name(long_documents, backend, precision),
+            f"crossrank-cascade-{cascade}" if cascade else name,
             reranker,
             counter,
             _compute_dtype(describe_scorer(scorer)),
         )
 
     return build
+
+
+CASCADE_KEEP = 30
+"""Candidates the bench's cascades pass from the coarse to the fine stage."""
+
+
+def _coarse_stage(cascade: str | None, settings: BenchSettings, shared: dict[str, Any]) -> PairScorer | None:
+    """The coarse stage's scorer, loaded once: the model in int8, or the student."""
+    from crossrank.reranker import Reranker
+
+    if cascade is None:
+        return None
+    if cascade == "student" and settings.student is None:
+        raise ValueError("crossrank-cascade-student prunes with the --student model; pass --student MODEL.")
+    key = f"coarse-{cascade}"
+    if key not in shared:
+        if cascade == "int8":
+            coarse = Reranker(settings.model, device=settings.device, backend="onnx-int8", score_cache_size=0)
+        else:
+            coarse = Reranker(settings.student, device=settings.device, score_cache_size=0)
+        shared[key] = _CountingScorer(coarse.scorer)
+    counted: PairScorer = shared[key]
+    return counted
 
 
 def _crossrank_name(long_documents: str, backend: str, precision: str) -> str:
@@ -123,6 +154,9 @@ CONTENDERS: dict[str, Callable[[BenchSettings, dict[str, Any]], Contender]] = {
     "crossrank-onnx-int8": _crossrank("chunk_max", backend="onnx-int8"),
     # A distilled student (--student), with the default's settings: the cascade's cheap stage.
     "crossrank-student": _crossrank("chunk_max", student=True),
+    # Coarse-to-fine: the model in int8 (a self-cascade), or the student, keeps 30 for the model.
+    "crossrank-cascade-int8": _crossrank("chunk_max", cascade="int8"),
+    "crossrank-cascade-student": _crossrank("chunk_max", cascade="student"),
 }
 """Contender name to its builder, in report order. A builder raises
 :class:`~crossrank.errors.MissingPeerError` when its library is not installed."""
@@ -149,6 +183,9 @@ def build_contender(name: str, settings: BenchSettings, shared: dict[str, Any] |
     return CONTENDERS[name](settings, shared if shared is not None else {})
 
 
+_NEED_STUDENT = {"crossrank-student", "crossrank-cascade-student"}
+
+
 def contender_names(selected: Iterable[str] | None = None, *, student: bool = False) -> list[str]:
     """Contender names in report order, optionally restricted to ``selected``.
 
@@ -160,10 +197,10 @@ def contender_names(selected: Iterable[str] | None = None, *, student: bool = Fa
         ValueError: For an unknown name, or ``crossrank-student`` selected without a student.
     """
     if selected is None:
-        return [name for name in CONTENDERS if student or name != "crossrank-student"]
+        return [name for name in CONTENDERS if student or name not in _NEED_STUDENT]
     wanted = set(selected)
-    if "crossrank-student" in wanted and not student:
-        raise ValueError("crossrank-student times the model given with --student; pass --student MODEL.")
+    if wanted & _NEED_STUDENT and not student:
+        raise ValueError(f"{sorted(wanted & _NEED_STUDENT)} time the --student model; pass --student MODEL.")
     unknown = wanted - set(CONTENDERS)
     if unknown:
         raise ValueError(
