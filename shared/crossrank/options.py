@@ -259,6 +259,15 @@ _OPTION_LIST = (
         ranking=True,
     ),
     Option(
+        "fine_windows_per_document",
+        None,
+        "With a cascade and chunk_max: the fine stage scores only each surviving document's best "
+        "this many windows by the coarse stage's scores (the windows of its own that overlap them "
+        "most), and the document keeps the fine stage's max; None scores every window.",
+        _optional_int("fine_windows_per_document", 1),
+        ranking=True,
+    ),
+    Option(
         "long_documents",
         "chunk_max",
         "'chunk_max' scores every window of a long document and keeps the best; 'truncate' scores "

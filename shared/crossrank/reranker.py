@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from crossrank.models.backends import Backend, Precision, describe_scorer
@@ -24,11 +24,11 @@ from crossrank.options import (
     options_docstring,
     validate_options,
 )
-from crossrank.ranking.cascade import cascade_survivors, rank_cascade
+from crossrank.ranking.cascade import best_windows, cascade_survivors, rank_cascade
 from crossrank.ranking.inputs import check_documents, check_pairs, check_query, check_retrieval_scores
 from crossrank.ranking.score_cache import CacheInfo, ScoreCache
 from crossrank.ranking.selection import rank_documents
-from crossrank.ranking.window_scoring import TextScore, score_texts
+from crossrank.ranking.window_scoring import TextScore, WindowScores, score_texts
 from crossrank.results import RerankResult
 from crossrank.scorer import PairScorer
 
@@ -78,6 +78,7 @@ class Reranker:
     coarse_model: OptionValue[str | CrossEncoder | PairScorer | None] = OptionValue()
     coarse_backend: OptionValue[Backend | None] = OptionValue()
     coarse_keep: OptionValue[int] = OptionValue()
+    fine_windows_per_document: OptionValue[int | None] = OptionValue()
     long_documents: OptionValue[LongDocuments] = OptionValue()
     window_overlap: OptionValue[int | None] = OptionValue()
     max_windows: OptionValue[int | None] = OptionValue()
@@ -105,6 +106,7 @@ class Reranker:
         coarse_model: str | CrossEncoder | PairScorer | None = None,
         coarse_backend: Backend | None = None,
         coarse_keep: int = 30,
+        fine_windows_per_document: int | None = None,
         long_documents: LongDocuments = "chunk_max",
         window_overlap: int | None = None,
         max_windows: int | None = 16,
@@ -275,11 +277,12 @@ class Reranker:
         names = [f"documents[{i}]" for i in range(len(documents))]
         coarse = self.coarse
         if coarse is not None:
-            coarse_scores = coarse._score_texts(query, documents, names)
+            windows: WindowScores | None = {} if self.fine_windows_per_document else None
+            coarse_scores = coarse._score_texts(query, documents, names, window_scores_out=windows)
             survivors = cascade_survivors(documents, coarse_scores, self.coarse_keep)
-            fine_scores = self._score_texts(
-                query, [documents[i] for i in survivors], [names[i] for i in survivors]
-            )
+            texts = [documents[i] for i in survivors]
+            only = None if windows is None else best_windows(windows, texts, self.fine_windows_per_document)
+            fine_scores = self._score_texts(query, texts, [names[i] for i in survivors], only_windows=only)
             return rank_cascade(
                 documents,
                 coarse_scores,
@@ -369,7 +372,14 @@ class Reranker:
         }
 
     def _score_texts(
-        self, query: str, texts: Sequence[str], names: Sequence[str], query_name: str = "query"
+        self,
+        query: str,
+        texts: Sequence[str],
+        names: Sequence[str],
+        query_name: str = "query",
+        *,
+        window_scores_out: WindowScores | None = None,
+        only_windows: Mapping[str, Sequence[tuple[int, int]]] | None = None,
     ) -> dict[str, TextScore]:
         remote = self.remote
         if remote is not None:
@@ -393,6 +403,8 @@ class Reranker:
             backend=describe_scorer(scorer),
             names=names,
             query_name=query_name,
+            window_scores_out=window_scores_out,
+            only_windows=only_windows,
         )
 
     def __deepcopy__(self, memo: dict[int, Any]) -> Reranker:

@@ -135,3 +135,43 @@ def test_the_caller_documents_are_not_mutated() -> None:
     documents = list(DOCUMENTS)
     reranker.rerank(QUERY, documents)
     assert documents == DOCUMENTS
+
+
+def _long_text() -> str:
+    # 8 windows of 12 tokens (FakeScorer: 16 tokens, 3 special, a 1-token query "apple").
+    filler = [f"w{i}" for i in range(96)]
+    filler[30] = "apple"  # window 2 (tokens 24-35)
+    filler[80] = "apple"  # window 6 (tokens 72-83)
+    filler[81] = "apple"
+    return " ".join(filler)
+
+
+def test_the_fine_stage_scores_only_the_coarse_stages_best_windows() -> None:
+    text = _long_text()
+    fine, coarse = FakeScorer(), FakeScorer()
+    reranker = Reranker(fine, coarse_model=coarse, fine_windows_per_document=1, window_overlap=0)  # type: ignore[arg-type]
+    (result,) = reranker.rerank("apple", [text])
+    assert coarse.pairs_scored == 8
+    assert fine.pairs_scored == 1  # only the coarse stage's best window
+    assert result.num_windows == 1
+    assert result.window_index == 6  # its position among all 8 windows
+    assert result.cross_encoder_score == 2.0
+    start, end = result.window_span
+    assert text[start:end].count("apple") == 2
+    two = Reranker(FakeScorer(), coarse_model=FakeScorer(), fine_windows_per_document=2, window_overlap=0)  # type: ignore[arg-type]
+    assert two.rerank("apple", [text])[0].num_windows == 2
+    everything = Reranker(FakeScorer(), coarse_model=FakeScorer(), window_overlap=0)  # type: ignore[arg-type]
+    assert everything.rerank("apple", [text])[0].num_windows == 8
+
+
+def test_windows_pass_between_models_with_different_windows_by_character_span() -> None:
+    text = _long_text()
+    # The coarse model has a 28-token window (24 for text), the fine one 16 (12 for text).
+    fine, coarse = FakeScorer(), FakeScorer(max_length=28)
+    reranker = Reranker(fine, coarse_model=coarse, fine_windows_per_document=1, window_overlap=0)  # type: ignore[arg-type]
+    (result,) = reranker.rerank("apple", [text])
+    # The coarse stage's best window (tokens 72-95) holds both apples; it overlaps fine windows 6
+    # (72-83) and 7 (84-95) equally, the tie goes to the earlier, and window 6 holds both apples.
+    assert fine.pairs_scored == 1
+    assert result.cross_encoder_score == 2.0
+    assert result.window_index == 6

@@ -55,9 +55,7 @@ def _make_dataset(root: Path, newline: str = "\r\n") -> Path:
     return data_dir
 
 
-@pytest.mark.parametrize(
-    "newline", [pytest.param("\r\n", id="crlf"), pytest.param("\n", id="lf")]
-)
+@pytest.mark.parametrize("newline", [pytest.param("\r\n", id="crlf"), pytest.param("\n", id="lf")])
 def test_load_tiny_dataset(tmp_path: Path, newline: str) -> None:
     data_dir = _make_dataset(tmp_path, newline)
 
@@ -78,9 +76,7 @@ def test_load_tiny_dataset(tmp_path: Path, newline: str) -> None:
     }
     # Graded "2" is read as the int 2; grade-0 judgements are kept.
     assert dataset.qrels == {"1": {"d1": 2, "42": 1}, "q2": {"42": 1, "d3": 0}}
-    assert all(
-        type(grade) is int for docs in dataset.qrels.values() for grade in docs.values()
-    )
+    assert all(type(grade) is int for docs in dataset.qrels.values() for grade in docs.values())
 
 
 def test_load_other_split(tmp_path: Path) -> None:
@@ -187,15 +183,9 @@ def test_bad_split_name(tmp_path: Path, split: str) -> None:
 @pytest.mark.parametrize(
     ("filename", "bad_line", "expected"),
     [
-        pytest.param(
-            "corpus.jsonl", '{"_id": "d9", "text": ', "malformed JSON", id="corpus"
-        ),
-        pytest.param(
-            "queries.jsonl", "not json at all", "malformed JSON", id="queries"
-        ),
-        pytest.param(
-            "corpus.jsonl", '["a", "list"]', "expected a JSON object", id="not-object"
-        ),
+        pytest.param("corpus.jsonl", '{"_id": "d9", "text": ', "malformed JSON", id="corpus"),
+        pytest.param("queries.jsonl", "not json at all", "malformed JSON", id="queries"),
+        pytest.param("corpus.jsonl", '["a", "list"]', "expected a JSON object", id="not-object"),
         pytest.param(
             "corpus.jsonl",
             '{"title": "no id", "text": "x"}',
@@ -231,9 +221,7 @@ def test_malformed_jsonl_line_names_file_and_line(
         pytest.param("1 d1 1", 1, id="spaces-not-tabs"),
     ],
 )
-def test_qrels_wrong_column_count(
-    tmp_path: Path, bad_row: str, column_count: int
-) -> None:
+def test_qrels_wrong_column_count(tmp_path: Path, bad_row: str, column_count: int) -> None:
     data_dir = _make_dataset(tmp_path)
     path = data_dir / "qrels" / "test.tsv"
     _write(path, ["query-id\tcorpus-id\tscore", "1\td1\t2", bad_row])
@@ -247,9 +235,7 @@ def test_qrels_wrong_column_count(
         load_beir(data_dir)
 
 
-@pytest.mark.parametrize(
-    "score", [pytest.param("high", id="word"), pytest.param("0.5", id="float")]
-)
+@pytest.mark.parametrize("score", [pytest.param("high", id="word"), pytest.param("0.5", id="float")])
 def test_qrels_non_integer_score(tmp_path: Path, score: str) -> None:
     data_dir = _make_dataset(tmp_path)
     path = data_dir / "qrels" / "test.tsv"
@@ -263,9 +249,7 @@ def test_qrels_non_integer_score(tmp_path: Path, score: str) -> None:
 
 def test_qrels_query_missing_from_queries(tmp_path: Path) -> None:
     data_dir = _make_dataset(tmp_path)
-    _write(
-        data_dir / "qrels" / "test.tsv", ["query-id\tcorpus-id\tscore", "q404\td1\t1"]
-    )
+    _write(data_dir / "qrels" / "test.tsv", ["query-id\tcorpus-id\tscore", "q404\td1\t1"])
     with pytest.raises(ValueError, match=re.escape("query id(s)")) as info:
         load_beir(data_dir)
     assert "'q404'" in str(info.value)
@@ -277,9 +261,7 @@ def test_duplicate_document_id(tmp_path: Path) -> None:
     _write(path, [*CORPUS_LINES[:5], '{"_id": 42, "text": "again"}'])
     with pytest.raises(
         ValueError,
-        match=re.escape(
-            f"{str(path)!r} line 6: duplicate document id '42' (first seen on line 3)"
-        ),
+        match=re.escape(f"{str(path)!r} line 6: duplicate document id '42' (first seen on line 3)"),
     ):
         load_beir(data_dir)
 

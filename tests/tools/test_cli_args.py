@@ -53,7 +53,12 @@ def test_a_switch_sets_the_option_and_the_value_lands_under_the_option_name() ->
 
 def test_the_commands_hand_their_reranking_options_to_the_reranker_by_name() -> None:
     parser = build_parser()
-    single_stage = {"coarse_model": None, "coarse_backend": None, "coarse_keep": 30}
+    single_stage = {
+        "coarse_model": None,
+        "coarse_backend": None,
+        "coarse_keep": 30,
+        "fine_windows_per_document": None,
+    }
     demo = parser.parse_args(["demo", "--rrf", "--precision", "fp32"])
     assert option_values(demo) == {
         "top_n": 5,

@@ -65,12 +65,8 @@ def test_ndcg_uses_linear_gain_not_exponential() -> None:
     #                     NDCG = 0.8597186998
     #   (Exponential gain 2^rel - 1 would give (1 + 3*0.6309)/(3 + 0.6309)
     #    = 0.7967, which is what this test guards against.)
-    assert ndcg_at_k(["b", "a"], {"a": 2, "b": 1}, 2) == pytest.approx(
-        2.2618595071 / 2.6309297536, abs=1e-9
-    )
-    assert ndcg_at_k(["b", "a"], {"a": 2, "b": 1}, 2) == pytest.approx(
-        0.8597186998, abs=1e-9
-    )
+    assert ndcg_at_k(["b", "a"], {"a": 2, "b": 1}, 2) == pytest.approx(2.2618595071 / 2.6309297536, abs=1e-9)
+    assert ndcg_at_k(["b", "a"], {"a": 2, "b": 1}, 2) == pytest.approx(0.8597186998, abs=1e-9)
 
 
 @pytest.mark.parametrize(
@@ -85,9 +81,7 @@ def test_ndcg_uses_linear_gain_not_exponential() -> None:
         pytest.param(1, 0.0, 0.0, id="k1"),
     ],
 )
-def test_recall_and_mrr_hand_computed(
-    k: int, expected_recall: float, expected_mrr: float
-) -> None:
+def test_recall_and_mrr_hand_computed(k: int, expected_recall: float, expected_mrr: float) -> None:
     assert recall_at_k(RANKING, GRADED, k) == pytest.approx(expected_recall)
     assert mrr_at_k(RANKING, GRADED, k) == pytest.approx(expected_mrr)
 
@@ -106,9 +100,7 @@ def test_perfect_ranking_scores_one(metric: Metric) -> None:
         pytest.param({"a": -1}, id="only-negative"),
     ],
 )
-def test_query_without_relevant_documents_scores_zero(
-    metric: Metric, relevance: dict[str, int]
-) -> None:
+def test_query_without_relevant_documents_scores_zero(metric: Metric, relevance: dict[str, int]) -> None:
     assert metric(["a", "b"], relevance, 10) == 0.0
 
 
@@ -130,9 +122,7 @@ def test_empty_ranking_scores_zero(metric: Metric) -> None:
         pytest.param(mrr_at_k, 0.5, id="mrr"),
     ],
 )
-def test_duplicate_irrelevant_id_does_not_take_a_rank(
-    metric: Metric, expected: float
-) -> None:
+def test_duplicate_irrelevant_id_does_not_take_a_rank(metric: Metric, expected: float) -> None:
     assert metric(["x", "x", "a"], {"a": 1}, 2) == pytest.approx(expected)
 
 
@@ -191,17 +181,13 @@ def test_ranking_order_is_authoritative() -> None:
     [pytest.param(0, id="zero"), pytest.param(-3, id="negative")],
 )
 def test_k_below_one_is_rejected(metric: Metric, bad_k: int) -> None:
-    with pytest.raises(
-        ValueError, match=re.escape(f"k must be a positive integer, got {bad_k}.")
-    ):
+    with pytest.raises(ValueError, match=re.escape(f"k must be a positive integer, got {bad_k}.")):
         metric(["a"], {"a": 1}, bad_k)
 
 
 @pytest.mark.parametrize("metric", ALL_METRICS, ids=METRIC_IDS)
 def test_bool_k_is_rejected(metric: Metric) -> None:
-    with pytest.raises(
-        ValueError, match=re.escape("k must be a positive integer, got True.")
-    ):
+    with pytest.raises(ValueError, match=re.escape("k must be a positive integer, got True.")):
         metric(["a"], {"a": 1}, True)
 
 
@@ -252,12 +238,8 @@ def test_evaluate_run_mixed_values() -> None:
     # q2: ranking [e], e relevant -> ndcg 1, recall 1, mrr 1.
     # Means: ndcg (0.5405857679 + 1)/2 = 0.7702928840,
     #        recall (2/3 + 1)/2 = 5/6, mrr (1/2 + 1)/2 = 3/4.
-    result = evaluate_run(
-        {"q1": RANKING, "q2": ["e"]}, {"q1": GRADED, "q2": {"e": 1}}, k=5
-    )
-    assert result == pytest.approx(
-        {"ndcg_at_5": 0.7702928839725051, "recall_at_5": 5 / 6, "mrr_at_5": 0.75}
-    )
+    result = evaluate_run({"q1": RANKING, "q2": ["e"]}, {"q1": GRADED, "q2": {"e": 1}}, k=5)
+    assert result == pytest.approx({"ndcg_at_5": 0.7702928839725051, "recall_at_5": 5 / 6, "mrr_at_5": 0.75})
 
 
 def test_evaluate_run_rejects_empty_qrels() -> None:
@@ -266,9 +248,7 @@ def test_evaluate_run_rejects_empty_qrels() -> None:
 
 
 def test_evaluate_run_rejects_bad_k() -> None:
-    with pytest.raises(
-        ValueError, match=re.escape("k must be a positive integer, got 0.")
-    ):
+    with pytest.raises(ValueError, match=re.escape("k must be a positive integer, got 0.")):
         evaluate_run(RUN, QRELS, k=0)
 
 

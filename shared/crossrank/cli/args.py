@@ -146,7 +146,7 @@ def add_option_argument(
 
 
 def add_cascade_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add ``--coarse-model``, ``--coarse-backend`` and ``--coarse-keep``: a coarse-to-fine cascade.
+    """Add ``--coarse-model``, ``--coarse-backend``, ``--coarse-keep``, ``--fine-windows``: a cascade.
 
     Args:
         parser: The sub-command's parser.
@@ -154,6 +154,7 @@ def add_cascade_arguments(parser: argparse.ArgumentParser) -> None:
     add_option_argument(parser, "coarse_model", "--coarse-model", type=model_argument)
     add_option_argument(parser, "coarse_backend", "--coarse-backend")
     add_option_argument(parser, "coarse_keep", "--coarse-keep", type=positive_int)
+    add_option_argument(parser, "fine_windows_per_document", "--fine-windows", type=positive_int)
 
 
 def option_values(args: argparse.Namespace) -> dict[str, Any]:

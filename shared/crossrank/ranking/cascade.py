@@ -15,10 +15,10 @@ from collections.abc import Mapping, Sequence
 
 from crossrank.ranking.fusion import ranks_by_score, reciprocal_rank_fusion
 from crossrank.ranking.selection import select_top
-from crossrank.ranking.window_scoring import TextScore
+from crossrank.ranking.window_scoring import TextScore, WindowScores
 from crossrank.results import RerankResult
 
-__all__ = ["COARSE_STAGE", "cascade_survivors", "rank_cascade"]
+__all__ = ["COARSE_STAGE", "best_windows", "cascade_survivors", "rank_cascade"]
 
 COARSE_STAGE = "coarse"
 """The ``cut_at_stage`` of a candidate the coarse stage did not pass on."""
@@ -44,6 +44,26 @@ def cascade_survivors(
         raise ValueError(f"coarse_keep must be a positive integer, got {keep!r}.")
     order = sorted(range(len(documents)), key=lambda index: (-coarse_scores[documents[index]].score, index))
     return order[:keep]
+
+
+def best_windows(
+    window_scores: WindowScores, texts: Sequence[str], per_document: int | None
+) -> dict[str, list[tuple[int, int]]]:
+    """The character spans of each text's ``per_document`` best windows by the coarse stage.
+
+    Args:
+        window_scores: The coarse stage's score and span of every window it scored.
+        texts: The surviving texts.
+        per_document: How many windows per text (``None``: all).
+
+    Returns:
+        Text to spans, best first (ties: the earlier window).
+    """
+    chosen: dict[str, list[tuple[int, int]]] = {}
+    for text in texts:
+        ranked = sorted(window_scores[text], key=lambda window: -window[0])
+        chosen[text] = [span for _, span in ranked[:per_document]]
+    return chosen
 
 
 def rank_cascade(

@@ -37,6 +37,11 @@ class TextScore:
 class _Window:
     owner: int  # index of the distinct text
     span: TokenWindow
+    index: int  # position in the text's full window plan (document order)
+
+
+WindowScores = dict[str, list[tuple[float, tuple[int, int]]]]
+"""Per distinct text, each scored window's raw score and character span, in document order."""
 
 
 def score_texts(
@@ -49,6 +54,8 @@ def score_texts(
     backend: str,
     names: Sequence[str],
     query_name: str = "query",
+    window_scores_out: WindowScores | None = None,
+    only_windows: Mapping[str, Sequence[tuple[int, int]]] | None = None,
 ) -> dict[str, TextScore]:
     """Score each distinct text of ``texts`` once against ``query``.
 
@@ -64,9 +71,16 @@ def score_texts(
             and error messages.
         names: How to name each of ``texts`` in an error (``"documents[3]"``).
         query_name: How to name the query in an error.
+        window_scores_out: Filled with every scored window's raw score and character
+            span (a cascade's coarse stage hands them to the fine stage).
+        only_windows: Per text, character spans: only the windows of this model that
+            overlap them most are scored (one per span; a text not listed, or with one
+            window, is scored whole). Spans rather than window numbers, so two models
+            with different tokenizers can hand windows to each other.
 
     Returns:
-        Each distinct text's best-window score (normalized as the options say).
+        Each distinct text's best-window score (normalized as the options say); its
+        ``window_index`` is the winner's position among all the text's windows.
 
     Raises:
         ValueError: If the query has no tokens for this model.
@@ -83,11 +97,12 @@ def score_texts(
         )
     window_size = room - len(query_ids)
     tokenized = scorer.tokenize(distinct)
-    windows = [
-        _Window(owner, span)
-        for owner, tokens in enumerate(tokenized)
-        for span in _plan(len(tokens.ids), window_size, options)
-    ]
+    windows: list[_Window] = []
+    for owner, tokens in enumerate(tokenized):
+        plan = _plan(len(tokens.ids), window_size, options)
+        wanted = None if only_windows is None else only_windows.get(distinct[owner])
+        chosen = range(len(plan)) if not wanted or len(plan) < 2 else _overlapping(plan, tokens, wanted)
+        windows.extend(_Window(owner, plan[index], index) for index in chosen)
     scores = _score_windows(scorer, query_ids, tokenized, windows, options, cache, backend)
     best: dict[str, TextScore] = {}
     cursor = 0
@@ -110,10 +125,26 @@ def score_texts(
         best[text] = TextScore(
             score=_normalized(scores[own[winner]], scorer, options["normalize"]),
             num_windows=len(own),
-            window_index=winner,
+            window_index=windows[own[winner]].index,
             window_span=window_char_span(windows[own[winner]].span, tokens.offsets),
         )
+        if window_scores_out is not None:
+            window_scores_out[text] = [
+                (scores[i], window_char_span(windows[i].span, tokens.offsets)) for i in own
+            ]
     return best
+
+
+def _overlapping(
+    plan: list[TokenWindow], tokens: TokenizedText, spans: Sequence[tuple[int, int]]
+) -> list[int]:
+    """Per character span, the window of ``plan`` that overlaps it most (ties: the earliest)."""
+    char_spans = [window_char_span(window, tokens.offsets) for window in plan]
+    chosen = set()
+    for start, end in spans:
+        overlaps = [min(end, e) - max(start, s) for s, e in char_spans]
+        chosen.add(max(range(len(plan)), key=lambda i: overlaps[i]))
+    return sorted(chosen)
 
 
 def _plan(num_tokens: int, window_size: int, options: Mapping[str, Any]) -> list[TokenWindow]:
