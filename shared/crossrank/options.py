@@ -14,13 +14,24 @@ Example:
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from numbers import Integral, Real
 from typing import Any, Literal
 
 from crossrank.models.backends import BACKENDS, PRECISIONS, check_backend_options
+from crossrank.option_checks import (
+    boolean,
+    check_int,
+    check_threshold,
+    choice,
+    integer,
+    kwargs_dict,
+    optional_int,
+    optional_key,
+    optional_str,
+    rrf_k,
+    rrf_weights,
+)
 
 __all__ = [
     "LOAD_OPTIONS",
@@ -30,10 +41,8 @@ __all__ = [
     "LongDocuments",
     "Normalize",
     "Option",
-    "check_cascade",
     "check_int",
     "check_threshold",
-    "coarse_stage_options",
     "default_options",
     "options_docstring",
     "validate_options",
@@ -69,65 +78,6 @@ class Option:
     choices: tuple[str, ...] | None = None
 
 
-def check_int(name: str, value: object, *, minimum: int) -> int:
-    """``value`` as an ``int`` if it is an integer (numpy's too, not a bool) ``>= minimum``.
-
-    Raises:
-        ValueError: Naming the option and the value.
-    """
-    if isinstance(value, bool) or not isinstance(value, Integral) or value < minimum:
-        qualifier = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
-        raise ValueError(f"{name} must be {qualifier}, got {value!r}.")
-    return int(value)
-
-
-def check_threshold(value: object) -> float | None:
-    """``score_threshold`` as a float, or ``None``.
-
-    Raises:
-        ValueError: If it is not a number (or is NaN).
-    """
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, Real) or math.isnan(value):
-        raise ValueError(f"score_threshold must be a number or None, got {value!r}.")
-    return float(value)
-
-
-def _choice(name: str, choices: tuple[Any, ...]) -> Callable[[Any], Any]:
-    def check(value: Any) -> Any:
-        if not any(value == choice and type(value) is type(choice) for choice in choices):
-            listed = [repr(choice) for choice in choices]
-            allowed = " or ".join(listed) if len(listed) == 2 else f"one of {', '.join(listed)}"
-            raise ValueError(f"{name} must be {allowed}, got {value!r}.")
-        return value
-
-    return check
-
-
-def _optional_int(name: str, minimum: int) -> Callable[[Any], int | None]:
-    return lambda value: None if value is None else check_int(name, value, minimum=minimum)
-
-
-def _int(name: str, minimum: int) -> Callable[[Any], int]:
-    return lambda value: check_int(name, value, minimum=minimum)
-
-
-def _bool(name: str) -> Callable[[Any], bool]:
-    def check(value: Any) -> bool:
-        if not isinstance(value, bool):
-            raise TypeError(f"{name} must be True or False, got {value!r}.")
-        return value
-
-    return check
-
-
-def _optional_str(value: Any) -> str | None:
-    if value is not None and not isinstance(value, str):
-        raise TypeError(f"device must be a string such as 'cpu' or 'cuda', or None, got {value!r}.")
-    return value
-
-
 def _optional_model(value: Any) -> Any:
     from crossrank.models.loading import check_model_spec
 
@@ -144,59 +94,27 @@ def _optional_model(value: Any) -> Any:
     return value
 
 
-def _optional_key(value: Any) -> str | None:
-    if value is not None and not isinstance(value, str):
-        raise TypeError(f"api_key must be a string or None, got {type(value).__name__}.")
-    return value
-
-
-def _kwargs(value: Any) -> dict[str, Any]:
-    if value is None:
-        return {}
-    if not isinstance(value, Mapping):
-        raise TypeError(f"cross_encoder_kwargs must be a dict or None, got {type(value).__name__}.")
-    return dict(value)
-
-
-def _rrf_k(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, Real) or math.isnan(value) or value < 0:
-        raise ValueError(f"rrf_k must be a number >= 0, got {value!r}.")
-    return float(value)
-
-
-def _rrf_weights(value: Any) -> tuple[float, float]:
-    try:
-        weights = tuple(value)
-    except TypeError:
-        weights = ()
-    if len(weights) != 2 or not all(
-        isinstance(w, Real) and not isinstance(w, bool) and float(w) >= 0 for w in weights
-    ):
-        raise ValueError(f"rrf_weights must be two numbers >= 0 (cross-encoder, retrieval), got {value!r}.")
-    return (float(weights[0]), float(weights[1]))
-
-
 _OPTION_LIST = (
     Option(
         "device",
         None,
         "Device to load the model on ('cpu', 'cuda', 'mps'...); None picks cuda, then mps, then "
         "cpu. Ignored for an already-built model.",
-        _optional_str,
+        optional_str,
         reloads_model=True,
     ),
     Option(
         "trust_remote_code",
         False,
         "Let the model repository run its own code.",
-        _bool("trust_remote_code"),
+        boolean("trust_remote_code"),
         reloads_model=True,
     ),
     Option(
         "cross_encoder_kwargs",
         None,
         "Extra keyword arguments for sentence_transformers.CrossEncoder(...).",
-        _kwargs,
+        kwargs_dict,
         reloads_model=True,
     ),
     Option(
@@ -204,7 +122,7 @@ _OPTION_LIST = (
         None,
         "For a model given as a crossrank server URL (http://host:port): the key the server "
         "requires; None reads $CROSSRANK_API_KEY. Never serialized by the adapters.",
-        _optional_key,
+        optional_key,
         reloads_model=True,
     ),
     Option(
@@ -216,7 +134,7 @@ _OPTION_LIST = (
         "cached under $CROSSRANK_CACHE_DIR/onnx (default ~/.cache/crossrank/onnx); when ONNX cannot "
         "be used, scoring falls back to PyTorch with a warning on the 'crossrank' logger. Measured "
         "speed-ups, with the machine they were measured on, are in docs/benchmarks.md.",
-        _choice("backend", BACKENDS),
+        choice("backend", BACKENDS),
         reloads_model=True,
         choices=BACKENDS,
     ),
@@ -226,7 +144,7 @@ _OPTION_LIST = (
         "PyTorch's precision: 'auto' (fp16 on CUDA, else fp32), 'fp32', 'bf16' (pays off on CPUs "
         "with AVX512-BF16 or AMX; scores move by up to 0.02) or 'fp16'. An explicit precision with "
         "backend='auto' selects PyTorch, so precision='fp32' scores exactly like CrossEncoder.predict.",
-        _choice("precision", PRECISIONS),
+        choice("precision", PRECISIONS),
         reloads_model=True,
         choices=PRECISIONS,
     ),
@@ -246,7 +164,7 @@ _OPTION_LIST = (
         None,
         "The coarse stage's backend (as backend; e.g. 'onnx-int8'); None is 'auto' for a "
         "coarse_model and no cascade without one.",
-        _choice("coarse_backend", (None, *BACKENDS)),
+        choice("coarse_backend", (None, *BACKENDS)),
         ranking=True,
         choices=BACKENDS,
     ),
@@ -255,7 +173,7 @@ _OPTION_LIST = (
         30,
         "Candidates the coarse stage passes on to model; the rest follow them, marked "
         "cut_at_stage='coarse'. Measured cost and quality are in docs/benchmarks.md.",
-        _int("coarse_keep", 1),
+        integer("coarse_keep", 1),
         ranking=True,
     ),
     Option(
@@ -264,7 +182,7 @@ _OPTION_LIST = (
         "With a cascade and chunk_max: the fine stage scores only each surviving document's best "
         "this many windows by the coarse stage's scores (the windows of its own that overlap them "
         "most), and the document keeps the fine stage's max; None scores every window.",
-        _optional_int("fine_windows_per_document", 1),
+        optional_int("fine_windows_per_document", 1),
         ranking=True,
     ),
     Option(
@@ -272,7 +190,7 @@ _OPTION_LIST = (
         "chunk_max",
         "'chunk_max' scores every window of a long document and keeps the best; 'truncate' scores "
         "only its first window, like other rerankers.",
-        _choice("long_documents", ("chunk_max", "truncate")),
+        choice("long_documents", ("chunk_max", "truncate")),
         choices=("chunk_max", "truncate"),
     ),
     Option(
@@ -280,30 +198,30 @@ _OPTION_LIST = (
         None,
         "Tokens shared by consecutive windows; None uses one eighth of the window (63 tokens for a "
         "512-token model and a short query). An explicit value must be smaller than the window.",
-        _optional_int("window_overlap", 0),
+        optional_int("window_overlap", 0),
     ),
     Option(
         "max_windows",
         16,
         "Most windows scored per document (None: no cap). Beyond the cap, windows evenly spaced "
         "over the document are kept, always including the first and the last.",
-        _optional_int("max_windows", 1),
+        optional_int("max_windows", 1),
     ),
     Option(
         "fusion",
         None,
         "'rrf' fuses the cross-encoder ranking with the retrieval ranking by Reciprocal Rank "
         "Fusion: w_ce/(k + rank_ce) + w_ret/(k + rank_ret); None ranks by the cross-encoder alone.",
-        _choice("fusion", (None, "rrf")),
+        choice("fusion", (None, "rrf")),
         ranking=True,
         choices=("rrf",),
     ),
-    Option("rrf_k", 60.0, "The Reciprocal Rank Fusion constant k.", _rrf_k, ranking=True),
+    Option("rrf_k", 60.0, "The Reciprocal Rank Fusion constant k.", rrf_k, ranking=True),
     Option(
         "rrf_weights",
         (1.0, 1.0),
         "(cross_encoder_weight, retrieval_weight) for RRF.",
-        _rrf_weights,
+        rrf_weights,
         ranking=True,
     ),
     Option(
@@ -311,7 +229,7 @@ _OPTION_LIST = (
         None,
         "'sigmoid' maps logits to 0..1 (a model that already outputs 0..1 is left as it is); None "
         "keeps the model's raw output.",
-        _choice("normalize", (None, "sigmoid")),
+        choice("normalize", (None, "sigmoid")),
         choices=("sigmoid",),
     ),
     Option(
@@ -325,21 +243,21 @@ _OPTION_LIST = (
         "top_n",
         None,
         "Keep only the best top_n results (None: all of them).",
-        _optional_int("top_n", 1),
+        optional_int("top_n", 1),
         ranking=True,
     ),
-    Option("batch_size", 32, "Most (query, window) pairs per model call.", _int("batch_size", 1)),
+    Option("batch_size", 32, "Most (query, window) pairs per model call.", integer("batch_size", 1)),
     Option(
         "max_tokens_per_batch",
         16384,
         "Most padded tokens per model call, so memory stays bounded however many or long the candidates are.",
-        _int("max_tokens_per_batch", 1),
+        integer("max_tokens_per_batch", 1),
     ),
     Option(
         "show_progress_bar",
         False,
         "Show a tqdm bar over the model calls.",
-        _bool("show_progress_bar"),
+        boolean("show_progress_bar"),
     ),
     Option(
         "score_cache_size",
@@ -347,7 +265,7 @@ _OPTION_LIST = (
         "Most window scores kept in an LRU cache keyed by the model and the exact query and window "
         "tokens, so repeated queries over the same documents cost nothing; 0 turns the cache off "
         "(do so when measuring speed). See Reranker.cache_info().",
-        _int("score_cache_size", 0),
+        integer("score_cache_size", 0),
     ),
 )
 
@@ -411,65 +329,3 @@ def options_docstring(indent: int = 8, names: tuple[str, ...] | None = None) -> 
             )
         )
     return "\n".join(lines)
-
-
-# What the coarse stage of a cascade inherits from the whole reranker: where and how models
-# load, and how candidates become windows and batches, so both stages read the same windows.
-_COARSE_INHERITS = (
-    "device",
-    "trust_remote_code",
-    "long_documents",
-    "window_overlap",
-    "max_windows",
-    "normalize",
-    "batch_size",
-    "max_tokens_per_batch",
-    "show_progress_bar",
-    "score_cache_size",
-)
-
-
-def coarse_stage_options(options: Mapping[str, Any]) -> dict[str, Any]:
-    """The options of a cascade's coarse stage, from the whole reranker's.
-
-    Args:
-        options: The reranker's validated options.
-
-    Returns:
-        Keyword arguments for the coarse stage's ``Reranker``: the inherited options, its
-        backend (``coarse_backend``, else ``"auto"``) and, for a self-cascade, the model's
-        ``cross_encoder_kwargs``.
-    """
-    stage = {name: options[name] for name in _COARSE_INHERITS}
-    stage["backend"] = options["coarse_backend"] or "auto"
-    if options["coarse_model"] is None:
-        stage["cross_encoder_kwargs"] = options["cross_encoder_kwargs"]
-    return stage
-
-
-def check_cascade(model: object, options: Mapping[str, Any]) -> None:
-    """Refuse a cascade that cannot work, naming the fix.
-
-    Raises:
-        ValueError: For a cascade on a server URL, a self-cascade of a ready scorer, or a
-            self-cascade whose coarse backend is the model's own.
-    """
-    from crossrank.models.remote_client import is_server_url
-
-    if isinstance(model, str) and is_server_url(model):
-        raise ValueError(
-            "coarse_model/coarse_backend apply to models crossrank runs here, not to a server URL; "
-            "start the server with its own cascade options instead."
-        )
-    if options["coarse_model"] is not None:
-        return
-    if not isinstance(model, str | type(None)) and not hasattr(model, "predict"):
-        raise ValueError(
-            "a self-cascade (coarse_backend without coarse_model) loads the model again in another "
-            "backend, which a ready PairScorer cannot be; pass coarse_model= as well."
-        )
-    if options["coarse_backend"] == options["backend"] and options["precision"] == "auto":
-        raise ValueError(
-            f"coarse_backend={options['coarse_backend']!r} is the model's own backend, so the coarse "
-            "stage would be the model itself; choose a cheaper one such as 'onnx-int8', or set coarse_model."
-        )

@@ -7,6 +7,7 @@ import threading
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from crossrank.cascade_stage import check_cascade, coarse_stage_options
 from crossrank.models.backends import Backend, Precision, describe_scorer
 from crossrank.models.loading import check_model_spec, load_scorer, resolve_model_name
 from crossrank.models.remote_client import RemoteReranker, is_server_url
@@ -17,10 +18,8 @@ from crossrank.options import (
     Fusion,
     LongDocuments,
     Normalize,
-    check_cascade,
     check_int,
     check_threshold,
-    coarse_stage_options,
     options_docstring,
     validate_options,
 )

@@ -1,0 +1,128 @@
+"""The validators of the options table: each checks one value and returns it normalized.
+
+Every message names the option, the value and what is allowed, so a wrong option is
+never silently used.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from numbers import Integral, Real
+from typing import Any
+
+__all__ = [
+    "boolean",
+    "check_int",
+    "check_threshold",
+    "choice",
+    "integer",
+    "kwargs_dict",
+    "optional_int",
+    "optional_key",
+    "optional_str",
+    "rrf_k",
+    "rrf_weights",
+]
+
+
+def check_int(name: str, value: object, *, minimum: int) -> int:
+    """``value`` as an ``int`` if it is an integer (numpy's too, not a bool) ``>= minimum``.
+
+    Raises:
+        ValueError: Naming the option and the value.
+    """
+    if isinstance(value, bool) or not isinstance(value, Integral) or value < minimum:
+        qualifier = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
+        raise ValueError(f"{name} must be {qualifier}, got {value!r}.")
+    return int(value)
+
+
+def check_threshold(value: object) -> float | None:
+    """``score_threshold`` as a float, or ``None``.
+
+    Raises:
+        ValueError: If it is not a number (or is NaN).
+    """
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, Real) or math.isnan(value):
+        raise ValueError(f"score_threshold must be a number or None, got {value!r}.")
+    return float(value)
+
+
+def choice(name: str, choices: tuple[Any, ...]) -> Callable[[Any], Any]:
+    """A check that ``value`` is one of ``choices`` (of the same type: ``True`` is not ``1``)."""
+
+    def check(value: Any) -> Any:
+        if not any(value == choice and type(value) is type(choice) for choice in choices):
+            listed = [repr(choice) for choice in choices]
+            allowed = " or ".join(listed) if len(listed) == 2 else f"one of {', '.join(listed)}"
+            raise ValueError(f"{name} must be {allowed}, got {value!r}.")
+        return value
+
+    return check
+
+
+def optional_int(name: str, minimum: int) -> Callable[[Any], int | None]:
+    """A check for ``None`` or an integer ``>= minimum``."""
+    return lambda value: None if value is None else check_int(name, value, minimum=minimum)
+
+
+def integer(name: str, minimum: int) -> Callable[[Any], int]:
+    """A check for an integer ``>= minimum``."""
+    return lambda value: check_int(name, value, minimum=minimum)
+
+
+def boolean(name: str) -> Callable[[Any], bool]:
+    """A check for ``True`` or ``False`` (not 0 or 1)."""
+
+    def check(value: Any) -> bool:
+        if not isinstance(value, bool):
+            raise TypeError(f"{name} must be True or False, got {value!r}.")
+        return value
+
+    return check
+
+
+def optional_str(value: Any) -> str | None:
+    """``device``: a string or ``None``."""
+    if value is not None and not isinstance(value, str):
+        raise TypeError(f"device must be a string such as 'cpu' or 'cuda', or None, got {value!r}.")
+    return value
+
+
+def optional_key(value: Any) -> str | None:
+    """``api_key``: a string or ``None`` (the message never shows the value)."""
+    if value is not None and not isinstance(value, str):
+        raise TypeError(f"api_key must be a string or None, got {type(value).__name__}.")
+    return value
+
+
+def kwargs_dict(value: Any) -> dict[str, Any]:
+    """``cross_encoder_kwargs``: a mapping (copied) or ``None`` (an empty dict)."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise TypeError(f"cross_encoder_kwargs must be a dict or None, got {type(value).__name__}.")
+    return dict(value)
+
+
+def rrf_k(value: Any) -> float:
+    """``rrf_k``: a number ``>= 0``."""
+    if isinstance(value, bool) or not isinstance(value, Real) or math.isnan(value) or value < 0:
+        raise ValueError(f"rrf_k must be a number >= 0, got {value!r}.")
+    return float(value)
+
+
+def rrf_weights(value: Any) -> tuple[float, float]:
+    """``rrf_weights``: two numbers ``>= 0``."""
+    try:
+        weights = tuple(value)
+    except TypeError:
+        weights = ()
+    if len(weights) != 2 or not all(
+        isinstance(w, Real) and not isinstance(w, bool) and float(w) >= 0 for w in weights
+    ):
+        raise ValueError(f"rrf_weights must be two numbers >= 0 (cross-encoder, retrieval), got {value!r}.")
+    return (float(weights[0]), float(weights[1]))
