@@ -175,3 +175,10 @@ def test_windows_pass_between_models_with_different_windows_by_character_span() 
     assert fine.pairs_scored == 1
     assert result.cross_encoder_score == 2.0
     assert result.window_index == 6
+
+
+def test_a_repeated_text_survives_at_every_position() -> None:
+    reranker, _, _ = make(coarse_keep=1)
+    documents = ["red apple", "blue sky", "red apple"]
+    results = reranker.rerank("red apple", documents)
+    assert [(r.index, r.cut_at_stage) for r in results] == [(0, None), (2, None), (1, "coarse")]

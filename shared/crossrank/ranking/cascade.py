@@ -35,7 +35,8 @@ def cascade_survivors(
         keep: How many survive.
 
     Returns:
-        Input positions of the survivors, best coarse score first.
+        Input positions of the survivors, best coarse score first; a text given more than
+        once survives at every position (so there may be more than ``keep``).
 
     Raises:
         ValueError: If ``keep`` is not a positive integer.
@@ -43,7 +44,10 @@ def cascade_survivors(
     if isinstance(keep, bool) or not isinstance(keep, int) or keep < 1:
         raise ValueError(f"coarse_keep must be a positive integer, got {keep!r}.")
     order = sorted(range(len(documents)), key=lambda index: (-coarse_scores[documents[index]].score, index))
-    return order[:keep]
+    kept = order[:keep]
+    # A repeat of a surviving text survives with it: the same text never lands on both sides.
+    surviving = {documents[index] for index in kept}
+    return kept + [index for index in order[keep:] if documents[index] in surviving]
 
 
 def best_windows(
