@@ -49,3 +49,25 @@ def test_query_returns_ranked_hits_with_text_and_metadata(tmp_path: Path) -> Non
     assert hits[0].text == TEXTS[1]
     assert hits[0].metadata == {"n": 1}
     assert hits[0].distance <= hits[1].distance <= hits[2].distance
+
+
+def test_the_embedder_is_known_by_its_files_not_its_path(tmp_path: Path) -> None:
+    import shutil
+
+    from crossrank.evaluation.chroma_store import embedding_model_identity
+    from crossrank.evaluation.embeddings import offline_embedding_model_path
+
+    # The same model in two virtualenvs lives at two paths: one index serves both.
+    original = Path(offline_embedding_model_path())
+    copy = tmp_path / "elsewhere" / "model"
+    shutil.copytree(original, copy)
+    assert embedding_model_identity(str(copy)) == embedding_model_identity(str(original))
+    assert embedding_model_identity(str(copy)).startswith("sha256:")
+    # Different weights at the same path are a different model.
+    weights = copy / "model.safetensors"
+    data = weights.read_bytes()
+    weights.write_bytes(data[:-1] + bytes([data[-1] ^ 0xFF]))
+    assert embedding_model_identity(str(copy)) != embedding_model_identity(str(original))
+    assert embedding_model_identity("sentence-transformers/all-MiniLM-L6-v2") == (
+        "sentence-transformers/all-MiniLM-L6-v2"
+    )

@@ -6,6 +6,7 @@ import hashlib
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from crossrank.errors import ChromaUnavailableError
@@ -20,6 +21,7 @@ __all__ = [
     "Hit",
     "chroma_client",
     "embedding_function",
+    "embedding_model_identity",
     "ensure_collection",
     "query_collection",
 ]
@@ -143,6 +145,48 @@ def embedding_function(model: str | None = None) -> Any:
     )
 
 
+_WEIGHT_FILES = (
+    "config.json",
+    "model.safetensors",
+    "pytorch_model.bin",
+    "modules.json",
+    "1_Pooling/config.json",
+)
+
+
+def embedding_model_identity(model: str) -> str:
+    """What the index's fingerprint knows the embedder by: its files' contents, or its hub id.
+
+    A local directory is known by a digest of its config and weights, not by its path, so
+    the same model installed in another virtualenv (another path) reuses the index instead
+    of spending minutes rebuilding it, and different weights at the same path rebuild it.
+
+    Args:
+        model: A local directory or a hub id.
+
+    Returns:
+        ``"sha256:<digest>"`` for a directory, else the id itself.
+    """
+    root = Path(model).expanduser()
+    if not root.is_dir():
+        return model
+    files = [root / name for name in _WEIGHT_FILES if (root / name).is_file()]
+    signature = tuple((str(path), path.stat().st_size, path.stat().st_mtime_ns) for path in files)
+    if signature not in _IDENTITIES:
+        digest = hashlib.sha256()
+        for path in files:
+            digest.update(path.relative_to(root).as_posix().encode())
+            with path.open("rb") as handle:
+                for block in iter(lambda: handle.read(1 << 20), b""):
+                    digest.update(block)
+        _IDENTITIES[signature] = f"sha256:{digest.hexdigest()}"
+    return _IDENTITIES[signature]
+
+
+# Digests already computed by this process, by (path, size, mtime) of the files read.
+_IDENTITIES: dict[tuple[tuple[str, int, int], ...], str] = {}
+
+
 def _fingerprint(
     ids: Sequence[str], texts: Sequence[str], metadatas: Sequence[Mapping[str, Any]], embedding_model: str
 ) -> str:
@@ -188,7 +232,7 @@ def ensure_collection(
     """
     metadatas = list(metadatas) if metadatas is not None else [{} for _ in ids]
     model_name = embedding_model or offline_embedding_model_path()
-    fingerprint = _fingerprint(ids, texts, metadatas, model_name)
+    fingerprint = _fingerprint(ids, texts, metadatas, embedding_model_identity(model_name))
     function = embedding_function(embedding_model)
     existing = {collection.name for collection in client.list_collections()}
     if name in existing:
