@@ -320,3 +320,14 @@ def test_the_candidate_memory_probe_measures_one_call(scifact: Path, model_path:
     assert row["text_mb"] > 0
     assert row["peak_added_mb"] >= 0
     assert row["kb_per_candidate"] == pytest.approx(row["peak_added_mb"] * 1024 / 50)
+
+
+def test_the_machine_facts_name_the_core() -> None:
+    from crossrank.benchmark.machine import cpu_identity, microarchitecture
+
+    assert microarchitecture("AuthenticAMD", 25, 17) == "Zen 4"
+    assert microarchitecture("AuthenticAMD", 25, 1) == "Zen 3"
+    assert microarchitecture("GenuineIntel", 6, 0x8F) == "Sapphire Rapids"
+    assert microarchitecture("GenuineIntel", 6, 1) == "unknown"
+    assert microarchitecture("AuthenticAMD", None, 17) == "unknown"
+    assert set(cpu_identity()) == {"vendor", "family", "model", "stepping", "microarchitecture"}

@@ -9,7 +9,7 @@ from typing import Any
 
 from crossrank.models.cpu import cpu_flags, cpuinfo, usable_cpu_count
 
-__all__ = ["cpu_model", "describe_machine", "load_average"]
+__all__ = ["cpu_identity", "cpu_model", "describe_machine", "load_average", "microarchitecture"]
 
 # CPU features that decide which fast paths (int8 VNNI, bf16, AMX) a backend can use.
 _NOTABLE_CPU_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16", "amx_int8")
@@ -18,6 +18,59 @@ _NOTABLE_CPU_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16
 def cpu_model() -> str:
     """The CPU's model name, from ``/proc/cpuinfo`` or the platform module."""
     return cpuinfo().get("model name") or platform.processor() or platform.machine() or "unknown"
+
+
+# (vendor, family) -> [(first model, last model, name)]: the x86 server cores this project meets.
+# The same code runs at different fractions of peak on them (docs/benchmarks.md), so a report
+# says which one it ran on.
+_MICROARCHITECTURES: dict[tuple[str, int], list[tuple[int, int, str]]] = {
+    ("AuthenticAMD", 23): [(0x00, 0x2F, "Zen / Zen+"), (0x30, 0x7F, "Zen 2")],
+    ("AuthenticAMD", 25): [
+        (0x00, 0x0F, "Zen 3"),
+        (0x10, 0x1F, "Zen 4"),
+        (0x20, 0x5F, "Zen 3"),
+        (0x60, 0xAF, "Zen 4"),
+    ],
+    ("AuthenticAMD", 26): [(0x00, 0xFF, "Zen 5")],
+    ("GenuineIntel", 6): [
+        (0x55, 0x55, "Skylake-SP / Cascade Lake"),
+        (0x6A, 0x6C, "Ice Lake-SP"),
+        (0x8F, 0x8F, "Sapphire Rapids"),
+        (0xAD, 0xAE, "Granite Rapids"),
+        (0xCF, 0xCF, "Emerald Rapids"),
+    ],
+}
+
+
+def microarchitecture(vendor: str, family: int | None, model: int | None) -> str:
+    """The core's microarchitecture from its vendor, family and model, or ``"unknown"``."""
+    if family is None or model is None:
+        return "unknown"
+    for first, last, name in _MICROARCHITECTURES.get((vendor, family), []):
+        if first <= model <= last:
+            return name
+    return "unknown"
+
+
+def cpu_identity() -> dict[str, Any]:
+    """``{"vendor", "family", "model", "stepping", "microarchitecture"}`` of the CPU."""
+    info = cpuinfo()
+
+    def number(key: str) -> int | None:
+        try:
+            return int(info[key], 0)
+        except (KeyError, ValueError):
+            return None
+
+    vendor = info.get("vendor_id", platform.processor() or "unknown")
+    family, model = number("cpu family"), number("model")
+    return {
+        "vendor": vendor,
+        "family": family,
+        "model": model,
+        "stepping": number("stepping"),
+        "microarchitecture": microarchitecture(vendor, family, model),
+    }
 
 
 def load_average() -> float | None:
@@ -45,7 +98,7 @@ def describe_machine(device: str = "cpu") -> dict[str, Any]:
         device: The device the benchmark runs on; on CUDA the GPU's name is added.
 
     Returns:
-        ``{"cpu", "cpu_count", "usable_cpus", "cpu_flags", "memory_gb", "platform",
+        ``{"cpu", "cpu_identity", "cpu_count", "usable_cpus", "cpu_flags", "memory_gb", "platform",
         "python", "torch", "torch_threads", "sentence_transformers", "device",
         "load_average_1m"}`` (plus ``"gpu"`` on CUDA).
     """
@@ -55,6 +108,7 @@ def describe_machine(device: str = "cpu") -> dict[str, Any]:
     flags = cpu_flags()
     machine: dict[str, Any] = {
         "cpu": cpu_model(),
+        "cpu_identity": cpu_identity(),
         "cpu_count": os.cpu_count(),
         "usable_cpus": usable_cpu_count(),
         "cpu_flags": [flag for flag in _NOTABLE_CPU_FLAGS if flag in flags],

@@ -173,7 +173,7 @@ def format_bench_table(document: Mapping[str, Any]) -> str:
     machine = document["machine"]
     lines = [
         f"{settings['queries']} queries x {settings['candidates']} candidates, {settings['repeat']} rounds; "
-        f"{machine['cpu']}, {settings['threads']} torch threads, {settings['device']}",
+        f"{machine['cpu']}{_core(machine)}, {settings['threads']} torch threads, {settings['device']}",
         f"{'configuration':<34} {'pairs/s':>8} {'median ms':>9} {'p95 ms':>8} {'peak MB':>8} "
         f"{'NDCG@10':>8} {'x LlamaIndex':>12} {'GFLOP/s':>8} {'of peak':>13}",
     ]
@@ -204,3 +204,14 @@ def format_gemm_peaks(peaks: Mapping[str, float | None]) -> str:
     """
     measured = ", ".join(f"{dtype} {number_cell(value, '.0f')}" for dtype, value in sorted(peaks.items()))
     return f"GEMM peak, GFLOP/s (torch {GEMM_SIZE}x{GEMM_SIZE}, same run): {measured}"
+
+
+def _core(machine: dict[str, Any]) -> str:
+    """`` (Zen 4: AuthenticAMD family 25 model 17)``, or nothing for a report without it."""
+    identity = machine.get("cpu_identity")
+    if not identity:
+        return ""
+    return (
+        f" ({identity['microarchitecture']}: {identity['vendor']} family {identity['family']} "
+        f"model {identity['model']})"
+    )
