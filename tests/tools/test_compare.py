@@ -71,6 +71,11 @@ def test_reports_of_different_protocols_or_queries_are_refused() -> None:
     fewer = _report("cand", {"1": (0.8, RANKING), "2": (0.7, RANKING)})
     with pytest.raises(ValueError, match="different queries"):
         compare_reports(BASE, fewer)
+    (shared,) = [
+        c for c in compare_reports(BASE, fewer, samples=100, shared_only=True) if c.variant == "chunk_max"
+    ]
+    assert shared.queries == 2
+    assert shared.baseline_ndcg == pytest.approx((0.5 + 0.7) / 2)
     with pytest.raises(ValueError, match="no per_query records"):
         compare_reports(BASE, {**CANDIDATE, "per_query": []})
 

@@ -29,6 +29,11 @@ def add_compare_command(commands: argparse._SubParsersAction[argparse.ArgumentPa
     parser.add_argument("baseline", metavar="BASELINE.json", help="the reference report")
     parser.add_argument("candidate", metavar="CANDIDATE.json", help="the report to compare with it")
     add_comparison_flags(parser)
+    parser.add_argument(
+        "--shared-queries",
+        action="store_true",
+        help="compare only the queries both reports hold (e.g. a --limit 100 run against a full one)",
+    )
     parser.add_argument("--json", default=None, metavar="OUT.json", help="also write the comparison here")
     parser.add_argument("--quiet", action="store_true", help="no status lines")
     parser.set_defaults(run=run_compare)
@@ -62,12 +67,17 @@ def read_report(path: str) -> dict[str, Any]:
 
 
 def comparison_document(
-    baseline: Mapping[str, Any], candidate: Mapping[str, Any], *, samples: int, seed: int
+    baseline: Mapping[str, Any],
+    candidate: Mapping[str, Any],
+    *,
+    samples: int,
+    seed: int,
+    shared_only: bool = False,
 ) -> dict[str, Any]:
     """The comparison as JSON: both models, the protocol and one record per variant."""
     from crossrank.evaluation.comparison import compare_reports
 
-    compared = compare_reports(baseline, candidate, samples=samples, seed=seed)
+    compared = compare_reports(baseline, candidate, samples=samples, seed=seed, shared_only=shared_only)
     return {
         "baseline_model": baseline.get("model"),
         "candidate_model": candidate.get("model"),
@@ -103,7 +113,11 @@ def format_comparison(document: Mapping[str, Any]) -> str:
 def run_compare(args: argparse.Namespace) -> int:
     """Run ``crossrank compare``."""
     document = comparison_document(
-        read_report(args.baseline), read_report(args.candidate), samples=args.samples, seed=args.seed
+        read_report(args.baseline),
+        read_report(args.candidate),
+        samples=args.samples,
+        seed=args.seed,
+        shared_only=args.shared_queries,
     )
     print(format_comparison(document))
     write_comparison(args, document)

@@ -100,6 +100,7 @@ def compare_reports(
     variants: Sequence[str] = ("truncate", "chunk_max", "chunk_max_rrf"),
     samples: int = 10_000,
     seed: int = 0,
+    shared_only: bool = False,
 ) -> list[PairedDifference]:
     """Compare two ``crossrank eval --json`` reports query by query.
 
@@ -109,6 +110,8 @@ def compare_reports(
         variants: The reranking variants to compare.
         samples: Bootstrap resamples.
         seed: Bootstrap seed.
+        shared_only: Compare the queries both reports hold (a ``--limit`` run against a
+            full one) instead of refusing reports of different queries.
 
     Returns:
         One comparison per variant.
@@ -130,11 +133,16 @@ def compare_reports(
                 f"the {label} report has no per_query records; write it with crossrank eval --json."
             )
         rows[label] = {row["query_id"]: row for row in report["per_query"]}
+    if shared_only:
+        shared = set(rows["baseline"]) & set(rows["candidate"])
+        if not shared:
+            raise ValueError("the reports hold no query in common.")
+        rows = {label: {q: row for q, row in table.items() if q in shared} for label, table in rows.items()}
     if set(rows["baseline"]) != set(rows["candidate"]):
         only = sorted(set(rows["baseline"]) ^ set(rows["candidate"]))
         raise ValueError(
             f"the reports hold different queries ({len(only)} in one only, e.g. {only[:3]}); "
-            "run both with the same --limit."
+            "run both with the same --limit, or compare the shared ones (shared_only=True, --shared-queries)."
         )
     query_ids = list(rows["baseline"])
     comparisons = []
