@@ -274,6 +274,13 @@ class Reranker:
             return remote.rerank(query, documents, **self._remote_call(scores_in, top_n, score_threshold))
 
         names = [f"documents[{i}]" for i in range(len(documents))]
+        ranking: dict[str, Any] = {
+            "fusion": self.fusion,
+            "rrf_k": self.rrf_k,
+            "rrf_weights": self.rrf_weights,
+            "top_n": self.top_n if top_n is None else top_n,
+            "score_threshold": self.score_threshold if score_threshold is None else score_threshold,
+        }
         coarse = self.coarse
         if coarse is not None:
             windows: WindowScores | None = {} if self.fine_windows_per_document else None
@@ -282,29 +289,9 @@ class Reranker:
             texts = [documents[i] for i in survivors]
             only = None if windows is None else best_windows(windows, texts, self.fine_windows_per_document)
             fine_scores = self._score_texts(query, texts, [names[i] for i in survivors], only_windows=only)
-            return rank_cascade(
-                documents,
-                coarse_scores,
-                fine_scores,
-                survivors,
-                scores_in,
-                fusion=self.fusion,
-                rrf_k=self.rrf_k,
-                rrf_weights=self.rrf_weights,
-                top_n=self.top_n if top_n is None else top_n,
-                score_threshold=self.score_threshold if score_threshold is None else score_threshold,
-            )
+            return rank_cascade(documents, coarse_scores, fine_scores, survivors, scores_in, **ranking)
         text_scores = self._score_texts(query, documents, names)
-        return rank_documents(
-            documents,
-            text_scores,
-            scores_in,
-            fusion=self.fusion,
-            rrf_k=self.rrf_k,
-            rrf_weights=self.rrf_weights,
-            top_n=self.top_n if top_n is None else top_n,
-            score_threshold=self.score_threshold if score_threshold is None else score_threshold,
-        )
+        return rank_documents(documents, text_scores, scores_in, **ranking)
 
     async def arerank(
         self,

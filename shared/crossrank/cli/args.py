@@ -21,6 +21,7 @@ __all__ = [
     "add_model_argument",
     "add_option_argument",
     "model_argument",
+    "non_negative_int",
     "option_values",
     "positive_int",
     "query_argument",
@@ -35,12 +36,25 @@ def positive_int(text: str) -> int:
     Raises:
         argparse.ArgumentTypeError: Naming the text, when it is not a whole number >= 1.
     """
+    return _int_at_least(text, 1, "a positive integer")
+
+
+def non_negative_int(text: str) -> int:
+    """Parse a command-line integer that must be at least 0 (an argparse ``type``).
+
+    Raises:
+        argparse.ArgumentTypeError: Naming the text, when it is not a whole number >= 0.
+    """
+    return _int_at_least(text, 0, "a whole number >= 0")
+
+
+def _int_at_least(text: str, minimum: int, expected: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
+    if value < minimum:
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {value}")
     return value
 
 

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from crossrank.cli.args import model_argument, positive_int
+from crossrank.cli.args import model_argument, non_negative_int, positive_int
 from crossrank.cli.output import json_text, status
 from crossrank.cli.progress import add_verbose_flag, set_up_progress
 
@@ -31,16 +31,6 @@ def _fraction(text: str) -> float:
         raise argparse.ArgumentTypeError(f"expected a fraction such as 0.1, got {text!r}") from None
     if not 0.0 < value < 1.0:
         raise argparse.ArgumentTypeError(f"expected a fraction strictly between 0 and 1, got {value}")
-    return value
-
-
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {value}")
     return value
 
 
@@ -72,7 +62,7 @@ def _add_common(parser: argparse.ArgumentParser, losses: tuple[str, ...], defaul
     for name, flag in TRAINING_FLAGS.items():
         hint = str(hints[name])
         parse: Any = (
-            float if "float" in hint else (_non_negative_int if name in ("negatives", "seed") else None)
+            float if "float" in hint else (non_negative_int if name in ("negatives", "seed") else None)
         )
         if parse is None and "int" in hint:
             parse = positive_int

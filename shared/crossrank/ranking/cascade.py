@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from crossrank.ranking.fusion import ranks_by_score, reciprocal_rank_fusion
-from crossrank.ranking.selection import select_top
+from crossrank.ranking.selection import retrieval_ranks, select_top
 from crossrank.ranking.window_scoring import TextScore, WindowScores
 from crossrank.results import RerankResult
 
@@ -101,14 +101,12 @@ def rank_cascade(
     Returns:
         The results, best first; every candidate at most once.
     """
-    retrieval_ranks = (
-        list(range(1, len(documents) + 1)) if retrieval_scores is None else ranks_by_score(retrieval_scores)
-    )
+    ranks = retrieval_ranks(len(documents), retrieval_scores)
     # In input order, so ties break as in a single stage.
     in_order = sorted(survivors)
     fine = [fine_scores[documents[index]].score for index in in_order]
     if fusion == "rrf":
-        survivor_ranks = [retrieval_ranks[index] for index in in_order]
+        survivor_ranks = [ranks[index] for index in in_order]
         final = reciprocal_rank_fusion(ranks_by_score(fine), survivor_ranks, k=rrf_k, weights=rrf_weights)
     else:
         final = fine
@@ -119,7 +117,7 @@ def rank_cascade(
             fine_scores,
             coarse_scores,
             documents,
-            retrieval_ranks,
+            ranks,
             retrieval_scores,
         )
         for position, index in enumerate(in_order)
@@ -138,7 +136,7 @@ def rank_cascade(
             coarse_scores,
             coarse_scores,
             documents,
-            retrieval_ranks,
+            ranks,
             retrieval_scores,
             cut_at_stage=COARSE_STAGE,
         )

@@ -8,7 +8,7 @@ from crossrank.ranking.fusion import ranks_by_score, reciprocal_rank_fusion
 from crossrank.ranking.window_scoring import TextScore
 from crossrank.results import RerankResult
 
-__all__ = ["rank_documents", "select_top"]
+__all__ = ["rank_documents", "retrieval_ranks", "select_top"]
 
 
 def select_top(
@@ -32,6 +32,11 @@ def select_top(
     kept = [r for r in results if score_threshold is None or r.score >= score_threshold]
     kept.sort(key=lambda r: (-r.score, r.index))
     return kept if top_n is None else kept[:top_n]
+
+
+def retrieval_ranks(count: int, retrieval_scores: Sequence[float] | None) -> list[int]:
+    """1-based retrieval rank of each of ``count`` candidates: by score, or input order without scores."""
+    return list(range(1, count + 1)) if retrieval_scores is None else ranks_by_score(retrieval_scores)
 
 
 def rank_documents(
@@ -62,12 +67,9 @@ def rank_documents(
         The results, best first.
     """
     ce_scores = [text_scores[text].score for text in documents]
-    if retrieval_scores is None:
-        retrieval_ranks = list(range(1, len(documents) + 1))
-    else:
-        retrieval_ranks = ranks_by_score(retrieval_scores)
+    ranks = retrieval_ranks(len(documents), retrieval_scores)
     final_scores = (
-        reciprocal_rank_fusion(ranks_by_score(ce_scores), retrieval_ranks, k=rrf_k, weights=rrf_weights)
+        reciprocal_rank_fusion(ranks_by_score(ce_scores), ranks, k=rrf_k, weights=rrf_weights)
         if fusion == "rrf"
         else ce_scores
     )
@@ -76,7 +78,7 @@ def rank_documents(
             index=index,
             score=float(final_scores[index]),
             cross_encoder_score=float(ce_scores[index]),
-            retrieval_rank=retrieval_ranks[index],
+            retrieval_rank=ranks[index],
             retrieval_score=None if retrieval_scores is None else float(retrieval_scores[index]),
             num_windows=text_scores[text].num_windows,
             window_index=text_scores[text].window_index,

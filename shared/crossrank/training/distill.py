@@ -16,16 +16,16 @@ from typing import TYPE_CHECKING, Any
 
 from crossrank.log import logger
 from crossrank.training.examples import build_examples
-from crossrank.training.fit import LOSS_NAMES, fit, make_loss
+from crossrank.training.fit import fit, make_loss
 from crossrank.training.mining import mine_hard_negatives
-from crossrank.training.model_card import TrainingReport, write_model_card
+from crossrank.training.model_card import TrainingReport
 from crossrank.training.pipeline import (
     check_output_dir,
     final_dev_metrics,
-    library_versions,
     pair_scorer_of,
     prepare,
     save_model,
+    save_report,
 )
 from crossrank.training.settings import DISTILL_LOSSES, TrainingSettings
 
@@ -254,36 +254,20 @@ def distill_reranker(
     save_model(student_model, output, window=window)
     dev_after = final_dev_metrics(prepared.evaluation, student_model, outcome.best_checkpoint)
     extra: dict[str, Any] = {"student": described, "teacher_dev": teacher_dev}
-    if outcome.resumed_from:
-        extra["resumed_from"] = outcome.resumed_from
-    report = TrainingReport(
+    return save_report(
         kind="distill",
-        output_dir=str(output),
+        output=output,
         base=teacher,
         started_from=described,
-        loss={"name": loss, "class": LOSS_NAMES[loss]},
-        data=prepared.train.summary(),
-        dev=prepared.dev_summary(settings),
-        mining=mining.to_json(),
-        examples={
-            "rows": examples.rows,
-            "pairs": examples.pairs,
-            "random_fill": examples.random_fill,
-            "skipped_queries": examples.skipped_queries,
-        },
-        settings=settings.to_json(),
-        steps=outcome.steps,
-        epochs=outcome.epochs,
-        train_seconds=outcome.seconds,
-        losses=outcome.losses,
+        loss=loss,
+        prepared=prepared,
+        settings=settings,
+        mining=mining,
+        examples=examples,
+        outcome=outcome,
         dev_before=dev_before,
         dev_after=dev_after,
-        best_checkpoint=outcome.best_checkpoint,
         command=command,
-        versions=library_versions(),
         extra=extra,
+        started=started,
     )
-    report.total_seconds = time.perf_counter() - started
-    write_model_card(report, output)
-    logger.info("saved %s", output)
-    return report

@@ -15,17 +15,17 @@ from typing import TYPE_CHECKING
 
 from crossrank.log import logger
 from crossrank.training.examples import build_examples
-from crossrank.training.fit import LOSS_NAMES, fit, make_loss
+from crossrank.training.fit import fit, make_loss
 from crossrank.training.mining import mine_hard_negatives
-from crossrank.training.model_card import TrainingReport, write_model_card
+from crossrank.training.model_card import TrainingReport
 from crossrank.training.pipeline import (
     check_output_dir,
     final_dev_metrics,
     is_cross_encoder,
-    library_versions,
     pair_scorer_of,
     prepare,
     save_model,
+    save_report,
 )
 from crossrank.training.settings import TRAIN_LOSSES, TrainingSettings
 
@@ -139,37 +139,23 @@ def train_reranker(
     )
     save_model(model, output, window=window)
     dev_after = final_dev_metrics(prepared.evaluation, model, outcome.best_checkpoint)
-    report = TrainingReport(
+    return save_report(
         kind="train",
-        output_dir=str(output),
+        output=output,
         base=base,
         started_from="cross-encoder" if from_cross_encoder else "encoder with a new one-logit head",
-        loss={"name": loss, "class": LOSS_NAMES[loss]},
-        data=prepared.train.summary(),
-        dev=prepared.dev_summary(settings),
-        mining=mining.to_json(),
-        examples={
-            "rows": examples.rows,
-            "pairs": examples.pairs,
-            "random_fill": examples.random_fill,
-            "skipped_queries": examples.skipped_queries,
-        },
-        settings=settings.to_json(),
-        steps=outcome.steps,
-        epochs=outcome.epochs,
-        train_seconds=outcome.seconds,
-        losses=outcome.losses,
+        loss=loss,
+        prepared=prepared,
+        settings=settings,
+        mining=mining,
+        examples=examples,
+        outcome=outcome,
         dev_before=dev_before,
         dev_after=dev_after,
-        best_checkpoint=outcome.best_checkpoint,
         command=command,
-        versions=library_versions(),
-        extra={"resumed_from": outcome.resumed_from} if outcome.resumed_from else {},
+        extra={},
+        started=started,
     )
-    report.total_seconds = time.perf_counter() - started
-    write_model_card(report, output)
-    logger.info("saved %s", output)
-    return report
 
 
 def _metrics_line(metrics: dict[str, float]) -> str:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import random
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from crossrank.log import logger
 from crossrank.training.data import TrainingData, split_dev
 from crossrank.training.dev_evaluator import DevEvaluation
 from crossrank.training.mining import build_mining_first_stage
@@ -17,7 +19,10 @@ if TYPE_CHECKING:
     from sentence_transformers.cross_encoder import CrossEncoder
 
     from crossrank.evaluation.first_stage import FirstStage
-    from crossrank.training.mining import GuardScorer
+    from crossrank.training.examples import ExampleSet
+    from crossrank.training.fit import FitOutcome
+    from crossrank.training.mining import GuardScorer, MiningReport
+    from crossrank.training.model_card import TrainingReport
     from crossrank.training.settings import TrainingSettings
 
 __all__ = [
@@ -29,6 +34,7 @@ __all__ = [
     "pair_scorer_of",
     "prepare",
     "save_model",
+    "save_report",
 ]
 
 
@@ -189,6 +195,84 @@ def final_dev_metrics(
             if record["step"] == step:
                 return {key: value for key, value in record.items() if key not in ("step", "epoch")}
     return evaluation.measure(model)
+
+
+def save_report(
+    *,
+    kind: str,
+    output: Path,
+    base: str,
+    started_from: str,
+    loss: str,
+    prepared: Prepared,
+    settings: TrainingSettings,
+    mining: MiningReport,
+    examples: ExampleSet,
+    outcome: FitOutcome,
+    dev_before: dict[str, float] | None,
+    dev_after: dict[str, float] | None,
+    command: str,
+    extra: dict[str, Any],
+    started: float,
+) -> TrainingReport:
+    """The run's report, written beside the saved model as its card (train and distill alike).
+
+    Args:
+        kind: ``"train"`` or ``"distill"``.
+        output: The model directory.
+        base: The starting model or the teacher.
+        started_from: How the model began.
+        loss: crossrank's loss name.
+        prepared: The run's data and dev evaluation.
+        settings: The run's settings.
+        mining: The mining report.
+        examples: The training rows.
+        outcome: What the trainer did.
+        dev_before: Dev metrics of the starting model.
+        dev_after: Dev metrics of the saved model.
+        command: The command line.
+        extra: Kind-specific facts; a resumed run's checkpoint is added.
+        started: ``time.perf_counter()`` at the run's start.
+
+    Returns:
+        The report.
+    """
+    from crossrank.training.fit import LOSS_NAMES
+    from crossrank.training.model_card import TrainingReport, write_model_card
+
+    if outcome.resumed_from:
+        extra = {**extra, "resumed_from": outcome.resumed_from}
+    report = TrainingReport(
+        kind=kind,
+        output_dir=str(output),
+        base=base,
+        started_from=started_from,
+        loss={"name": loss, "class": LOSS_NAMES[loss]},
+        data=prepared.train.summary(),
+        dev=prepared.dev_summary(settings),
+        mining=mining.to_json(),
+        examples={
+            "rows": examples.rows,
+            "pairs": examples.pairs,
+            "random_fill": examples.random_fill,
+            "skipped_queries": examples.skipped_queries,
+        },
+        settings=settings.to_json(),
+        steps=outcome.steps,
+        epochs=outcome.epochs,
+        train_seconds=outcome.seconds,
+        losses=outcome.losses,
+        dev_before=dev_before,
+        dev_after=dev_after,
+        best_checkpoint=outcome.best_checkpoint,
+        command=command,
+        versions=library_versions(),
+        extra=extra,
+    )
+    report.total_seconds = time.perf_counter() - started
+    write_model_card(report, output)
+    logger.info("saved %s", output)
+    return report
 
 
 def save_model(model: CrossEncoder, output_dir: Path, *, window: int) -> None:
