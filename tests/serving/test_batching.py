@@ -78,3 +78,62 @@ def test_a_model_failure_reaches_every_caller_in_the_batch_and_the_worker_lives_
         assert batching.score([([1], [1, 2])]) == [1.0]
     finally:
         batching.close()
+
+
+class _RecordingScorer(FakeScorer):
+    """Records the pair lengths of every model call, and holds the first call back."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[list[int]] = []
+        self.release = threading.Event()
+
+    def score(self, pairs: Sequence[tuple[Sequence[int], Sequence[int]]]) -> list[float]:
+        if not self.calls:
+            self.release.wait(timeout=10)
+        self.calls.append([len(query) + len(passage) for query, passage in pairs])
+        return super().score(pairs)
+
+
+def test_merged_requests_are_scored_in_length_sorted_calls_within_the_limits() -> None:
+    scorer = _RecordingScorer()
+    stats: list[BatchStats] = []
+    batching = BatchingScorer(
+        scorer, max_batch_tokens=60, max_wait_ms=50, batch_size=4, on_batch=stats.append
+    )
+    try:
+        first = threading.Thread(target=batching.score, args=([([1], [1])],))
+        first.start()  # occupies the worker, so the next callers queue up together
+        time.sleep(0.1)
+        lengths = [[2, 9, 3], [8, 2, 9], [3, 8, 2]]
+        results: dict[int, list[float]] = {}
+
+        def call(number: int) -> None:
+            results[number] = batching.score([([1], [1] * (length - 1)) for length in lengths[number]])
+
+        threads = [threading.Thread(target=call, args=(number,)) for number in range(3)]
+        for thread in threads:
+            thread.start()
+        time.sleep(0.2)
+        scorer.release.set()
+        for thread in [first, *threads]:
+            thread.join(timeout=10)
+        merged = scorer.calls[1:]
+        special = scorer.num_special_tokens
+        # The three requests were pooled and grouped by length: longest first, <= 4 pairs a call.
+        assert [length for call in merged for length in call] == sorted(
+            (length for request in lengths for length in request), reverse=True
+        )
+        assert all(len(call) <= 4 and len(call) * (max(call) + special) <= 60 for call in merged)
+        assert max(stat.requests for stat in stats) == 3
+        for number in range(3):
+            alone = FakeScorer().score([([1], [1] * (length - 1)) for length in lengths[number]])
+            assert results[number] == alone
+    finally:
+        scorer.release.set()
+        batching.close()
+
+
+def test_bad_batching_limits_are_refused() -> None:
+    with pytest.raises(ValueError, match="batch_size and max_batch_tokens must be positive"):
+        BatchingScorer(FakeScorer(), max_batch_tokens=100, max_wait_ms=1, batch_size=0)

@@ -67,10 +67,9 @@ def _row(
     }
 
 
-def _serial(model: str, requests: list[tuple[str, list[str]]], budget_s: float) -> dict[str, Any]:
-    from crossrank import Reranker
-
-    reranker = Reranker(model, score_cache_size=0)
+def _serial(
+    reranker: Any, requests: list[tuple[str, list[str]]], budget_s: float, kind: str
+) -> dict[str, Any]:
     reranker.rerank(*requests[0])  # warm up
     latencies, codes = [], []
     started = time.perf_counter()
@@ -81,7 +80,7 @@ def _serial(model: str, requests: list[tuple[str, list[str]]], budget_s: float) 
         reranker.rerank(query, documents)
         latencies.append(time.perf_counter() - began)
         codes.append(200)
-    return _row("in-process serial", 1, len(requests[0][1]), started, latencies, codes)
+    return _row(kind, 1, len(requests[0][1]), started, latencies, codes)
 
 
 def _load(url: str, clients: int, requests: list[tuple[str, list[str]]], budget_s: float) -> dict[str, Any]:
@@ -136,6 +135,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         import httpx
 
+        from crossrank import Reranker
+
+        local = Reranker(args.model, score_cache_size=0)
+
         for _ in range(600):
             try:
                 if httpx.get(f"{url}/ready", timeout=2).status_code == 200:
@@ -146,12 +149,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         for candidates in (int(text) for text in args.candidates.split(",")):
             clients_list = [int(text) for text in args.clients.split(",")]
             requests = _requests(args.data, candidates, max(clients_list) * args.requests_per_client)
-            rows.append(_serial(args.model, requests[: 4 * args.requests_per_client], args.budget_s))
+            # Serial before and after the server phases: the drift between them is the noise.
+            serial = requests[: 4 * args.requests_per_client]
+            rows.append(_serial(local, serial, args.budget_s, "in-process serial"))
             for clients in clients_list:
                 rows.append(
                     _load(url, clients, requests[: clients * args.requests_per_client], args.budget_s)
                 )
                 print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
+            rows.append(_serial(local, serial, args.budget_s, "in-process serial (again)"))
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=120)
@@ -166,6 +172,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         rates = [f"{row['candidates_per_s']:.1f}", f"{row['p50_ms']:.0f}", f"{row['p99_ms']:.0f}", refused]
         cells = [*counts, *rates]
         print("| " + " | ".join(str(cell) for cell in cells) + " |")
+    for candidates in sorted({row["candidates"] for row in rows}):
+        serial_rates = [
+            r["candidates_per_s"] for r in rows if r["candidates"] == candidates and r["mode"] != "server"
+        ]
+        baseline = sum(serial_rates) / len(serial_rates)
+        for row in rows:
+            if row["candidates"] == candidates and row["mode"] == "server":
+                row["vs_serial"] = row["candidates_per_s"] / baseline if baseline else None
+        ratios = ", ".join(
+            f"{row['clients']} clients {row['vs_serial']:.2f}x"
+            for row in rows
+            if row.get("vs_serial") is not None and row["candidates"] == candidates
+        )
+        print(f"{candidates} candidates, server / mean in-process serial: {ratios}")
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2) + "\n", encoding="utf-8")
     return 0

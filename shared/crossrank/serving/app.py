@@ -21,7 +21,7 @@ except ImportError as exc:
     raise ImportError('crossrank serve needs FastAPI: run `pip install "crossrank[serve]"`.') from exc
 
 from crossrank.errors import ModelLoadError
-from crossrank.options import LOAD_OPTIONS
+from crossrank.options import LOAD_OPTIONS, OPTIONS
 from crossrank.reranker import Reranker
 from crossrank.serving.batching import BatchingScorer, RequestCancelled, RequestHandle, request_scope
 from crossrank.serving.metrics import ServerMetrics
@@ -60,6 +60,7 @@ class _State:
                 scorer,
                 max_batch_tokens=settings.max_batch_tokens,
                 max_wait_ms=settings.max_wait_ms,
+                batch_size=settings.options.get("batch_size", OPTIONS["batch_size"].default),
                 on_batch=self.metrics.record_batch,
             )
             reranker = Reranker(

@@ -2,10 +2,13 @@
 
 Each request reranks in its own thread with a :class:`~crossrank.Reranker` whose scorer is
 a :class:`BatchingScorer`. Its ``score`` hands the batch to the worker and waits; the worker
-takes the oldest waiting batch, adds more (from any request) while they fit in
-``max_batch_tokens`` padded tokens, waiting at most ``max_wait_ms`` for them, scores the lot
-in one model call and routes each request's scores back in order. A request whose client
-went away (see :func:`request_scope`) has its waiting work dropped.
+takes the oldest waiting batch and adds more (from any request), waiting at most
+``max_wait_ms`` for them, until the group holds ``MERGE_CALLS`` model calls' worth of tokens.
+It then pools the group's pairs, sorts them by length and scores them in model calls of at
+most ``batch_size`` pairs and ``max_batch_tokens`` padded tokens, and routes each request's
+scores back in order. Sorting across requests is what makes merging pay: one request's 20
+candidates padded to their longest waste more than a few hundred candidates grouped by length.
+A request whose client went away (see :func:`request_scope`) has its waiting work dropped.
 """
 
 from __future__ import annotations
@@ -18,9 +21,21 @@ from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
+from crossrank.ranking.batching import plan_batches
 from crossrank.scorer import DelegatingScorer, PairScorer
 
-__all__ = ["BatchStats", "BatchingScorer", "RequestCancelled", "RequestHandle", "request_scope"]
+__all__ = [
+    "MERGE_CALLS",
+    "BatchStats",
+    "BatchingScorer",
+    "RequestCancelled",
+    "RequestHandle",
+    "request_scope",
+]
+
+# How many model calls' worth of tokens one merged group may hold: enough to sort a busy
+# queue by length, few enough that the oldest request waits for a handful of calls only.
+MERGE_CALLS = 8
 
 
 class RequestCancelled(Exception):
@@ -63,7 +78,7 @@ class BatchStats:
 @dataclass
 class _Job:
     pairs: Sequence[tuple[Sequence[int], Sequence[int]]]
-    longest: int
+    tokens: int
     handle: RequestHandle | None
     done: threading.Event = field(default_factory=threading.Event)
     scores: list[float] | None = None
@@ -75,8 +90,9 @@ class BatchingScorer(DelegatingScorer):
 
     Args:
         scorer: The real scorer (the one model).
-        max_batch_tokens: Most padded tokens per merged call.
+        max_batch_tokens: Most padded tokens per model call.
         max_wait_ms: Longest wait for more batches before scoring what is there.
+        batch_size: Most pairs per model call.
         on_batch: Called after every model call (for metrics).
     """
 
@@ -86,10 +102,16 @@ class BatchingScorer(DelegatingScorer):
         *,
         max_batch_tokens: int,
         max_wait_ms: float,
+        batch_size: int = 32,
         on_batch: Callable[[BatchStats], object] | None = None,
     ) -> None:
         super().__init__(scorer)
+        if batch_size < 1 or max_batch_tokens < 1:
+            raise ValueError(
+                f"batch_size and max_batch_tokens must be positive, got {batch_size} and {max_batch_tokens}."
+            )
         self._max_batch_tokens = max_batch_tokens
+        self._batch_size = batch_size
         self._max_wait_s = max_wait_ms / 1000
         self._on_batch = on_batch
         self._jobs: deque[_Job] = deque()
@@ -114,8 +136,9 @@ class BatchingScorer(DelegatingScorer):
             if handle.cancelled.is_set():
                 raise RequestCancelled
             handle.windows += len(pairs)
-        longest = max((len(query) + len(passage) for query, passage in pairs), default=0)
-        job = _Job(pairs, longest + self.inner.num_special_tokens, handle)
+        special = self.inner.num_special_tokens
+        tokens = sum(len(query) + len(passage) + special for query, passage in pairs)
+        job = _Job(pairs, tokens, handle)
         with self._ready:
             self._jobs.append(job)
             self._ready.notify()
@@ -139,17 +162,16 @@ class BatchingScorer(DelegatingScorer):
             if not self._jobs:
                 return None
             taken = [self._jobs.popleft()]
-            longest = taken[0].longest
-            count = len(taken[0].pairs)
+            tokens = taken[0].tokens
+            budget = MERGE_CALLS * self._max_batch_tokens
             deadline = time.monotonic() + self._max_wait_s
             while True:
                 while self._jobs:
-                    job = self._jobs[0]
-                    grown = (count + len(job.pairs)) * max(longest, job.longest)
-                    if grown > self._max_batch_tokens:
+                    if tokens + self._jobs[0].tokens > budget:
                         return taken
-                    taken.append(self._jobs.popleft())
-                    longest, count = max(longest, job.longest), count + len(job.pairs)
+                    job = self._jobs.popleft()
+                    taken.append(job)
+                    tokens += job.tokens
                 left = deadline - time.monotonic()
                 if left <= 0 or self._stopped:
                     return taken
@@ -164,23 +186,35 @@ class BatchingScorer(DelegatingScorer):
                     job.done.set()
                 else:
                     live.append(job)
-            if not live:
-                continue
-            merged = [pair for job in live for pair in job.pairs]
-            started = time.perf_counter()
-            try:
-                scores = self.inner.score(merged)
-            except Exception as exc:  # noqa: BLE001 - the model failed: every request in the batch gets it
-                for job in live:
-                    job.error = exc
-                    job.done.set()
-                continue
-            elapsed = time.perf_counter() - started
-            cursor = 0
-            for job in live:
-                job.scores = [float(score) for score in scores[cursor : cursor + len(job.pairs)]]
-                cursor += len(job.pairs)
+            if live:
+                self._score_group(live)
+
+    def _score_group(self, jobs: list[_Job]) -> None:
+        """Score the pooled pairs of ``jobs`` in length-sorted calls; route the scores back."""
+        pooled = [(number, pair) for number, job in enumerate(jobs) for pair in job.pairs]
+        special = self.inner.num_special_tokens
+        lengths = [len(query) + len(passage) + special for _, (query, passage) in pooled]
+        scores: list[float] = [0.0] * len(pooled)
+        try:
+            for call in plan_batches(lengths, self._batch_size, self._max_batch_tokens):
+                started = time.perf_counter()
+                called = self.inner.score([pooled[index][1] for index in call])
+                if len(called) != len(call):
+                    raise ValueError(f"the scorer returned {len(called)} scores for {len(call)} pairs")
+                for index, score in zip(call, called, strict=True):
+                    scores[index] = float(score)
+                if self._on_batch is not None:
+                    padded = len(call) * max(lengths[index] for index in call)
+                    requests = len({pooled[index][0] for index in call})
+                    elapsed = time.perf_counter() - started
+                    self._on_batch(BatchStats(len(call), padded, requests, elapsed))
+        except Exception as exc:  # noqa: BLE001 - the model failed: every request in the group gets it
+            for job in jobs:
+                job.error = exc
                 job.done.set()
-            if self._on_batch is not None:
-                longest = max(job.longest for job in live)
-                self._on_batch(BatchStats(len(merged), len(merged) * longest, len(live), elapsed))
+            return
+        cursor = 0
+        for job in jobs:
+            job.scores = scores[cursor : cursor + len(job.pairs)]
+            cursor += len(job.pairs)
+            job.done.set()
