@@ -23,7 +23,13 @@ except ImportError as exc:
 from crossrank.errors import ModelLoadError
 from crossrank.options import LOAD_OPTIONS, OPTIONS
 from crossrank.reranker import Reranker
-from crossrank.serving.batching import BatchingScorer, RequestCancelled, RequestHandle, request_scope
+from crossrank.serving.batching import (
+    MERGE_CALLS,
+    BatchingScorer,
+    RequestCancelled,
+    RequestHandle,
+    request_scope,
+)
 from crossrank.serving.metrics import ServerMetrics
 from crossrank.serving.requests import HttpError, check_key, check_limits, parse_body, request_inputs
 from crossrank.serving.responses import cohere_response, jina_response, tei_response
@@ -63,9 +69,13 @@ class _State:
                 batch_size=settings.options.get("batch_size", OPTIONS["batch_size"].default),
                 on_batch=self.metrics.record_batch,
             )
-            reranker = Reranker(
-                self.batching, **{"max_tokens_per_batch": settings.max_batch_tokens, **ranking}
-            )
+            # A request hands all its windows to the worker in one piece (up to a merge
+            # group's tokens); the worker sorts them with other requests' and makes the calls.
+            whole_request = {
+                "batch_size": 1 << 20,
+                "max_tokens_per_batch": MERGE_CALLS * settings.max_batch_tokens,
+            }
+            reranker = Reranker(self.batching, **{**ranking, **whole_request})
             reranker.rerank("warm up the model", ["a first call loads and compiles what it needs"])
             reranker.clear_score_cache()
             self.reranker = reranker

@@ -1,0 +1,142 @@
+"""The batch row logic and the shard planning, with a fake scorer (no Ray)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from fake_scorer import FakeScorer
+
+from crossrank import Reranker
+from crossrank.distributed.batch import rerank_file
+from crossrank.distributed.files import OutputFiles, errors_path, file_format, plan_shards, read_shard
+from crossrank.distributed.rows import RowError, parse_row, rerank_line, rerank_row
+
+
+def _reranker() -> Reranker:
+    return Reranker(FakeScorer(), score_cache_size=0)
+
+
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        ([1, 2], "a row must be a JSON object"),
+        ({"candidates": ["a"]}, "query must be a non-empty string, got None"),
+        ({"query": "  ", "candidates": ["a"]}, "query must be a non-empty string"),
+        ({"query": "q", "candidates": "a text"}, "candidates must be a list"),
+        ({"query": "q", "candidates": ["a", 3]}, r"candidates\[1\] must be a text or an object with a text"),
+        ({"query": "q", "candidates": [{"id": 1}]}, r"candidates\[0\] must be a text"),
+        (
+            {"query": "q", "candidates": [{"text": "a", "score": "high"}]},
+            r"candidates\[0\].score must be a finite",
+        ),
+        (
+            {"query": "q", "candidates": [{"text": "a", "score": 1}, {"text": "b"}]},
+            "1 of 2 candidates have a score",
+        ),
+    ],
+)
+def test_bad_rows_are_refused_with_the_field(row: object, message: str) -> None:
+    with pytest.raises(RowError, match=message):
+        parse_row(row)
+
+
+def test_a_row_gets_the_in_process_ranking_with_ids_and_its_other_fields() -> None:
+    row = {
+        "query": "apple pie",
+        "qid": "q7",
+        "candidates": [
+            {"id": "d1", "text": "banana bread", "score": 0.9},
+            {"id": "d2", "text": "apple pie apple", "score": 0.5},
+            {"id": "d3", "text": "pie", "score": 0.1},
+        ],
+    }
+    before = json.dumps(row)
+    output, pairs = rerank_row(_reranker(), row)
+    assert json.dumps(row) == before  # the input row is not mutated
+    expected = _reranker().rerank(
+        "apple pie", ["banana bread", "apple pie apple", "pie"], retrieval_scores=[0.9, 0.5, 0.1]
+    )
+    assert [r["index"] for r in output["results"]] == [r.index for r in expected]
+    assert [r["score"] for r in output["results"]] == [r.score for r in expected]
+    assert [r["id"] for r in output["results"]] == [row["candidates"][r.index]["id"] for r in expected]  # type: ignore[index]
+    assert output["qid"] == "q7" and pairs == 3
+    assert all(isinstance(r["score"], float) for r in output["results"])
+
+
+def test_bad_json_becomes_an_outcome_with_its_line() -> None:
+    outcome = rerank_line(_reranker(), 12, "{not json")
+    assert outcome.output is None and outcome.line == 12
+    assert outcome.error is not None and outcome.error.startswith("not valid JSON")
+
+
+def test_jsonl_shards_keep_line_numbers_and_skip_blank_lines(tmp_path: Path) -> None:
+    path = tmp_path / "rows.jsonl"
+    lines = [json.dumps({"query": f"q{i}", "candidates": ["a"]}) for i in range(7)]
+    lines.insert(3, "   ")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    shards = plan_shards(path, rows_per_shard=3)
+    assert [shard.first_line for shard in shards] == [1, 4, 7]
+    assert sum(shard.rows for shard in shards) == 7
+    read = [row for shard in shards for row in read_shard(shard)]
+    assert [line for line, _ in read] == [1, 2, 3, 5, 6, 7, 8]
+    assert [json.loads(raw)["query"] for _, raw in read] == [f"q{i}" for i in range(7)]
+
+
+def test_parquet_shards_are_row_groups(tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "rows.parquet"
+    rows = [{"query": f"q{i}", "candidates": ["a", "b"]} for i in range(5)]
+    pq.write_table(pa.Table.from_pylist(rows), path, row_group_size=2)
+    shards = plan_shards(path)
+    assert [(shard.first_line, shard.rows) for shard in shards] == [(1, 2), (3, 2), (5, 1)]
+    read = [row for shard in shards for row in read_shard(shard)]
+    assert [json.loads(raw) for _, raw in read] == rows
+
+
+def test_names_and_formats() -> None:
+    assert errors_path(Path("out/run.jsonl")) == Path("out/run.errors.jsonl")
+    assert file_format(Path("a.PARQUET")) == "parquet"
+    with pytest.raises(ValueError, match="use a .jsonl"):
+        file_format(Path("rows.csv"))
+    with pytest.raises(ValueError, match="rows_per_shard must be at least 1"):
+        plan_shards(Path("rows.jsonl"), 0)
+
+
+def test_in_process_file_job_writes_every_row_once_and_the_bad_ones_to_errors(tmp_path: Path) -> None:
+    source = tmp_path / "in.jsonl"
+    good = [
+        {"query": f"word{i} apple", "candidates": [f"word{i} apple", "pear", f"word{i}"]} for i in range(5)
+    ]
+    lines = [json.dumps(row) for row in good]
+    lines.insert(2, json.dumps({"query": "q", "candidates": [1]}))
+    lines.insert(4, "{broken")
+    source.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    output = tmp_path / "out.jsonl"
+    summary = rerank_file(
+        source, output, model=FakeScorer(), use_ray=False, rows_per_shard=2, score_cache_size=0
+    )
+    written = [json.loads(line) for line in output.read_text(encoding="utf-8").splitlines()]
+    assert [row["query"] for row in written] == [row["query"] for row in good]
+    errors = [json.loads(line) for line in errors_path(output).read_text(encoding="utf-8").splitlines()]
+    assert [error["line"] for error in errors] == [3, 5]
+    assert "candidates[0] must be a text" in errors[0]["reason"] and errors[1]["row"] == "{broken"
+    assert (summary.rows, summary.reranked, summary.failed, summary.engine) == (7, 5, 2, "in-process")
+    for row in written:
+        expected = _reranker().rerank(row["query"], row["candidates"])
+        assert [r["score"] for r in row["results"]] == [r.score for r in expected]
+
+
+def test_parquet_output_round_trips(tmp_path: Path) -> None:
+    import pyarrow.parquet as pq
+
+    with OutputFiles(tmp_path / "out.parquet") as files:
+        files.write(json.dumps({"query": "q", "results": [{"index": 0, "score": 1.0}]}), 1, None)
+        files.write(None, 2, "query must be a non-empty string", "{}")
+    assert pq.read_table(tmp_path / "out.parquet").to_pylist() == [
+        {"query": "q", "results": [{"index": 0, "score": 1.0}]}
+    ]
+    assert pq.read_table(tmp_path / "out.errors.parquet").to_pylist()[0]["line"] == 2
