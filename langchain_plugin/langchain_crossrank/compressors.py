@@ -34,6 +34,7 @@ __all__ = [
     "CrossEncoderCompressor",
 ]
 
+
 class CrossEncoderCompressor(SyncedRankingReranker, BaseDocumentCompressor):
     """Rerank retrieved documents with a cross-encoder, handling long documents.
 

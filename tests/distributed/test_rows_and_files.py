@@ -61,14 +61,17 @@ def test_a_row_gets_the_in_process_ranking_with_ids_and_its_other_fields() -> No
     assert [r["index"] for r in output["results"]] == [r.index for r in expected]
     assert [r["score"] for r in output["results"]] == [r.score for r in expected]
     assert [r["id"] for r in output["results"]] == [row["candidates"][r.index]["id"] for r in expected]  # type: ignore[index]
-    assert output["qid"] == "q7" and pairs == 3
+    assert output["qid"] == "q7"
+    assert pairs == 3
     assert all(isinstance(r["score"], float) for r in output["results"])
 
 
 def test_bad_json_becomes_an_outcome_with_its_line() -> None:
     outcome = rerank_line(_reranker(), 12, "{not json")
-    assert outcome.output is None and outcome.line == 12
-    assert outcome.error is not None and outcome.error.startswith("not valid JSON")
+    assert outcome.output is None
+    assert outcome.line == 12
+    assert outcome.error is not None
+    assert outcome.error.startswith("not valid JSON")
 
 
 def test_jsonl_shards_keep_line_numbers_and_skip_blank_lines(tmp_path: Path) -> None:
@@ -100,7 +103,7 @@ def test_parquet_shards_are_row_groups(tmp_path: Path) -> None:
 def test_names_and_formats() -> None:
     assert errors_path(Path("out/run.jsonl")) == Path("out/run.errors.jsonl")
     assert file_format(Path("a.PARQUET")) == "parquet"
-    with pytest.raises(ValueError, match="use a .jsonl"):
+    with pytest.raises(ValueError, match=r"use a \.jsonl"):
         file_format(Path("rows.csv"))
     with pytest.raises(ValueError, match="rows_per_shard must be at least 1"):
         plan_shards(Path("rows.jsonl"), 0)
@@ -123,7 +126,8 @@ def test_in_process_file_job_writes_every_row_once_and_the_bad_ones_to_errors(tm
     assert [row["query"] for row in written] == [row["query"] for row in good]
     errors = [json.loads(line) for line in errors_path(output).read_text(encoding="utf-8").splitlines()]
     assert [error["line"] for error in errors] == [3, 5]
-    assert "candidates[0] must be a text" in errors[0]["reason"] and errors[1]["row"] == "{broken"
+    assert "candidates[0] must be a text" in errors[0]["reason"]
+    assert errors[1]["row"] == "{broken"
     assert (summary.rows, summary.reranked, summary.failed, summary.engine) == (7, 5, 2, "in-process")
     for row in written:
         expected = _reranker().rerank(row["query"], row["candidates"])

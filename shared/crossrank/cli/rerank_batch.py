@@ -50,7 +50,11 @@ def add_rerank_batch_command(commands: Any) -> None:
         "--actors", type=positive_int, default=1, help="model actors in the pool (default: 1)"
     )
     parser.add_argument(
-        "--batch-size", type=positive_int, default=16, help="rows per actor call (default: 16)"
+        "--batch-size",
+        dest="rows_per_batch",
+        type=positive_int,
+        default=16,
+        help="rows per actor call (default: 16)",
     )
     parser.add_argument(
         "--cpus-per-actor", type=float, default=1.0, help="CPUs each actor reserves (default: 1)"
@@ -114,7 +118,7 @@ def run_rerank_batch(args: argparse.Namespace) -> int:
             use_ray=use_ray,
             ray_address=args.ray_address,
             actors=args.actors,
-            batch_size=args.batch_size,
+            rows_per_batch=args.rows_per_batch,
             cpus_per_actor=args.cpus_per_actor,
             num_gpus=args.gpus_per_actor,
             rows_per_shard=args.rows_per_shard,
@@ -141,7 +145,8 @@ def run_rerank_batch(args: argparse.Namespace) -> int:
         print(json.dumps(facts))
     else:
         print(
-            f"{summary.rows} rows ({summary.reranked} reranked, {summary.failed} failed -> {facts['errors']}), "
+            f"{summary.rows} rows ({summary.reranked} reranked, "
+            f"{summary.failed} failed -> {facts['errors']}), "
             f"{summary.pairs} pairs in {summary.seconds:.1f} s: {summary.rows_per_second:.2f} rows/s, "
             f"{summary.pairs_per_second:.1f} pairs/s on {summary.engine} with {summary.actors} actor(s)"
         )

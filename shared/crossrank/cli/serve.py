@@ -67,6 +67,19 @@ def add_serve_command(commands: Any) -> None:
     for name, flag, parse in served_options:
         add_option_argument(parser, name, flag, type=parse)
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    on_ray = parser.add_argument_group('Ray Serve (pip install "crossrank[ray]")')
+    on_ray.add_argument("--ray", action="store_true", help="serve the same app as Ray Serve replicas")
+    on_ray.add_argument("--replicas", type=positive_int, default=1, help="fixed replica count (default: 1)")
+    on_ray.add_argument(
+        "--autoscale", metavar="MIN:MAX", default=None, help="autoscale between MIN and MAX replicas"
+    )
+    on_ray.add_argument(
+        "--ray-address",
+        default=None,
+        help="a Ray cluster to join ('auto' or HOST:PORT; default: a local Ray)",
+    )
+    on_ray.add_argument("--cpus-per-replica", type=float, default=1.0, help="CPUs per replica (default: 1)")
+    on_ray.add_argument("--gpus-per-replica", type=float, default=0.0, help="GPUs per replica (default: 0)")
     parser.set_defaults(run=run_serve)
 
 
@@ -86,4 +99,16 @@ def run_serve(args: argparse.Namespace) -> int:
         max_body_bytes=args.max_body_bytes,
         max_queue=args.max_queue,
     )
+    if args.ray:
+        from crossrank.distributed.ray_serve import ReplicaPlan, parse_autoscale, serve_on_ray
+
+        plan = ReplicaPlan(
+            replicas=args.replicas,
+            autoscale=parse_autoscale(args.autoscale) if args.autoscale else None,
+            cpus_per_replica=args.cpus_per_replica,
+            gpus_per_replica=args.gpus_per_replica,
+        )
+        return serve_on_ray(settings, plan, host=args.host, port=args.port, ray_address=args.ray_address)
+    if args.autoscale or args.ray_address or args.replicas != 1:
+        raise ValueError("--replicas, --autoscale and --ray-address need --ray")
     return run_server(settings, host=args.host, port=args.port, log_level=args.log_level)

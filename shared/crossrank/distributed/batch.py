@@ -38,7 +38,7 @@ def import_ray() -> Any:
     """
     try:
         import ray
-        import ray.data  # noqa: F401 - Ray Data is what the batch runner needs
+        import ray.data
     except ImportError as exc:
         raise ImportError(f"batch reranking on Ray needs Ray Data: {RAY_EXTRA}") from exc
     return ray
@@ -158,7 +158,7 @@ def rerank_dataset(
     *,
     model: str | PairScorer | None = None,
     actors: int = 1,
-    batch_size: int = 16,
+    rows_per_batch: int = 16,
     cpus_per_actor: float = 1,
     num_gpus: float = 0,
     **options: Any,
@@ -169,7 +169,7 @@ def rerank_dataset(
         dataset: Rows with ``query`` and ``candidates`` (texts, or ``{text, id?, score?}``).
         model: The cross-encoder (path, hub id or server URL) each actor loads once.
         actors: Size of the actor pool.
-        batch_size: Rows per ``map_batches`` call.
+        rows_per_batch: Rows per ``map_batches`` call (the model's own ``batch_size`` is an option).
         cpus_per_actor: CPUs each actor reserves (and its torch threads).
         num_gpus: GPUs each actor reserves (pass ``device="cuda"`` as well).
         **options: Any other :class:`~crossrank.Reranker` option (chunk-max, fusion, cascade...).
@@ -184,7 +184,7 @@ def rerank_dataset(
     return dataset.map_batches(
         RerankActor,
         fn_constructor_args=(model, options, "records", threads),
-        batch_size=batch_size,
+        batch_size=rows_per_batch,
         **_map_options(actors, cpus_per_actor, num_gpus),
     )
 
@@ -201,7 +201,7 @@ def rerank_file(
     use_ray: bool = True,
     ray_address: str | None = None,
     actors: int = 1,
-    batch_size: int = 16,
+    rows_per_batch: int = 16,
     cpus_per_actor: float = 1,
     num_gpus: float = 0,
     rows_per_shard: int = 1000,
@@ -217,7 +217,7 @@ def rerank_file(
         use_ray: Run on Ray (``False``: in this process).
         ray_address: A cluster to join (``"auto"`` or an address); ``None`` starts a local Ray.
         actors: Size of the actor pool.
-        batch_size: Rows per actor call.
+        rows_per_batch: Rows per actor call (the model's own ``batch_size`` is an option).
         cpus_per_actor: CPUs each actor reserves.
         num_gpus: GPUs each actor reserves.
         rows_per_shard: Rows per read task.
@@ -259,7 +259,7 @@ def rerank_file(
             outcomes = lines.map_batches(
                 RerankActor,
                 fn_constructor_args=(model, options, "lines", max(1, int(cpus_per_actor))),
-                batch_size=batch_size,
+                batch_size=rows_per_batch,
                 **_map_options(actors, cpus_per_actor, num_gpus),
             )
             last_line = 0

@@ -46,6 +46,7 @@ __all__ = [
 
 dispatcher = get_dispatcher(__name__)
 
+
 class CrossEncoderRerank(SyncedRankingReranker, BaseNodePostprocessor):
     """Rerank nodes with a cross-encoder, scoring long nodes window by window.
 
