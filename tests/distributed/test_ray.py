@@ -233,3 +233,29 @@ def test_ray_serve_answers_the_cohere_sdk_like_crossrank_serve(local_ray: Any, m
         stop.set()
         server.join(timeout=120)
     assert not server.is_alive()
+
+
+def test_parquet_in_and_out_on_ray(
+    local_ray: Any, model_path: str, rows: list[dict[str, Any]], expected: list[Any], tmp_path: Path
+) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from crossrank.distributed import rerank_file
+
+    texts_only = [
+        {
+            "query": row["query"],
+            "qid": row["qid"],
+            "candidates": [c if isinstance(c, str) else c["text"] for c in row["candidates"]],
+        }
+        for row in rows[1:40:2]  # the rows whose candidates were texts already
+    ]
+    source = tmp_path / "rows.parquet"
+    pq.write_table(pa.Table.from_pylist(texts_only), source)  # one row group, cut into shards
+    summary = rerank_file(source, tmp_path / "ranked.parquet", model=model_path, actors=2, rows_per_batch=4)
+    ranked = pq.read_table(tmp_path / "ranked.parquet").to_pylist()
+    assert [row["qid"] for row in ranked] == [row["qid"] for row in texts_only]
+    for row, want in zip(ranked, expected[1:40:2], strict=True):
+        _assert_same(_ranking(row), want)
+    assert (summary.rows, summary.failed) == (20, 0)

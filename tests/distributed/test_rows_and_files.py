@@ -96,6 +96,15 @@ def test_parquet_shards_are_row_groups(tmp_path: Path) -> None:
     pq.write_table(pa.Table.from_pylist(rows), path, row_group_size=2)
     shards = plan_shards(path)
     assert [(shard.first_line, shard.rows) for shard in shards] == [(1, 2), (3, 2), (5, 1)]
+    cut = plan_shards(path, rows_per_shard=1)  # groups cut finer, never spanning two
+    assert [(shard.first_line, shard.start, shard.end) for shard in cut] == [
+        (1, 0, 0),
+        (2, 0, 1),
+        (3, 1, 0),
+        (4, 1, 1),
+        (5, 2, 0),
+    ]
+    assert [json.loads(raw) for shard in cut for _, raw in read_shard(shard)] == rows
     read = [row for shard in shards for row in read_shard(shard)]
     assert [json.loads(raw) for _, raw in read] == rows
 

@@ -29,6 +29,9 @@ __all__ = ["BatchSummary", "RerankActor", "import_ray", "rerank_dataset", "reran
 
 RAY_EXTRA = 'pip install "crossrank[ray]"'
 
+# Shards (blocks) per actor at least, so that every actor has work and a slow one is not last.
+SHARDS_PER_ACTOR = 4
+
 
 def import_ray() -> Any:
     """Import Ray, or say which extra installs it.
@@ -235,6 +238,13 @@ def rerank_file(
     validate_options(options)
     started = time.perf_counter()
     shards = plan_shards(input_path, rows_per_shard)
+    if use_ray and len(shards) < SHARDS_PER_ACTOR * actors:
+        # Each shard is one block, and one block feeds one actor at a time: a small input
+        # cut in big shards would leave actors idle. Cut it finer (lines are cheap to count).
+        lines = sum(shard.lines for shard in shards)
+        finer = max(1, -(-lines // (SHARDS_PER_ACTOR * actors)))
+        if finer < rows_per_shard:
+            shards = plan_shards(input_path, finer)
     rows = pairs = duplicates = 0
     with OutputFiles(output_path) as files:
         if not use_ray:

@@ -1,9 +1,9 @@
 """Batch input and output files: JSONL or Parquet, cut into shards that keep line numbers.
 
-The driver only plans: for JSONL it counts lines (bytes, no JSON parsing) and records the byte
-offset of every ``rows_per_shard``-th line; for Parquet it reads the row-group metadata. Each
-shard is then read where it is processed, and every row keeps its 1-based line (JSONL) or
-row number (Parquet), so a row that fails is reported where it is in the file.
+The driver only plans: for JSONL it counts lines (bytes, no JSON parsing) and records the
+byte offset of every ``rows_per_shard``-th line; for Parquet it reads the row-group metadata
+and cuts the groups. Each shard is then read where it is processed, and every row keeps its
+1-based line (JSONL) or row number (Parquet), so a row that fails is reported where it is.
 """
 
 from __future__ import annotations
@@ -56,7 +56,9 @@ class Shard:
         first_line: The 1-based line (or row number) of the slice's first row.
         rows: Rows in the slice (JSONL: its lines that are not blank).
         start: JSONL: the byte offset of the first line; Parquet: the row group.
-        end: JSONL: the byte offset past the last line; Parquet: unused (-1).
+        end: JSONL: the byte offset past the last line; Parquet: the first row's offset in
+            its row group (a shard never spans two groups).
+        lines: Lines in the slice, blank ones included (Parquet: its rows).
     """
 
     path: str
@@ -65,6 +67,7 @@ class Shard:
     rows: int
     start: int
     end: int
+    lines: int
 
 
 def plan_shards(path: Path, rows_per_shard: int = 1000) -> list[Shard]:
@@ -85,9 +88,11 @@ def plan_shards(path: Path, rows_per_shard: int = 1000) -> list[Shard]:
         metadata = pq.ParquetFile(path).metadata
         shards, first = [], 1
         for group in range(metadata.num_row_groups):
-            rows = metadata.row_group(group).num_rows
-            shards.append(Shard(str(path), kind, first, rows, group, -1))
-            first += rows
+            in_group = metadata.row_group(group).num_rows
+            for offset in range(0, in_group, rows_per_shard):
+                rows = min(rows_per_shard, in_group - offset)
+                shards.append(Shard(str(path), kind, first, rows, group, offset, rows))
+                first += rows
         return shards
     shards = []
     with path.open("rb") as stream:
@@ -97,10 +102,10 @@ def plan_shards(path: Path, rows_per_shard: int = 1000) -> list[Shard]:
             count += 1
             rows += bool(line.strip())
             if count == rows_per_shard:
-                shards.append(Shard(str(path), kind, first, rows, start, offset))
+                shards.append(Shard(str(path), kind, first, rows, start, offset, count))
                 first, start, count, rows = first + count, offset, 0, 0
         if count:
-            shards.append(Shard(str(path), kind, first, rows, start, offset))
+            shards.append(Shard(str(path), kind, first, rows, start, offset, count))
     return shards
 
 
@@ -109,7 +114,7 @@ def read_shard(shard: Shard) -> list[tuple[int, str]]:
     if shard.kind == "parquet":
         import pyarrow.parquet as pq
 
-        table = pq.ParquetFile(shard.path).read_row_group(shard.start)
+        table = pq.ParquetFile(shard.path).read_row_group(shard.start).slice(shard.end, shard.rows)
         return [
             (shard.first_line + offset, json.dumps(row, ensure_ascii=False, default=str))
             for offset, row in enumerate(table.to_pylist())
