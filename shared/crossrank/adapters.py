@@ -21,7 +21,15 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from crossrank.models.backends import Backend, Precision
-from crossrank.options import OPTIONS, Fusion, LongDocuments, Normalize, validate_options
+from crossrank.options import (
+    OPTIONS,
+    Fusion,
+    LongDocuments,
+    Normalize,
+    WindowAggregation,
+    WindowBoundaries,
+    validate_options,
+)
 from crossrank.reranker import Reranker
 from crossrank.results import RerankResult
 from crossrank.scorer import PairScorer
@@ -165,6 +173,8 @@ class SyncedReranker(BaseModel):
     long_documents: LongDocuments = option_field("long_documents")
     window_overlap: int | None = option_field("window_overlap")
     max_windows: int | None = option_field("max_windows")
+    window_boundaries: WindowBoundaries = option_field("window_boundaries")
+    window_aggregation: WindowAggregation = option_field("window_aggregation")
     normalize: Normalize | None = option_field("normalize")
     batch_size: int = option_field("batch_size")
     max_tokens_per_batch: int = option_field("max_tokens_per_batch")

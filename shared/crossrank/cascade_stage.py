@@ -20,6 +20,7 @@ _COARSE_INHERITS = (
     "long_documents",
     "window_overlap",
     "max_windows",
+    "window_boundaries",
     "normalize",
     "batch_size",
     "max_tokens_per_batch",

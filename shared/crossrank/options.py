@@ -41,6 +41,8 @@ __all__ = [
     "LongDocuments",
     "Normalize",
     "Option",
+    "WindowAggregation",
+    "WindowBoundaries",
     "check_int",
     "check_threshold",
     "default_options",
@@ -51,6 +53,8 @@ __all__ = [
 LongDocuments = Literal["chunk_max", "truncate"]
 Fusion = Literal["rrf"]
 Normalize = Literal["sigmoid"]
+WindowBoundaries = Literal["tokens", "sentences"]
+WindowAggregation = Literal["max", "first_blend", "top2_mean"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,6 +210,25 @@ _OPTION_LIST = (
         "Most windows scored per document (None: no cap). Beyond the cap, windows evenly spaced "
         "over the document are kept, always including the first and the last.",
         optional_int("max_windows", 1),
+    ),
+    Option(
+        "window_boundaries",
+        "tokens",
+        "Where a long document's windows start: 'tokens' every window minus window_overlap tokens; "
+        "'sentences' at the paragraph or sentence start nearest that point, found from the "
+        "tokenizer's character offsets, so a window holds whole sentences (the overlap then "
+        "stays between 0 and twice window_overlap).",
+        choice("window_boundaries", ("tokens", "sentences")),
+        choices=("tokens", "sentences"),
+    ),
+    Option(
+        "window_aggregation",
+        "max",
+        "How a long document's window scores become its score: 'max' (chunk-max, the best "
+        "window); 'first_blend' (the mean of the first window's score and the best); "
+        "'top2_mean' (the mean of the two best). The winning window reported is the best one.",
+        choice("window_aggregation", ("max", "first_blend", "top2_mean")),
+        choices=("max", "first_blend", "top2_mean"),
     ),
     Option(
         "fusion",

@@ -18,6 +18,8 @@ from crossrank.options import (
     Fusion,
     LongDocuments,
     Normalize,
+    WindowAggregation,
+    WindowBoundaries,
     check_int,
     check_threshold,
     options_docstring,
@@ -81,6 +83,8 @@ class Reranker:
     long_documents: OptionValue[LongDocuments] = OptionValue()
     window_overlap: OptionValue[int | None] = OptionValue()
     max_windows: OptionValue[int | None] = OptionValue()
+    window_boundaries: OptionValue[WindowBoundaries] = OptionValue()
+    window_aggregation: OptionValue[WindowAggregation] = OptionValue()
     fusion: OptionValue[Fusion | None] = OptionValue()
     rrf_k: OptionValue[float] = OptionValue()
     rrf_weights: OptionValue[tuple[float, float]] = OptionValue()
@@ -109,6 +113,8 @@ class Reranker:
         long_documents: LongDocuments = "chunk_max",
         window_overlap: int | None = None,
         max_windows: int | None = 16,
+        window_boundaries: WindowBoundaries = "tokens",
+        window_aggregation: WindowAggregation = "max",
         fusion: Fusion | None = None,
         rrf_k: float = 60.0,
         rrf_weights: tuple[float, float] = (1.0, 1.0),

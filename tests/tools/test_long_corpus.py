@@ -93,3 +93,35 @@ def test_a_counter_returning_the_wrong_number_of_counts_is_an_error() -> None:
 def test_min_tokens_must_be_a_non_negative_integer(bad: object) -> None:
     with pytest.raises(ValueError, match=re.escape(f"min_tokens must be an integer >= 0, got {bad!r}.")):
         build_long_corpus(CORPUS, count_words, min_tokens=bad)  # type: ignore[arg-type]
+
+
+def test_the_on_topic_protocol_buries_a_candidate_under_its_query_s_other_candidates() -> None:
+    from crossrank.evaluation.long_corpus import build_on_topic_corpus
+
+    excluded = {"d3", "d9"}
+    corpus = build_on_topic_corpus(
+        CORPUS, count_words, min_tokens=MIN_TOKENS, seed=5, exclude_fillers=excluded
+    )
+    candidates = [f"d{i}" for i in range(2, 16)]
+    for doc_id in candidates:
+        fillers = corpus.fillers("q1", doc_id, candidates)
+        assert set(fillers) <= set(candidates) - {doc_id} - excluded  # never itself, never a judged one
+        text = corpus.text("q1", doc_id, candidates)
+        assert len(text.split()) > MIN_TOKENS
+        assert text[corpus.own_text_start("q1", doc_id, candidates) :] == CORPUS[doc_id]
+    again = build_on_topic_corpus(
+        CORPUS, count_words, min_tokens=MIN_TOKENS, seed=5, exclude_fillers=excluded
+    )
+    assert [again.fillers("q1", d, candidates) for d in candidates] == [
+        corpus.fillers("q1", d, candidates) for d in candidates
+    ]
+    other_query = [corpus.fillers("q2", d, candidates) for d in candidates]
+    assert other_query != [corpus.fillers("q1", d, candidates) for d in candidates]
+
+
+def test_the_on_topic_protocol_asks_for_more_candidates_when_they_are_too_few() -> None:
+    from crossrank.evaluation.long_corpus import build_on_topic_corpus
+
+    corpus = build_on_topic_corpus(CORPUS, count_words, min_tokens=MIN_TOKENS)
+    with pytest.raises(ValueError, match=r"retrieve more candidates \(a larger k\)"):
+        corpus.fillers("q1", "d0", ["d0", "d1", "d2"])

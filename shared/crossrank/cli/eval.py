@@ -59,6 +59,10 @@ def add_eval_command(commands: argparse._SubParsersAction[argparse.ArgumentParse
     add_option_argument(parser, "precision", "--precision")
     add_cascade_arguments(parser)
     add_option_argument(parser, "batch_size", "--batch-size", type=positive_int)
+    add_option_argument(parser, "window_boundaries", "--window-boundaries")
+    add_option_argument(parser, "window_aggregation", "--window-aggregation")
+    add_option_argument(parser, "window_overlap", "--window-overlap", type=int)
+    add_option_argument(parser, "max_windows", "--max-windows", type=positive_int)
     parser.add_argument(
         "--limit", type=positive_int, default=None, help="evaluate only the first N queries by id"
     )
@@ -67,6 +71,13 @@ def add_eval_command(commands: argparse._SubParsersAction[argparse.ArgumentParse
         action="store_true",
         help="long-document protocol: rerank versions of the documents buried after >1,500 tokens of "
         "other documents (seed 13); the first stage still searches the original corpus",
+    )
+    parser.add_argument(
+        "--long-protocol",
+        choices=("random", "on-topic"),
+        default="random",
+        help="with --long, where the filler comes from: random documents of the corpus, or the same "
+        "query's other first-stage candidates (harder: no off-topic text to notice) (default: random)",
     )
     parser.add_argument(
         "--reuse-scores",
@@ -137,10 +148,14 @@ def run_eval(args: argparse.Namespace) -> int:
         ),
     )
     document_text = None
+    query_document_text = None
     protocol = None
     if args.long:
-        status(args, "building the long-document corpus")
-        document_text, protocol = _long_documents(dataset, reranker)
+        status(args, f"building the long-document corpus ({args.long_protocol} fillers)")
+        if args.long_protocol == "on-topic":
+            query_document_text, protocol = _on_topic_documents(dataset, reranker)
+        else:
+            document_text, protocol = _long_documents(dataset, reranker)
     setup_s = time.perf_counter() - started
     machine = describe_machine(args.device or default_device())
 
@@ -153,6 +168,7 @@ def run_eval(args: argparse.Namespace) -> int:
         query_ids=query_ids,
         split=args.split,
         document_text=document_text,
+        query_document_text=query_document_text,
         long_protocol=protocol,
         reuse_scores=args.reuse_scores,
         show_progress=show_progress,
@@ -210,6 +226,7 @@ def _long_documents(dataset: BeirDataset, reranker: Reranker) -> tuple[Any, dict
     )
     lengths = list(long_corpus.num_tokens.values())
     protocol = {
+        "protocol": "random",
         "min_tokens": long_corpus.min_tokens,
         "seed": long_corpus.seed,
         "own_text": "last, after the fillers",
@@ -221,6 +238,33 @@ def _long_documents(dataset: BeirDataset, reranker: Reranker) -> tuple[Any, dict
         "model_max_length": scorer.max_length,
     }
     return long_corpus.text, protocol
+
+
+def _on_topic_documents(dataset: BeirDataset, reranker: Reranker) -> tuple[Any, dict[str, Any]]:
+    """The on-topic long version of each candidate, per query, and the protocol settings."""
+    from crossrank.evaluation.long_corpus import build_on_topic_corpus
+
+    scorer = reranker.scorer
+    relevant = {
+        doc_id for judgements in dataset.qrels.values() for doc_id, grade in judgements.items() if grade > 0
+    }
+    corpus = build_on_topic_corpus(
+        {doc_id: document.full_text for doc_id, document in dataset.corpus.items()},
+        lambda texts: [len(tokens.ids) for tokens in scorer.tokenize(texts)],
+        exclude_fillers=relevant,
+    )
+    protocol = {
+        "protocol": "on-topic",
+        "min_tokens": corpus.min_tokens,
+        "seed": corpus.seed,
+        "own_text": "last, after the fillers",
+        "fillers": "the same query's other first-stage candidates, shuffled by "
+        "random.Random(f'{seed}:{query_id}:{doc_id}'), never the document itself and never a "
+        "document judged relevant in this split",
+        "first_stage_corpus": "original: the first stage is not under test, only the reranked texts are long",
+        "model_max_length": scorer.max_length,
+    }
+    return corpus.text, protocol
 
 
 def format_eval_table(document: dict[str, Any]) -> str:

@@ -147,9 +147,8 @@ def _map_options(actors: int, cpus_per_actor: float, num_gpus: float) -> dict[st
         "compute": ray.data.ActorPoolStrategy(size=actors),
         "num_cpus": cpus_per_actor,
         "batch_format": "pyarrow",
-        # A dead actor is restarted and its batch retried (Ray Data's defaults say so too).
-        "max_restarts": -1,
-        "max_task_retries": -1,
+        # Ray Data's own defaults restart a dead actor and retry its batch
+        # (max_restarts=-1, max_task_retries=-1); the fault test holds them to it.
     }
     if num_gpus:
         mapped["num_gpus"] = num_gpus

@@ -177,6 +177,7 @@ def evaluate(
     long_protocol: Mapping[str, Any] | None = None,
     reuse_scores: bool = False,
     show_progress: bool = False,
+    query_document_text: Callable[[str, str, Sequence[str]], str] | None = None,
 ) -> EvalReport:
     """Retrieve, rerank three ways, and score every ranking against the qrels.
 
@@ -193,6 +194,9 @@ def evaluate(
             body); the long-document protocol passes its long versions here while the
             first stage still searches the original corpus.
         long_protocol: Settings recorded in the report when the texts are long versions.
+        query_document_text: Instead of ``document_text``, the text reranked for a document
+            as a candidate of one query: ``(query_id, doc_id, candidate_ids)`` (the on-topic
+            long protocol buries each candidate under the query's other candidates).
         reuse_scores: Score each (query, window) pair once: the truncation ranking then
             reuses the first-window scores of the chunk-max pass (the same token pairs)
             instead of calling the model again, which halves the cost of a run on short
@@ -231,7 +235,10 @@ def evaluate(
         candidates = first_stage.search(query, k)
         retrieval_s += time.perf_counter() - started
         ids = [candidate.doc_id for candidate in candidates]
-        texts = [text_of(doc_id) for doc_id in ids]
+        if query_document_text is not None:
+            texts = [query_document_text(query_id, doc_id, ids) for doc_id in ids]
+        else:
+            texts = [text_of(doc_id) for doc_id in ids]
         scores = [candidate.score for candidate in candidates]
         runs["first_stage"][query_id] = ids
 

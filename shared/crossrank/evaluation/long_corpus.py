@@ -17,7 +17,20 @@ import random
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
-__all__ = ["DEFAULT_MIN_TOKENS", "DEFAULT_SEED", "SEPARATOR", "LongCorpus", "build_long_corpus"]
+__all__ = [
+    "DEFAULT_MIN_TOKENS",
+    "DEFAULT_SEED",
+    "LONG_PROTOCOLS",
+    "SEPARATOR",
+    "LongCorpus",
+    "OnTopicLongCorpus",
+    "build_long_corpus",
+    "build_on_topic_corpus",
+]
+
+# "random": fillers drawn from the whole corpus; "on-topic": from the same query's other
+# first-stage candidates, so a method cannot win by noticing off-topic text.
+LONG_PROTOCOLS = ("random", "on-topic")
 
 DEFAULT_MIN_TOKENS = 1500
 DEFAULT_SEED = 13
@@ -144,3 +157,100 @@ def build_long_corpus(
         fillers[doc_id] = tuple(chosen)
         totals[doc_id] = total
     return LongCorpus(fillers=fillers, texts=texts, num_tokens=totals, min_tokens=min_tokens, seed=seed)
+
+
+@dataclass(frozen=True)
+class OnTopicLongCorpus:
+    """The harder protocol: each candidate buried under the same query's other candidates.
+
+    For a query and one of its first-stage candidates, fillers are drawn from the query's
+    other candidates (never the document itself, never a document in ``excluded``) in an
+    order shuffled by ``random.Random(f"{seed}:{query_id}:{doc_id}")``, until the fillers'
+    tokens plus the document's own exceed ``min_tokens``; the document's own text comes last,
+    as in :class:`LongCorpus`. The same inputs always give the same text.
+
+    Attributes:
+        texts: Document id to its original text.
+        num_tokens: Document id to the token count of its original text.
+        excluded: Ids never used as fillers (the eval: every document judged relevant).
+        min_tokens: The budget every long version exceeds.
+        seed: The seed.
+    """
+
+    texts: Mapping[str, str] = field(repr=False)
+    num_tokens: Mapping[str, int] = field(repr=False)
+    excluded: frozenset[str] = field(repr=False)
+    min_tokens: int
+    seed: int
+
+    def fillers(self, query_id: str, doc_id: str, candidate_ids: Sequence[str]) -> tuple[str, ...]:
+        """The ids placed before ``doc_id`` for this query, in order.
+
+        Raises:
+            ValueError: If the query's other candidates hold too few tokens; retrieve more.
+        """
+        pool = [
+            other for other in dict.fromkeys(candidate_ids) if other != doc_id and other not in self.excluded
+        ]
+        random.Random(f"{self.seed}:{query_id}:{doc_id}").shuffle(pool)
+        total = self.num_tokens[doc_id]
+        chosen: list[str] = []
+        for filler in pool:
+            if total > self.min_tokens:
+                break
+            chosen.append(filler)
+            total += self.num_tokens[filler]
+        if total <= self.min_tokens:
+            raise ValueError(
+                f"query {query_id!r}: its other candidates hold only {total} tokens with document "
+                f"{doc_id!r}, not more than {self.min_tokens}; retrieve more candidates (a larger k)."
+            )
+        return tuple(chosen)
+
+    def text(self, query_id: str, doc_id: str, candidate_ids: Sequence[str]) -> str:
+        """The long version of ``doc_id`` for this query: its fillers, then its own text."""
+        parts = [self.texts[filler] for filler in self.fillers(query_id, doc_id, candidate_ids)]
+        parts.append(self.texts[doc_id])
+        return SEPARATOR.join(parts)
+
+    def own_text_start(self, query_id: str, doc_id: str, candidate_ids: Sequence[str]) -> int:
+        """Character offset at which the document's own text starts in :meth:`text`."""
+        fillers = self.fillers(query_id, doc_id, candidate_ids)
+        return sum(len(self.texts[filler]) + len(SEPARATOR) for filler in fillers)
+
+
+def build_on_topic_corpus(
+    texts: Mapping[str, str],
+    count_tokens: TokenCounter,
+    *,
+    min_tokens: int = DEFAULT_MIN_TOKENS,
+    seed: int = DEFAULT_SEED,
+    exclude_fillers: Collection[str] = (),
+) -> OnTopicLongCorpus:
+    """Count every document's tokens once and return the on-topic protocol.
+
+    Args:
+        texts: Document id to text.
+        count_tokens: Returns the token count of each text it is given.
+        min_tokens: Each long version has more tokens than this.
+        seed: Seed of the per-(query, document) shuffles.
+        exclude_fillers: Ids never used as fillers.
+
+    Raises:
+        ValueError: If ``min_tokens`` is negative or the counter returns the wrong number of counts.
+    """
+    if isinstance(min_tokens, bool) or not isinstance(min_tokens, int) or min_tokens < 0:
+        raise ValueError(f"min_tokens must be an integer >= 0, got {min_tokens!r}.")
+    ids = list(texts)
+    counts = list(count_tokens([texts[doc_id] for doc_id in ids]))
+    if len(counts) != len(ids):
+        raise ValueError(
+            f"count_tokens returned {len(counts)} counts for {len(ids)} texts; it must return one per text."
+        )
+    return OnTopicLongCorpus(
+        texts=texts,
+        num_tokens=dict(zip(ids, (int(count) for count in counts), strict=True)),
+        excluded=frozenset(exclude_fillers),
+        min_tokens=min_tokens,
+        seed=seed,
+    )

@@ -17,7 +17,14 @@ from typing import Any
 from crossrank.errors import ScoringError
 from crossrank.ranking.batching import plan_batches
 from crossrank.ranking.score_cache import ScoreCache
-from crossrank.ranking.windows import TokenWindow, plan_windows, window_char_span
+from crossrank.ranking.windows import (
+    TokenWindow,
+    aggregate_window_scores,
+    plan_snapped_windows,
+    plan_windows,
+    sentence_starts,
+    window_char_span,
+)
 from crossrank.scorer import PairScorer, TokenizedText
 
 __all__ = ["TextScore", "score_texts"]
@@ -99,7 +106,7 @@ def score_texts(
     tokenized = scorer.tokenize(distinct)
     windows: list[_Window] = []
     for owner, tokens in enumerate(tokenized):
-        plan = _plan(len(tokens.ids), window_size, options)
+        plan = _plan(distinct[owner], tokens, window_size, options)
         wanted = None if only_windows is None else only_windows.get(distinct[owner])
         chosen = range(len(plan)) if not wanted or len(plan) < 2 else _overlapping(plan, tokens, wanted)
         windows.extend(_Window(owner, plan[index], index) for index in chosen)
@@ -120,10 +127,13 @@ def score_texts(
                     "backend='torch' with precision='fp32', or delete the ONNX cache "
                     "($CROSSRANK_CACHE_DIR/onnx)."
                 )
-        # max() keeps the first of equal scores: ties go to the earliest window.
-        winner = max(range(len(own)), key=lambda i: scores[own[i]])
+        # Ties go to the earliest window. With only some windows scored (a cascade's fine
+        # stage), "first" in first_blend is the first window scored.
+        aggregated, winner = aggregate_window_scores(
+            [scores[i] for i in own], options.get("window_aggregation", "max")
+        )
         best[text] = TextScore(
-            score=_normalized(scores[own[winner]], scorer, options["normalize"]),
+            score=_normalized(aggregated, scorer, options["normalize"]),
             num_windows=len(own),
             window_index=windows[own[winner]].index,
             window_span=window_char_span(windows[own[winner]].span, tokens.offsets),
@@ -147,10 +157,18 @@ def _overlapping(
     return sorted(chosen)
 
 
-def _plan(num_tokens: int, window_size: int, options: Mapping[str, Any]) -> list[TokenWindow]:
+def _plan(
+    text: str, tokens: TokenizedText, window_size: int, options: Mapping[str, Any]
+) -> list[TokenWindow]:
+    num_tokens = len(tokens.ids)
     if options["long_documents"] == "truncate":
         return [TokenWindow(0, min(num_tokens, window_size))]
     overlap = window_size // 8 if options["window_overlap"] is None else options["window_overlap"]
+    if options.get("window_boundaries", "tokens") == "sentences" and num_tokens > window_size:
+        paragraphs, sentences = sentence_starts(text, tokens.offsets)
+        return plan_snapped_windows(
+            num_tokens, window_size, overlap, options["max_windows"], paragraphs, sentences
+        )
     windows: list[TokenWindow] = plan_windows(num_tokens, window_size, overlap, options["max_windows"])
     return windows
 

@@ -1,12 +1,23 @@
-"""Splitting a tokenized document into overlapping windows (chunk-max)."""
+"""Splitting a tokenized document into overlapping windows, and their scores into one (chunk-max)."""
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["TokenWindow", "plan_windows", "window_char_span"]
+__all__ = [
+    "TokenWindow",
+    "aggregate_window_scores",
+    "plan_snapped_windows",
+    "plan_windows",
+    "sentence_starts",
+    "window_char_span",
+]
+
+_SENTENCE_END = ".!?"
+_CLOSERS = "\"')]"
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,3 +100,122 @@ def window_char_span(window: TokenWindow, offsets: Sequence[tuple[int, int]] | A
         return (0, 0)
     # int(): offsets may be a numpy array, and spans are plain Python ints.
     return (int(offsets[window.start][0]), int(offsets[window.end - 1][1]))
+
+
+def sentence_starts(text: str, offsets: Sequence[tuple[int, int]] | Any) -> tuple[list[int], list[int]]:
+    """Token positions that start a paragraph, and those that start a sentence.
+
+    Read from the tokenizer's character offsets, never by re-tokenizing: token ``i`` starts
+    a paragraph when the text between token ``i - 1`` and it holds a line break, and a
+    sentence when that gap is whitespace after a ``.``, ``!`` or ``?`` (closing quotes or
+    brackets allowed) and token ``i`` starts with a capital letter or a digit. Token 0 is
+    neither (it starts every plan anyway).
+
+    Args:
+        text: The document.
+        offsets: Per-token ``(start, end)`` character offsets into ``text``.
+
+    Returns:
+        ``(paragraph_starts, sentence_starts)``, ascending; every paragraph start is also a
+        sentence start.
+    """
+    paragraphs: list[int] = []
+    sentences: list[int] = []
+    for i in range(1, len(offsets)):
+        previous_end, start = int(offsets[i - 1][1]), int(offsets[i][0])
+        gap = text[previous_end:start]
+        if not gap or not gap.isspace() or start >= len(text):
+            continue
+        if "\n" in gap:
+            paragraphs.append(i)
+            sentences.append(i)
+            continue
+        before = text[:previous_end].rstrip(_CLOSERS)
+        if before.endswith(tuple(_SENTENCE_END)) and (text[start].isupper() or text[start].isdigit()):
+            sentences.append(i)
+    return paragraphs, sentences
+
+
+def plan_snapped_windows(
+    num_tokens: int,
+    window_size: int,
+    overlap: int,
+    max_windows: int | None,
+    paragraph_starts: Sequence[int],
+    sentence_starts: Sequence[int],
+) -> list[TokenWindow]:
+    """Like :func:`plan_windows`, but each window after the first starts at a text boundary.
+
+    The fixed plan would start the next window at ``start + window_size - overlap``. Within
+    ``overlap`` tokens of that point (never past the current window's end, so no token is
+    skipped), the next window starts at a paragraph start if there is one, else at the
+    sentence start nearest that point; where there is neither, at the point itself. So
+    windows hold whole sentences, the overlap stays between 0 and ``2 * overlap`` tokens,
+    and every token is covered. The last window ends at the document's end (it is not
+    pulled back to full length, which would start it mid-sentence). ``max_windows`` keeps
+    windows evenly spaced, as in :func:`plan_windows`.
+
+    Args:
+        num_tokens: Length of the tokenized document.
+        window_size: Tokens per window.
+        overlap: The fixed plan's overlap (0 <= overlap < window_size).
+        max_windows: Cap on the number of windows, or ``None``.
+        paragraph_starts: Token positions that start a paragraph, ascending.
+        sentence_starts: Token positions that start a sentence, ascending.
+
+    Returns:
+        The windows, in document order.
+
+    Raises:
+        ValueError: As :func:`plan_windows`.
+    """
+    fixed = plan_windows(num_tokens, window_size, overlap, max_windows)
+    if len(fixed) == 1:
+        return fixed
+
+    def nearest(candidates: Sequence[int], low: int, high: int, target: int) -> int | None:
+        first = bisect.bisect_left(candidates, low)
+        last = bisect.bisect_right(candidates, high)
+        within = candidates[first:last]
+        return min(within, key=lambda position: (abs(position - target), position)) if within else None
+
+    reach = max(overlap, 1)
+    starts = [0]
+    while starts[-1] + window_size < num_tokens:
+        current = starts[-1]
+        target = current + window_size - overlap
+        low, high = max(current + 1, target - reach), min(current + window_size, target + reach)
+        snapped = nearest(paragraph_starts, low, high, target)
+        if snapped is None:
+            snapped = nearest(sentence_starts, low, high, target)
+        starts.append(target if snapped is None else snapped)
+    if max_windows is not None and len(starts) > max_windows:
+        starts = _evenly_spaced(starts, max_windows)
+    return [TokenWindow(start, min(start + window_size, num_tokens)) for start in starts]
+
+
+def aggregate_window_scores(scores: Sequence[float], aggregation: str) -> tuple[float, int]:
+    """A document's score from its window scores (in document order), and its best window.
+
+    Args:
+        scores: Each window's score, first window first.
+        aggregation: ``"max"``, ``"first_blend"`` (mean of the first and the best) or
+            ``"top2_mean"`` (mean of the two best; the best alone for one window).
+
+    Returns:
+        ``(score, index of the best window)``; ties go to the earliest window.
+
+    Raises:
+        ValueError: For no scores or an unknown aggregation.
+    """
+    if not scores:
+        raise ValueError("a document needs at least one window score")
+    best = max(range(len(scores)), key=lambda i: scores[i])
+    if aggregation == "max":
+        return scores[best], best
+    if aggregation == "first_blend":
+        return (scores[0] + scores[best]) / 2, best
+    if aggregation == "top2_mean":
+        top = sorted(scores, reverse=True)[:2]
+        return sum(top) / len(top), best
+    raise ValueError(f"window_aggregation must be 'max', 'first_blend' or 'top2_mean', got {aggregation!r}")
