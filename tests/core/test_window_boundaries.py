@@ -46,6 +46,14 @@ def test_a_paragraph_start_beats_a_nearer_sentence_start() -> None:
     assert plan[1].start == 8
 
 
+def test_the_last_window_ends_at_the_end_and_starts_on_the_first_boundary_that_fits() -> None:
+    # 30 tokens, window 12: the end-aligned start is 18; paragraphs start at 16 and 20.
+    plan = plan_snapped_windows(30, 12, 2, None, paragraph_starts=[16, 20], sentence_starts=[16, 19, 20])
+    assert (plan[-1].start, plan[-1].end) == (20, 30)
+    fixed = plan_windows(30, 12, 2, None)
+    assert (fixed[-1].start, fixed[-1].end) == (18, 30)
+
+
 def test_without_a_boundary_in_reach_the_fixed_stride_is_kept() -> None:
     plan = plan_snapped_windows(40, 12, 2, None, paragraph_starts=[], sentence_starts=[3, 25])
     assert plan[1].start == 10
@@ -73,9 +81,10 @@ def test_snapped_windows_cover_every_token_within_size_and_bounded_overlap(
     if max_windows is not None:
         assert len(plan) <= max_windows
     else:
-        for before, after in itertools.pairwise(plan):
+        for number, (before, after) in enumerate(itertools.pairwise(plan)):
             assert before.start < after.start <= before.end  # no gap: every token covered
-            assert before.end - after.start <= 2 * max(overlap, 1)
+            if number < len(plan) - 2:  # the last window is end-aligned, as in plan_windows
+                assert before.end - after.start <= 2 * max(overlap, 1)
 
 
 def test_aggregations_against_hand_computed_values() -> None:

@@ -151,9 +151,10 @@ def plan_snapped_windows(
     skipped), the next window starts at a paragraph start if there is one, else at the
     sentence start nearest that point; where there is neither, at the point itself. So
     windows hold whole sentences, the overlap stays between 0 and ``2 * overlap`` tokens,
-    and every token is covered. The last window ends at the document's end (it is not
-    pulled back to full length, which would start it mid-sentence). ``max_windows`` keeps
-    windows evenly spaced, as in :func:`plan_windows`.
+    and every token is covered. The last window ends at the document's end, as in the fixed
+    plan, and starts at the first paragraph (else sentence) start that keeps it within the
+    window size, so the document's tail is read whole. ``max_windows`` keeps windows evenly
+    spaced, as in :func:`plan_windows`.
 
     Args:
         num_tokens: Length of the tokenized document.
@@ -184,6 +185,15 @@ def plan_snapped_windows(
     while starts[-1] + window_size < num_tokens:
         current = starts[-1]
         target = current + window_size - overlap
+        if target + window_size >= num_tokens:
+            # The last window: as in the fixed plan it ends at the document's end, starting at
+            # the first boundary that keeps it within the window size (the end-aligned start).
+            last = num_tokens - window_size
+            boundary = _first_at_least(paragraph_starts, last, current + window_size)
+            if boundary is None:
+                boundary = _first_at_least(sentence_starts, last, current + window_size)
+            starts.append(last if boundary is None else boundary)
+            break
         low, high = max(current + 1, target - reach), min(current + window_size, target + reach)
         snapped = nearest(paragraph_starts, low, high, target)
         if snapped is None:
@@ -192,6 +202,12 @@ def plan_snapped_windows(
     if max_windows is not None and len(starts) > max_windows:
         starts = _evenly_spaced(starts, max_windows)
     return [TokenWindow(start, min(start + window_size, num_tokens)) for start in starts]
+
+
+def _first_at_least(positions: Sequence[int], low: int, high: int) -> int | None:
+    """The first of ``positions`` (ascending) in ``[low, high]``, or ``None``."""
+    index = bisect.bisect_left(positions, low)
+    return positions[index] if index < len(positions) and positions[index] <= high else None
 
 
 def aggregate_window_scores(scores: Sequence[float], aggregation: str) -> tuple[float, int]:
