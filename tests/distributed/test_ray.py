@@ -128,7 +128,8 @@ def test_a_killed_actor_is_replaced_and_the_output_is_complete(
 
     runner = threading.Thread(target=job)
     runner.start()
-    assert written.wait(timeout=240), "no row came back from the actors"
+    # Generous: on a loaded machine Ray's (niced) workers can wait minutes for a CPU.
+    assert written.wait(timeout=600), "no row came back from the actors in 600 s"
     victims = [
         process
         for process in psutil.process_iter(["pid", "cmdline"])
@@ -137,7 +138,7 @@ def test_a_killed_actor_is_replaced_and_the_output_is_complete(
     assert victims, "found no RerankActor process to kill"
     os.kill(victims[0].info["pid"], signal.SIGKILL)
     assert count[0] < len(rows), "the job was over before the kill: the test proves nothing"
-    runner.join(timeout=600)
+    runner.join(timeout=900)
     assert not runner.is_alive()
     summary = done["summary"]
     lines = output.read_text(encoding="utf-8").splitlines()

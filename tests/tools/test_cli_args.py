@@ -75,8 +75,19 @@ def test_the_commands_hand_their_reranking_options_to_the_reranker_by_name() -> 
         "backend": "auto",
         "precision": "auto",
         "batch_size": 8,
+        "window_boundaries": "tokens",
+        "window_aggregation": "max",
+        "window_overlap": None,
+        "max_windows": 16,
         **single_stage,
     }
+    snapped = parser.parse_args(
+        ["eval", "data", "--window-boundaries", "sentences", "--window-aggregation", "top2_mean"]
+    )
+    assert (option_values(snapped)["window_boundaries"], option_values(snapped)["window_aggregation"]) == (
+        "sentences",
+        "top2_mean",
+    )
     cascade = parser.parse_args(["eval", "data", "--coarse-backend", "onnx-int8", "--coarse-keep", "20"])
     assert option_values(cascade)["coarse_backend"] == "onnx-int8"
     assert option_values(cascade)["coarse_keep"] == 20
