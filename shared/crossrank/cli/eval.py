@@ -211,17 +211,28 @@ def warn_about_unjudgeable_queries(dataset: BeirDataset, query_ids: Sequence[str
         )
 
 
+def _protocol_inputs(dataset: BeirDataset, reranker: Reranker) -> tuple[dict[str, str], Any, set[str]]:
+    """What both long protocols start from: the texts, the model's token counter, the judged ids.
+
+    Every document judged relevant in the split is kept out of the fillers.
+    """
+    scorer = reranker.scorer
+    relevant = {
+        doc_id for judgements in dataset.qrels.values() for doc_id, grade in judgements.items() if grade > 0
+    }
+    texts = {doc_id: document.full_text for doc_id, document in dataset.corpus.items()}
+    return texts, lambda batch: [len(tokens.ids) for tokens in scorer.tokenize(batch)], relevant
+
+
 def _long_documents(dataset: BeirDataset, reranker: Reranker) -> tuple[Any, dict[str, Any]]:
     """The long version of every document, and the protocol settings for the report."""
     from crossrank.evaluation.long_corpus import build_long_corpus
 
     scorer = reranker.scorer
-    relevant = {
-        doc_id for judgements in dataset.qrels.values() for doc_id, grade in judgements.items() if grade > 0
-    }
+    texts, count_tokens, relevant = _protocol_inputs(dataset, reranker)
     long_corpus = build_long_corpus(
-        {doc_id: document.full_text for doc_id, document in dataset.corpus.items()},
-        lambda texts: [len(tokens.ids) for tokens in scorer.tokenize(texts)],
+        texts,
+        count_tokens,
         exclude_fillers=relevant,
     )
     lengths = list(long_corpus.num_tokens.values())
@@ -245,12 +256,10 @@ def _on_topic_documents(dataset: BeirDataset, reranker: Reranker) -> tuple[Any, 
     from crossrank.evaluation.long_corpus import build_on_topic_corpus
 
     scorer = reranker.scorer
-    relevant = {
-        doc_id for judgements in dataset.qrels.values() for doc_id, grade in judgements.items() if grade > 0
-    }
+    texts, count_tokens, relevant = _protocol_inputs(dataset, reranker)
     corpus = build_on_topic_corpus(
-        {doc_id: document.full_text for doc_id, document in dataset.corpus.items()},
-        lambda texts: [len(tokens.ids) for tokens in scorer.tokenize(texts)],
+        texts,
+        count_tokens,
         exclude_fillers=relevant,
     )
     protocol = {

@@ -17,6 +17,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from crossrank.serving.schemas import details_of
+
 if TYPE_CHECKING:
     from crossrank.reranker import Reranker
     from crossrank.results import RerankResult
@@ -100,16 +102,8 @@ def parse_row(row: Any) -> tuple[str, list[str], list[float] | None]:
 
 def result_record(result: RerankResult, candidate: Any) -> dict[str, Any]:
     """One result as plain JSON values, with the candidate's ``id`` when it had one."""
-    record: dict[str, Any] = {
-        "index": result.index,
-        "score": result.score,
-        "cross_encoder_score": result.cross_encoder_score,
-        "retrieval_rank": result.retrieval_rank,
-        "retrieval_score": result.retrieval_score,
-        "num_windows": result.num_windows,
-        "window_index": result.window_index,
-        "window_span": list(result.window_span),
-    }
+    # The same per-result details the server's ``crossrank`` object carries.
+    record: dict[str, Any] = {"index": result.index, "score": result.score, **details_of(result)}
     if result.coarse_score is not None or result.cut_at_stage is not None:
         record["coarse_score"] = result.coarse_score
         record["cut_at_stage"] = result.cut_at_stage

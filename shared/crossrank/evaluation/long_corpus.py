@@ -79,6 +79,19 @@ class LongCorpus:
         return sum(len(self.texts[filler]) + len(SEPARATOR) for filler in fillers)
 
 
+def _token_counts(texts: Mapping[str, str], count_tokens: TokenCounter, min_tokens: int) -> dict[str, int]:
+    """Check ``min_tokens`` and count every text's tokens in one call of ``count_tokens``."""
+    if isinstance(min_tokens, bool) or not isinstance(min_tokens, int) or min_tokens < 0:
+        raise ValueError(f"min_tokens must be an integer >= 0, got {min_tokens!r}.")
+    ids = list(texts)
+    counts = list(count_tokens([texts[doc_id] for doc_id in ids]))
+    if len(counts) != len(ids):
+        raise ValueError(
+            f"count_tokens returned {len(counts)} counts for {len(ids)} texts; it must return one per text."
+        )
+    return dict(zip(ids, (int(count) for count in counts), strict=True))
+
+
 def build_long_corpus(
     texts: Mapping[str, str],
     count_tokens: TokenCounter,
@@ -119,15 +132,8 @@ def build_long_corpus(
         >>> long.text("a").endswith("one two")
         True
     """
-    if isinstance(min_tokens, bool) or not isinstance(min_tokens, int) or min_tokens < 0:
-        raise ValueError(f"min_tokens must be an integer >= 0, got {min_tokens!r}.")
+    tokens = _token_counts(texts, count_tokens, min_tokens)
     ids = list(texts)
-    counts = list(count_tokens([texts[doc_id] for doc_id in ids]))
-    if len(counts) != len(ids):
-        raise ValueError(
-            f"count_tokens returned {len(counts)} counts for {len(ids)} texts; it must return one per text."
-        )
-    tokens = dict(zip(ids, (int(count) for count in counts), strict=True))
     excluded = set(exclude_fillers)
     pool = [doc_id for doc_id in ids if doc_id not in excluded]
     pool_tokens = sum(tokens[doc_id] for doc_id in pool)
@@ -239,17 +245,9 @@ def build_on_topic_corpus(
     Raises:
         ValueError: If ``min_tokens`` is negative or the counter returns the wrong number of counts.
     """
-    if isinstance(min_tokens, bool) or not isinstance(min_tokens, int) or min_tokens < 0:
-        raise ValueError(f"min_tokens must be an integer >= 0, got {min_tokens!r}.")
-    ids = list(texts)
-    counts = list(count_tokens([texts[doc_id] for doc_id in ids]))
-    if len(counts) != len(ids):
-        raise ValueError(
-            f"count_tokens returned {len(counts)} counts for {len(ids)} texts; it must return one per text."
-        )
     return OnTopicLongCorpus(
         texts=texts,
-        num_tokens=dict(zip(ids, (int(count) for count in counts), strict=True)),
+        num_tokens=_token_counts(texts, count_tokens, min_tokens),
         excluded=frozenset(exclude_fillers),
         min_tokens=min_tokens,
         seed=seed,
