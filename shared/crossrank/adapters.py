@@ -231,6 +231,7 @@ class SyncedRankingReranker(SyncedReranker):
     coarse_model: ModelSpec = option_field("coarse_model")
     coarse_backend: Backend | None = option_field("coarse_backend")
     coarse_keep: int = option_field("coarse_keep")
+    coarse_max_length: int | None = option_field("coarse_max_length")
     fine_windows_per_document: int | None = option_field("fine_windows_per_document")
 
 

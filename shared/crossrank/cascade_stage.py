@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["check_cascade", "coarse_stage_options"]
+__all__ = ["check_cascade", "check_coarse_length", "coarse_stage_options"]
 
 
 # What the coarse stage of a cascade inherits from the whole reranker: where and how models
@@ -38,12 +38,19 @@ def coarse_stage_options(options: Mapping[str, Any]) -> dict[str, Any]:
     Returns:
         Keyword arguments for the coarse stage's ``Reranker``: the inherited options, its
         backend (``coarse_backend``, else ``"auto"``) and, for a self-cascade, the model's
-        ``cross_encoder_kwargs``.
+        ``cross_encoder_kwargs``. With ``coarse_max_length`` the stage loads its model
+        with that ``max_length`` and reads only each candidate's first window.
     """
     stage = {name: options[name] for name in _COARSE_INHERITS}
     stage["backend"] = options["coarse_backend"] or "auto"
     if options["coarse_model"] is None:
         stage["cross_encoder_kwargs"] = options["cross_encoder_kwargs"]
+    if options["coarse_max_length"] is not None:
+        stage["cross_encoder_kwargs"] = {
+            **stage.get("cross_encoder_kwargs", {}),
+            "max_length": options["coarse_max_length"],
+        }
+        stage["long_documents"] = "truncate"
     return stage
 
 
@@ -51,8 +58,9 @@ def check_cascade(model: object, options: Mapping[str, Any]) -> None:
     """Refuse a cascade that cannot work, naming the fix.
 
     Raises:
-        ValueError: For a cascade on a server URL, a self-cascade of a ready scorer, or a
-            self-cascade whose coarse backend is the model's own.
+        ValueError: For a cascade on a server URL, a self-cascade of a ready scorer, a
+            self-cascade whose coarse stage would be the model itself, or
+            ``coarse_max_length`` where it cannot apply.
     """
     from crossrank.models.remote_client import is_server_url
 
@@ -61,6 +69,9 @@ def check_cascade(model: object, options: Mapping[str, Any]) -> None:
             "coarse_model/coarse_backend apply to models crossrank runs here, not to a server URL; "
             "start the server with its own cascade options instead."
         )
+    if options["coarse_max_length"] is not None:
+        _check_coarse_max_length(options)
+        _check_length_can_apply(model, options)
     if options["coarse_model"] is not None:
         return
     if not isinstance(model, str | type(None)) and not hasattr(model, "predict"):
@@ -68,8 +79,48 @@ def check_cascade(model: object, options: Mapping[str, Any]) -> None:
             "a self-cascade (coarse_backend without coarse_model) loads the model again in another "
             "backend, which a ready PairScorer cannot be; pass coarse_model= as well."
         )
-    if options["coarse_backend"] == options["backend"] and options["precision"] == "auto":
+    same_length = options["coarse_max_length"] is None
+    if same_length and options["coarse_backend"] == options["backend"] and options["precision"] == "auto":
         raise ValueError(
             f"coarse_backend={options['coarse_backend']!r} is the model's own backend, so the coarse "
-            "stage would be the model itself; choose a cheaper one such as 'onnx-int8', or set coarse_model."
+            "stage would be the model itself; choose a cheaper one such as 'openvino-bf16', set "
+            "coarse_max_length, or set coarse_model."
+        )
+
+
+def _check_coarse_max_length(options: Mapping[str, Any]) -> None:
+    if options["fine_windows_per_document"] is not None:
+        raise ValueError(
+            "coarse_max_length makes the coarse stage read only each candidate's start, so it has no "
+            "windows to pick from; drop fine_windows_per_document or coarse_max_length."
+        )
+
+
+def _check_length_can_apply(model: object, options: Mapping[str, Any]) -> None:
+    # The coarse stage loads its model with max_length=coarse_max_length; a loaded object
+    # keeps its own, which would silently read the full windows.
+    coarse = options["coarse_model"]
+    spec, role = (model, "model") if coarse is None else (coarse, "coarse_model")
+    if not isinstance(spec, str | type(None)):
+        raise ValueError(
+            f"coarse_max_length loads the coarse stage with that max_length, which a loaded "
+            f"{type(spec).__name__} ({role}) cannot be; pass {role} as a path or hub id."
+        )
+
+
+def check_coarse_length(coarse_max_length: int, model_window: int) -> None:
+    """Refuse a ``coarse_max_length`` that would not make the coarse stage read less.
+
+    Args:
+        coarse_max_length: The option's value.
+        model_window: Tokens per pair the model itself reads (its ``max_length``).
+
+    Raises:
+        ValueError: If ``coarse_max_length`` is not below ``model_window``.
+    """
+    if coarse_max_length >= model_window:
+        raise ValueError(
+            f"coarse_max_length={coarse_max_length} is not shorter than the model's own window "
+            f"({model_window} tokens), so the coarse stage would read as much as the model; pass a "
+            f"smaller value (measured: 96) or None."
         )

@@ -133,10 +133,13 @@ _OPTION_LIST = (
         "backend",
         "auto",
         "How the model runs: 'auto' (ONNX Runtime in fp32 on a CPU, PyTorch on a GPU), 'torch', "
-        "'onnx' (ONNX Runtime in fp32: PyTorch's scores) or 'onnx-int8' (int8 weights: faster, but "
-        "scores move by up to a few tenths and rankings change). ONNX models are exported once and "
-        "cached under $CROSSRANK_CACHE_DIR/onnx (default ~/.cache/crossrank/onnx); when ONNX cannot "
-        "be used, scoring falls back to PyTorch with a warning on the 'crossrank' logger. Measured "
+        "'onnx' (ONNX Runtime in fp32: PyTorch's scores), 'onnx-int8' (int8 weights: faster, but "
+        "scores move by up to a few tenths and rankings change), 'openvino' (OpenVINO in fp32) or "
+        "'openvino-bf16' (OpenVINO in bf16 on CPUs with AVX512-BF16 or AMX: scores move by a few "
+        'thousandths; pip install "crossrank[openvino]"). ONNX models are exported once and '
+        "cached under $CROSSRANK_CACHE_DIR/onnx (default ~/.cache/crossrank/onnx), and OpenVINO "
+        "runs the same file; when a backend cannot be used, scoring falls back to PyTorch with a "
+        "warning on the 'crossrank' logger. Measured "
         "speed-ups, with the machine they were measured on, are in docs/benchmarks.md.",
         choice("backend", BACKENDS),
         reloads_model=True,
@@ -178,6 +181,16 @@ _OPTION_LIST = (
         "Candidates the coarse stage passes on to model; the rest follow them, marked "
         "cut_at_stage='coarse'. Measured cost and quality are in docs/benchmarks.md.",
         integer("coarse_keep", 1),
+        ranking=True,
+    ),
+    Option(
+        "coarse_max_length",
+        None,
+        "Tokens of each (query, candidate) pair the coarse stage reads: it scores only the start "
+        "of each candidate, cut to this length, which makes pruning several times cheaper (the "
+        "cost of a pair grows with its length); None: the coarse stage reads every window the "
+        "model reads. Not with fine_windows_per_document, which needs the coarse stage's windows.",
+        optional_int("coarse_max_length", 16),
         ranking=True,
     ),
     Option(

@@ -7,7 +7,7 @@ import threading
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from crossrank.cascade_stage import check_cascade, coarse_stage_options
+from crossrank.cascade_stage import check_cascade, check_coarse_length, coarse_stage_options
 from crossrank.models.backends import Backend, Precision, describe_scorer
 from crossrank.models.loading import check_model_spec, load_scorer, resolve_model_name
 from crossrank.models.remote_client import RemoteReranker, is_server_url
@@ -79,6 +79,7 @@ class Reranker:
     coarse_model: OptionValue[str | CrossEncoder | PairScorer | None] = OptionValue()
     coarse_backend: OptionValue[Backend | None] = OptionValue()
     coarse_keep: OptionValue[int] = OptionValue()
+    coarse_max_length: OptionValue[int | None] = OptionValue()
     fine_windows_per_document: OptionValue[int | None] = OptionValue()
     long_documents: OptionValue[LongDocuments] = OptionValue()
     window_overlap: OptionValue[int | None] = OptionValue()
@@ -109,6 +110,7 @@ class Reranker:
         coarse_model: str | CrossEncoder | PairScorer | None = None,
         coarse_backend: Backend | None = None,
         coarse_keep: int = 30,
+        coarse_max_length: int | None = None,
         fine_windows_per_document: int | None = None,
         long_documents: LongDocuments = "chunk_max",
         window_overlap: int | None = None,
@@ -178,8 +180,10 @@ class Reranker:
 
     @property
     def is_cascade(self) -> bool:
-        """Whether a coarse stage runs first (``coarse_model`` or ``coarse_backend`` is set)."""
-        return self.coarse_model is not None or self.coarse_backend is not None
+        """Whether a coarse stage runs first (a ``coarse_*`` model, backend or length is set)."""
+        return any(
+            value is not None for value in (self.coarse_model, self.coarse_backend, self.coarse_max_length)
+        )
 
     @property
     def coarse(self) -> Reranker | None:
@@ -289,6 +293,8 @@ class Reranker:
         }
         coarse = self.coarse
         if coarse is not None:
+            if self.coarse_max_length is not None:
+                check_coarse_length(self.coarse_max_length, self.scorer.max_length)
             windows: WindowScores | None = {} if self.fine_windows_per_document else None
             coarse_scores = coarse._score_texts(query, documents, names, window_scores_out=windows)
             survivors = cascade_survivors(documents, coarse_scores, self.coarse_keep)

@@ -96,6 +96,8 @@ def test_top_n_counts_cut_candidates_and_a_threshold_leaves_them_out() -> None:
         ({"coarse_backend": "tensorrt"}, ValueError, "coarse_backend must be one of"),
         ({"coarse_model": ""}, ValueError, "not an empty string"),
         ({"coarse_model": 42}, TypeError, "coarse_model must be None"),
+        ({"coarse_max_length": 8}, ValueError, "coarse_max_length must be"),
+        ({"coarse_max_length": 64.0}, ValueError, "coarse_max_length must be"),
     ],
 )
 def test_bad_cascade_options_are_refused(options: dict[str, object], error: type, message: str) -> None:
@@ -110,6 +112,31 @@ def test_impossible_cascades_name_the_fix() -> None:
         Reranker("http://127.0.0.1:9", coarse_backend="onnx-int8")
     with pytest.raises(ValueError, match="would be the model itself"):
         Reranker("some/model", backend="onnx", coarse_backend="onnx")
+    # Reading less is a cheaper stage of its own, even in the model's own backend.
+    assert Reranker("some/model", backend="onnx", coarse_backend="onnx", coarse_max_length=96).is_cascade
+    with pytest.raises(ValueError, match="has no windows to pick from; drop fine_windows_per_document"):
+        Reranker("some/model", coarse_max_length=96, fine_windows_per_document=1)
+    loaded = r"a loaded FakeScorer \({0}\) cannot be; pass {0} as a path"
+    with pytest.raises(ValueError, match=loaded.format("coarse_model")):
+        Reranker("some/model", coarse_model=FakeScorer(), coarse_max_length=96)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=loaded.format("model")):
+        Reranker(FakeScorer(), coarse_max_length=96)  # type: ignore[arg-type]
+
+
+def test_a_short_coarse_stage_loads_with_that_length_and_reads_first_windows_only() -> None:
+    from crossrank.cascade_stage import check_coarse_length, coarse_stage_options
+    from crossrank.options import validate_options
+
+    short = {"coarse_backend": "openvino-bf16", "coarse_max_length": 96}
+    options = validate_options({**short, "cross_encoder_kwargs": {"revision": "x"}})
+    stage = coarse_stage_options(options)
+    assert stage["backend"] == "openvino-bf16"
+    assert stage["cross_encoder_kwargs"] == {"revision": "x", "max_length": 96}
+    assert stage["long_documents"] == "truncate"
+    assert options["cross_encoder_kwargs"] == {"revision": "x"}  # the model's own are untouched
+    with pytest.raises(ValueError, match=r"coarse_max_length=512 is not shorter than the model's own window"):
+        check_coarse_length(512, 512)
+    check_coarse_length(96, 512)
 
 
 def test_copies_share_the_coarse_stage_until_it_changes() -> None:

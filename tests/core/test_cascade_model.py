@@ -50,3 +50,26 @@ def test_an_int8_self_cascade_keeps_the_fp32_top_10(
         assert all(r.score == pytest.approx(by_index[r.index], abs=1e-6) for r in survivors)
     # Stated tolerance: on these 5 SciFact queries the cascade keeps at least 90% of the top 10.
     assert sum(recalls) / len(recalls) >= 0.9
+
+
+def test_a_short_bf16_coarse_stage_reads_only_each_candidates_start(
+    model_path: str, scifact_candidates: list[tuple[str, list[str]]]
+) -> None:
+    single = Reranker(model_path, backend="onnx", score_cache_size=0)
+    cascade = single.with_options(coarse_backend="openvino-bf16", coarse_max_length=64, coarse_keep=KEEP)
+    assert cascade.coarse is not None
+    assert cascade.coarse.backend_in_use == "openvino-bf16"
+    assert cascade.coarse.scorer.max_length == 64
+    assert cascade.coarse.long_documents == "truncate"
+    query, texts = scifact_candidates[0]
+    coarse_alone = {r.index: r.score for r in cascade.coarse.rerank(query, texts)}
+    assert all(r.num_windows == 1 for r in cascade.coarse.rerank(query, texts))
+    results = cascade.rerank(query, texts)
+    assert sorted(r.index for r in results) == list(range(len(texts)))
+    assert all(r.coarse_score == coarse_alone[r.index] for r in results)
+    reference = {r.index: r.score for r in single.rerank(query, texts)}
+    survivors = [r for r in results if r.cut_at_stage is None]
+    assert len(survivors) == KEEP
+    assert all(r.score == pytest.approx(reference[r.index], abs=1e-6) for r in survivors)
+    with pytest.raises(ValueError, match="coarse_max_length=600 is not shorter than the model's own window"):
+        single.with_options(coarse_max_length=600).rerank(query, texts)

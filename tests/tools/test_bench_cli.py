@@ -176,17 +176,25 @@ def test_unknown_configurations_are_errors_that_list_the_choices() -> None:
         "crossrank-fp32",
         "crossrank-bf16",
         "crossrank-onnx-int8",
+        "crossrank-openvino",
+        "crossrank-openvino-bf16",
         "crossrank-student",
         "crossrank-cascade-int8",
+        "crossrank-cascade-bf16",
+        "crossrank-cascade-short",
+        "crossrank-cascade-short-bf16",
         "crossrank-cascade-student",
     ]
     # The student runs only when one is given, and asking for it without one is an error.
     assert "crossrank-student" not in contender_names()
     assert "crossrank-cascade-student" not in contender_names()
     assert "crossrank-cascade-int8" in contender_names()
-    assert contender_names(student=True)[-3:] == [
+    assert contender_names(student=True)[-6:] == [
         "crossrank-student",
         "crossrank-cascade-int8",
+        "crossrank-cascade-bf16",
+        "crossrank-cascade-short",
+        "crossrank-cascade-short-bf16",
         "crossrank-cascade-student",
     ]
     with pytest.raises(ValueError, match="pass --student MODEL"):

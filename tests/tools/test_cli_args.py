@@ -57,6 +57,7 @@ def test_the_commands_hand_their_reranking_options_to_the_reranker_by_name() -> 
         "coarse_model": None,
         "coarse_backend": None,
         "coarse_keep": 30,
+        "coarse_max_length": None,
         "fine_windows_per_document": None,
     }
     demo = parser.parse_args(["demo", "--rrf", "--precision", "fp32"])

@@ -87,12 +87,13 @@ def _crossrank(
             long_documents=long_documents,  # type: ignore[arg-type]
             batch_size=settings.batch_size,
             score_cache_size=0,
-            coarse_model=_coarse_stage(cascade, settings, shared),
             coarse_keep=CASCADE_KEEP,
+            **_coarse_stage(cascade, settings, shared),
         )
         name = "crossrank-student" if student else _crossrank_name(long_documents, backend, precision)
+        cascade_name = f"crossrank-cascade-{cascade}" + ("-bf16" if backend == "openvino-bf16" else "")
         return _CrossrankContender(
-            f"crossrank-cascade-{cascade}" if cascade else name,
+            cascade_name if cascade else name,
             reranker,
             counter,
             _compute_dtype(describe_scorer(scorer)),
@@ -103,25 +104,37 @@ def _crossrank(
 
 CASCADE_KEEP = 30
 """Candidates the bench's cascades pass from the coarse to the fine stage."""
+CASCADE_SHORT_LENGTH = 96
+"""Tokens per pair the ``short`` cascades' coarse stage reads (chosen by measurement:
+docs/benchmarks.md)."""
 
 
-def _coarse_stage(cascade: str | None, settings: BenchSettings, shared: dict[str, Any]) -> PairScorer | None:
-    """The coarse stage's scorer, loaded once: the model in int8, or the student."""
+def _coarse_stage(cascade: str | None, settings: BenchSettings, shared: dict[str, Any]) -> dict[str, Any]:
+    """The coarse-stage options of a bench cascade; a loaded coarse scorer is loaded once.
+
+    ``int8``, ``bf16``: the model in that backend; ``student``: the ``--student`` model;
+    ``short``: the model in OpenVINO bf16 reading only each candidate's first
+    :data:`CASCADE_SHORT_LENGTH` tokens (a path the coarse stage loads itself).
+    """
     from crossrank.reranker import Reranker
 
     if cascade is None:
-        return None
+        return {}
+    if cascade == "short":
+        return {
+            "coarse_model": settings.model,
+            "coarse_backend": "openvino-bf16",
+            "coarse_max_length": CASCADE_SHORT_LENGTH,
+        }
     if cascade == "student" and settings.student is None:
         raise ValueError("crossrank-cascade-student prunes with the --student model; pass --student MODEL.")
     key = f"coarse-{cascade}"
     if key not in shared:
-        if cascade == "int8":
-            coarse = Reranker(settings.model, device=settings.device, backend="onnx-int8", score_cache_size=0)
-        else:
-            coarse = Reranker(settings.student, device=settings.device, score_cache_size=0)
+        backend = {"int8": "onnx-int8", "bf16": "openvino-bf16"}.get(cascade)
+        model = settings.student if backend is None else settings.model
+        coarse = Reranker(model, device=settings.device, backend=backend or "auto", score_cache_size=0)  # type: ignore[arg-type]
         shared[key] = _CountingScorer(coarse.scorer)
-    counted: PairScorer = shared[key]
-    return counted
+    return {"coarse_model": shared[key]}
 
 
 def _crossrank_name(long_documents: str, backend: str, precision: str) -> str:
@@ -152,10 +165,17 @@ CONTENDERS: dict[str, Callable[[BenchSettings, dict[str, Any]], Contender]] = {
     "crossrank-fp32": _crossrank("chunk_max", backend="torch", precision="fp32"),
     "crossrank-bf16": _crossrank("chunk_max", backend="torch", precision="bf16"),
     "crossrank-onnx-int8": _crossrank("chunk_max", backend="onnx-int8"),
+    "crossrank-openvino": _crossrank("chunk_max", backend="openvino"),
+    "crossrank-openvino-bf16": _crossrank("chunk_max", backend="openvino-bf16"),
     # A distilled student (--student), with the default's settings: the cascade's cheap stage.
     "crossrank-student": _crossrank("chunk_max", student=True),
-    # Coarse-to-fine: the model in int8 (a self-cascade), or the student, keeps 30 for the model.
+    # Coarse-to-fine: a cheaper stage keeps 30 for the model (ONNX Runtime fp32, the default's
+    # scores, unless the name ends in -bf16): the model in int8 or bf16 (self-cascades), the
+    # model in bf16 reading each candidate's first 96 tokens, or the student.
     "crossrank-cascade-int8": _crossrank("chunk_max", cascade="int8"),
+    "crossrank-cascade-bf16": _crossrank("chunk_max", cascade="bf16"),
+    "crossrank-cascade-short": _crossrank("chunk_max", cascade="short"),
+    "crossrank-cascade-short-bf16": _crossrank("chunk_max", backend="openvino-bf16", cascade="short"),
     "crossrank-cascade-student": _crossrank("chunk_max", cascade="student"),
 }
 """Contender name to its builder, in report order. A builder raises

@@ -160,7 +160,7 @@ def add_option_argument(
 
 
 def add_cascade_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add ``--coarse-model``, ``--coarse-backend``, ``--coarse-keep``, ``--fine-windows``: a cascade.
+    """Add the cascade's flags: ``--coarse-model/-backend/-keep/-max-length``, ``--fine-windows``.
 
     Args:
         parser: The sub-command's parser.
@@ -168,6 +168,7 @@ def add_cascade_arguments(parser: argparse.ArgumentParser) -> None:
     add_option_argument(parser, "coarse_model", "--coarse-model", type=model_argument)
     add_option_argument(parser, "coarse_backend", "--coarse-backend")
     add_option_argument(parser, "coarse_keep", "--coarse-keep", type=positive_int)
+    add_option_argument(parser, "coarse_max_length", "--coarse-max-length", type=positive_int)
     add_option_argument(parser, "fine_windows_per_document", "--fine-windows", type=positive_int)
 
 

@@ -46,6 +46,7 @@ class DemoSettings:
     coarse_model: str | None = None
     coarse_backend: Backend | None = None
     coarse_keep: int = 30
+    coarse_max_length: int | None = None
     fine_windows_per_document: int | None = None
     fusion: Fusion | None = None
     score_threshold: float | None = None
@@ -147,6 +148,7 @@ def run_demo(
         coarse_model=settings.coarse_model,
         coarse_backend=settings.coarse_backend,
         coarse_keep=settings.coarse_keep,
+        coarse_max_length=settings.coarse_max_length,
         fine_windows_per_document=settings.fine_windows_per_document,
         long_documents=settings.long_documents,
         fusion=settings.fusion,

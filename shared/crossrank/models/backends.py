@@ -1,8 +1,10 @@
-"""Choosing how a CrossEncoder runs: PyTorch in some precision, or ONNX Runtime in fp32 or int8.
+"""Choosing how a CrossEncoder runs: PyTorch in some precision, ONNX Runtime in fp32 or int8,
+or OpenVINO in fp32 or bf16.
 
 ``"auto"`` picks by device: on a CPU, ONNX Runtime in fp32, which keeps PyTorch fp32's
 scores (to 1e-5); on CUDA, PyTorch in fp16. bf16 and int8 are opt-in because they change
 scores (bf16 by up to 0.02, int8 by up to a few tenths) and so can reorder close candidates.
+OpenVINO runs the same cached ONNX export as ONNX Runtime.
 How much faster each is depends on the machine: docs/benchmarks.md has the measurements,
 each with the machine it ran on. When
 ONNX cannot be used (onnxruntime missing, an export that fails or does not
@@ -24,6 +26,7 @@ if TYPE_CHECKING:
     from sentence_transformers import CrossEncoder
 
     from crossrank.models.onnx_export import OnnxVariant
+    from crossrank.models.openvino_scorer import OpenVinoPrecision
     from crossrank.models.torch_scorer import TorchPrecision
 
 __all__ = [
@@ -37,9 +40,16 @@ __all__ = [
     "describe_scorer",
 ]
 
-Backend = Literal["auto", "torch", "onnx", "onnx-int8"]
+Backend = Literal["auto", "torch", "onnx", "onnx-int8", "openvino", "openvino-bf16"]
 Precision = Literal["auto", "fp32", "bf16", "fp16"]
-BACKENDS: tuple[Backend, ...] = ("auto", "torch", "onnx", "onnx-int8")
+BACKENDS: tuple[Backend, ...] = ("auto", "torch", "onnx", "onnx-int8", "openvino", "openvino-bf16")
+# The backends that run the ONNX export, and the precision each runs it in.
+_EXPORT_BACKENDS: dict[str, str] = {
+    "onnx": "fp32",
+    "onnx-int8": "int8",
+    "openvino": "fp32",
+    "openvino-bf16": "bf16",
+}
 PRECISIONS: tuple[Precision, ...] = ("auto", "fp32", "bf16", "fp16")
 
 # What backend="auto" runs on a CPU: the fastest option that keeps PyTorch fp32's scores.
@@ -56,10 +66,11 @@ def check_backend_options(backend: object, precision: object) -> None:
         raise ValueError(f"backend must be one of {', '.join(map(repr, BACKENDS))}, got {backend!r}.")
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {', '.join(map(repr, PRECISIONS))}, got {precision!r}.")
-    if backend in ("onnx", "onnx-int8") and precision in ("bf16", "fp16"):
+    if backend in _EXPORT_BACKENDS and precision in ("bf16", "fp16"):
+        hint = " or backend='openvino-bf16'" if precision == "bf16" else ""
         raise ValueError(
             f"precision={precision!r} applies to backend='torch'; backend={backend!r} runs in "
-            f"{'fp32' if backend == 'onnx' else 'int8'}. Pass backend='torch' or precision='auto'."
+            f"{_EXPORT_BACKENDS[backend]}. Pass backend='torch'{hint}, or precision='auto'."
         )
 
 
@@ -94,15 +105,16 @@ def build_scorer(
     Args:
         cross_encoder: The loaded model.
         name: Its path or hub id.
-        backend: ``"auto"``, ``"torch"``, ``"onnx"`` (fp32) or ``"onnx-int8"``.
-            ``"auto"``: ONNX Runtime fp32 on a CPU, PyTorch fp16 on CUDA, PyTorch
-            fp32 elsewhere.
+        backend: ``"auto"``, ``"torch"``, ``"onnx"`` (fp32), ``"onnx-int8"``,
+            ``"openvino"`` (fp32) or ``"openvino-bf16"``. ``"auto"``: ONNX Runtime fp32
+            on a CPU, PyTorch fp16 on CUDA, PyTorch fp32 elsewhere. ONNX Runtime and
+            OpenVINO run on the CPU; for a model on a GPU they fall back to PyTorch.
         precision: For PyTorch: ``"auto"`` (fp16 on CUDA, else fp32), ``"fp32"``,
             ``"bf16"`` or ``"fp16"``. An explicit precision with ``backend="auto"``
             means PyTorch.
 
     Returns:
-        An ONNX Runtime scorer, or a PyTorch one (also when ONNX cannot be used).
+        An ONNX Runtime or OpenVINO scorer, or a PyTorch one (also when those cannot be used).
 
     Raises:
         ValueError: If the options are unknown or contradict each other.
@@ -114,9 +126,11 @@ def build_scorer(
     chosen = backend
     if chosen == "auto":
         chosen = _CPU_AUTO_BACKEND if device_type == "cpu" and precision == "auto" else "torch"
-    if chosen in ("onnx", "onnx-int8"):
-        variant: OnnxVariant = "fp32" if chosen == "onnx" else "int8"
+    if chosen in _EXPORT_BACKENDS:
         try:
+            if chosen.startswith("openvino"):
+                return _openvino_scorer(cross_encoder, chosen, name)
+            variant: OnnxVariant = "fp32" if chosen == "onnx" else "int8"
             return _onnx_scorer(cross_encoder, variant, name)
         except (ImportError, OSError, OnnxExportError) as exc:
             logger.warning(
@@ -125,17 +139,20 @@ def build_scorer(
                 name,
                 _reason(exc),
             )
-        # ONNX fp32 gives exact scores; keep them exact in PyTorch.
-        precision = "fp32" if chosen == "onnx" else precision
+        # fp32 exports give exact scores; keep them exact in PyTorch. PyTorch's own
+        # bf16 stands in for OpenVINO's.
+        fallback: dict[str, Precision] = {"onnx": "fp32", "openvino": "fp32", "openvino-bf16": "bf16"}
+        precision = fallback.get(chosen, precision)
     return _torch_scorer(cross_encoder, name, precision)
 
 
 def describe_scorer(scorer: PairScorer) -> str:
     """A short label of how a scorer runs: ``"onnx-int8"``, ``"torch-bf16"``..., or its class name."""
     from crossrank.models.onnx_scorer import OnnxScorer
+    from crossrank.models.openvino_scorer import OpenVinoScorer
     from crossrank.models.torch_scorer import CrossEncoderScorer
 
-    if isinstance(scorer, OnnxScorer):
+    if isinstance(scorer, OnnxScorer | OpenVinoScorer):
         return scorer.backend
     if isinstance(scorer, CrossEncoderScorer):
         return f"torch-{scorer.precision}"
@@ -151,6 +168,29 @@ def _onnx_scorer(cross_encoder: CrossEncoder, variant: OnnxVariant, name: str) -
         return OnnxScorer(cross_encoder, model_file, variant=variant, name=name)
     except Exception as exc:  # ONNX Runtime raises its own exception types
         raise OnnxExportError(f"ONNX Runtime cannot load {model_file} ({type(exc).__name__}: {exc})") from exc
+
+
+def _openvino_scorer(cross_encoder: CrossEncoder, backend: str, name: str) -> PairScorer:
+    from crossrank.models.onnx_export import exported_model_path
+    from crossrank.models.openvino_scorer import OpenVinoScorer
+
+    try:
+        import openvino  # noqa: F401
+    except ImportError as exc:
+        raise ImportError(
+            f'backend={backend!r} needs OpenVINO: pip install "crossrank[openvino]"'
+        ) from exc
+    model_file = exported_model_path(cross_encoder, "fp32", name=name)
+    precision: OpenVinoPrecision = "bf16" if backend == "openvino-bf16" else "fp32"
+    if precision == "bf16" and not cpu_has_native_bf16():
+        logger.warning(
+            "crossrank: this CPU has no native bf16 (AVX512-BF16 or AMX); OpenVINO will run "
+            "backend='openvino-bf16' in fp32 (its scores, not faster than backend='openvino')."
+        )
+    try:
+        return OpenVinoScorer(cross_encoder, model_file, precision=precision, name=name)
+    except Exception as exc:  # OpenVINO raises its own exception types
+        raise OnnxExportError(f"OpenVINO cannot compile {model_file} ({type(exc).__name__}: {exc})") from exc
 
 
 def _torch_scorer(cross_encoder: CrossEncoder, name: str, precision: Precision) -> PairScorer:
@@ -175,5 +215,7 @@ def _torch_scorer(cross_encoder: CrossEncoder, name: str, precision: Precision) 
 
 def _reason(exc: BaseException) -> str:
     if isinstance(exc, ImportError):
+        if "crossrank[" in str(exc):
+            return str(exc)
         return f"{exc} (install it with `pip install onnxruntime onnx`)"
     return str(exc) or type(exc).__name__
