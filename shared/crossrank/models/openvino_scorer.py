@@ -1,0 +1,107 @@
+"""A :class:`~crossrank.scorer.PairScorer` that runs a cross-encoder's ONNX export in OpenVINO.
+
+OpenVINO reads the same cached, verified ONNX file ONNX Runtime runs (its ONNX reader
+knows ONNX Runtime's fused transformer operators), so there is nothing more to export or
+cache: compiling it takes a fraction of a second. In fp32 its scores are the export's (to
+float rounding); in bf16 it runs matrix products in bfloat16 on CPUs that have AVX512-BF16
+or AMX, which moves scores by up to a few thousandths (sigmoid outputs, measured on
+SciFact; see docs/benchmarks.md).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+from crossrank.models.cpu import usable_cpu_count
+from crossrank.models.pair_encoder import CrossEncoderPairScorer
+
+if TYPE_CHECKING:
+    from sentence_transformers import CrossEncoder
+
+__all__ = ["OpenVinoPrecision", "OpenVinoScorer"]
+
+OpenVinoPrecision = Literal["fp32", "bf16"]
+# OpenVINO's names for the precisions it runs matrix products in.
+_INFERENCE_PRECISION = {"fp32": "f32", "bf16": "bf16"}
+
+
+class OpenVinoScorer(CrossEncoderPairScorer):
+    """Scores token-id pairs with OpenVINO on the CPU.
+
+    Tokenization, pair layout and padding are those of every other backend
+    (:class:`~crossrank.models.pair_encoder.PairEncoder`), and the graph already applies
+    the model's activation, so scores are ``CrossEncoder.predict``'s (fp32) or close to
+    them (bf16).
+
+    Args:
+        cross_encoder: The model the graph was exported from (for its tokenizer, maximum
+            length and activation; the scorer keeps no reference to it).
+        model_file: The fp32 ``.onnx`` file from
+            :func:`crossrank.models.onnx_export.exported_model_path`.
+        precision: ``"fp32"`` or ``"bf16"``.
+        name: The model's path or hub id.
+        threads: Inference threads; defaults to the CPUs this process may use.
+
+    Raises:
+        ValueError: If ``precision`` is unknown.
+        RuntimeError: If OpenVINO cannot read or compile the graph (OpenVINO's own error).
+
+    Example:
+        >>> path = exported_model_path(cross_encoder, "fp32", name="my-model")  # doctest: +SKIP
+        >>> scorer = OpenVinoScorer(cross_encoder, path, precision="bf16", name="my-model")  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        cross_encoder: CrossEncoder,
+        model_file: Path,
+        *,
+        precision: OpenVinoPrecision,
+        name: str,
+        threads: int | None = None,
+    ) -> None:
+        if precision not in _INFERENCE_PRECISION:
+            raise ValueError(f"precision must be one of {tuple(_INFERENCE_PRECISION)}, got {precision!r}.")
+        import openvino
+
+        super().__init__(cross_encoder, name)
+        core = openvino.Core()
+        self._compiled = core.compile_model(
+            core.read_model(str(model_file)),
+            "CPU",
+            {
+                "INFERENCE_PRECISION_HINT": _INFERENCE_PRECISION[precision],
+                # One request at a time, on every core this process may use: the batches
+                # are already as large as the caller allows.
+                "PERFORMANCE_HINT": "LATENCY",
+                "INFERENCE_NUM_THREADS": threads or usable_cpu_count(),
+            },
+        )
+        self._request = self._compiled.create_infer_request()
+        self._request_lock = threading.Lock()
+        self._output = self._compiled.output(0)
+        self._precision: OpenVinoPrecision = precision
+
+    @property
+    def precision(self) -> OpenVinoPrecision:
+        """The precision matrix products run in."""
+        return self._precision
+
+    @property
+    def backend(self) -> str:
+        """``"openvino"`` (fp32) or ``"openvino-bf16"``."""
+        return "openvino" if self._precision == "fp32" else "openvino-bf16"
+
+    def score(self, pairs: Sequence[tuple[Sequence[int], Sequence[int]]]) -> list[float]:
+        """Score one batch of pairs, padded to its longest pair."""
+        if not pairs:
+            return []
+        inputs = self._encoder.encode(pairs)
+        # An infer request is not thread-safe, and a Reranker may be shared by threads;
+        # they would contend for the same cores anyway, so they take turns.
+        with self._request_lock:
+            scores = self._request.infer(inputs)[self._output].copy()
+        return [float(value) for value in scores.reshape(len(pairs)).tolist()]
