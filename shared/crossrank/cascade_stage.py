@@ -97,14 +97,18 @@ def _check_coarse_max_length(options: Mapping[str, Any]) -> None:
 
 
 def _check_length_can_apply(model: object, options: Mapping[str, Any]) -> None:
-    # The coarse stage loads its model with max_length=coarse_max_length; a loaded object
-    # keeps its own, which would silently read the full windows.
+    # A path or hub id is loaded with max_length=coarse_max_length. A loaded object keeps
+    # its own, which must not exceed it: the stage would silently read more than asked.
     coarse = options["coarse_model"]
     spec, role = (model, "model") if coarse is None else (coarse, "coarse_model")
-    if not isinstance(spec, str | type(None)):
+    if isinstance(spec, str | type(None)):
+        return
+    own = getattr(spec, "max_length", None)
+    if not isinstance(own, int) or own > options["coarse_max_length"]:
         raise ValueError(
-            f"coarse_max_length loads the coarse stage with that max_length, which a loaded "
-            f"{type(spec).__name__} ({role}) cannot be; pass {role} as a path or hub id."
+            f"coarse_max_length={options['coarse_max_length']} loads the coarse stage with that "
+            f"max_length, but {role} is a loaded {type(spec).__name__} that reads up to {own} tokens; "
+            f"pass {role} as a path or hub id, or one loaded with that max_length."
         )
 
 

@@ -116,11 +116,26 @@ def test_impossible_cascades_name_the_fix() -> None:
     assert Reranker("some/model", backend="onnx", coarse_backend="onnx", coarse_max_length=96).is_cascade
     with pytest.raises(ValueError, match="has no windows to pick from; drop fine_windows_per_document"):
         Reranker("some/model", coarse_max_length=96, fine_windows_per_document=1)
-    loaded = r"a loaded FakeScorer \({0}\) cannot be; pass {0} as a path"
+    loaded = "but {0} is a loaded FakeScorer that reads up to 128 tokens; pass {0} as a path"
     with pytest.raises(ValueError, match=loaded.format("coarse_model")):
-        Reranker("some/model", coarse_model=FakeScorer(), coarse_max_length=96)  # type: ignore[arg-type]
+        Reranker("some/model", coarse_model=FakeScorer(max_length=128), coarse_max_length=96)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match=loaded.format("model")):
-        Reranker(FakeScorer(), coarse_max_length=96)  # type: ignore[arg-type]
+        Reranker(FakeScorer(max_length=128), coarse_max_length=96)  # type: ignore[arg-type]
+
+
+def test_a_short_ready_coarse_scorer_reads_only_each_candidates_first_window() -> None:
+    # A ready scorer that reads no more than coarse_max_length serves as it is.
+    fine, coarse = FakeScorer(max_length=64), FakeScorer(max_length=16)
+    reranker = Reranker(fine, coarse_model=coarse, coarse_max_length=16, coarse_keep=2, window_overlap=0)  # type: ignore[arg-type]
+    long_text = "alpha " * 200
+    results = reranker.rerank("alpha", [long_text, "alpha beta", "gamma"])
+    assert reranker.coarse is not None
+    assert reranker.coarse.long_documents == "truncate"
+    coarse_pairs = [pair for batch in coarse.batches for pair in batch]
+    assert len(coarse_pairs) == 3  # one window per candidate
+    assert all(len(query) + len(passage) + 3 <= 16 for query, passage in coarse_pairs)
+    assert sorted(r.index for r in results) == [0, 1, 2]
+    assert [r.cut_at_stage for r in results].count("coarse") == 1
 
 
 def test_a_short_coarse_stage_loads_with_that_length_and_reads_first_windows_only() -> None:

@@ -335,3 +335,30 @@ def _same(got: list[RerankResult], expected: list[RerankResult]) -> bool:
     assert [r.score for r in got] == pytest.approx([r.score for r in expected], abs=1e-5)
     assert [r.window_span for r in got] == [r.window_span for r in expected]
     return True
+
+
+def test_a_cascade_server_prunes_like_the_in_process_cascade(model_path: str) -> None:
+    import cohere
+
+    cascade = ("--coarse-backend", "openvino-bf16", "--coarse-max-length", "64", "--coarse-keep", "2")
+    running = Server(model_path, *cascade)
+    try:
+        short = {"coarse_backend": "openvino-bf16", "coarse_max_length": 64, "coarse_keep": 2}
+        local = Reranker(model_path, score_cache_size=0, **short)
+        expected = local.rerank(QUERY, DOCUMENTS)
+        client = cohere.ClientV2(api_key=KEY, base_url=running.url)
+        response = client.rerank(model="served", query=QUERY, documents=DOCUMENTS)
+        assert [r.index for r in response.results] == [r.index for r in expected]
+        for got, want in zip(response.results, expected, strict=True):
+            assert got.relevance_score == pytest.approx(want.score, abs=1e-5)
+
+        info = httpx.get(f"{running.url}/info", headers=AUTH, timeout=10).json()
+        assert (info["backend"], info["coarse_backend"]) == ("onnx", "openvino-bf16")
+        assert info["options"]["coarse_max_length"] == 64
+        body = {"query": QUERY, "documents": DOCUMENTS, "crossrank": {"coarse_keep": 3}}
+        rows = _post(running, "/v2/rerank", body).json()["results"]
+        stages = [row["crossrank"]["cut_at_stage"] for row in rows]
+        assert stages == [None, None, None, "coarse"]  # this request kept 3 of 4
+        assert all(row["crossrank"]["coarse_score"] is not None for row in rows)
+    finally:
+        assert running.stop() == 0

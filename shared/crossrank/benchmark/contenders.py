@@ -82,12 +82,13 @@ def _crossrank(
             shared[key] = loaded.scorer
         scorer: PairScorer = shared[key]
         counter = _CountingScorer(scorer)
+        short_fp32 = cascade == "short" and backend != "openvino-bf16"
         reranker = Reranker(
             counter,
             long_documents=long_documents,  # type: ignore[arg-type]
             batch_size=settings.batch_size,
             score_cache_size=0,
-            coarse_keep=CASCADE_KEEP,
+            coarse_keep=SHORT_CASCADE_KEEP if short_fp32 else CASCADE_KEEP,
             **_coarse_stage(cascade, settings, shared),
         )
         name = "crossrank-student" if student else _crossrank_name(long_documents, backend, precision)
@@ -104,9 +105,12 @@ def _crossrank(
 
 CASCADE_KEEP = 30
 """Candidates the bench's cascades pass from the coarse to the fine stage."""
-CASCADE_SHORT_LENGTH = 96
-"""Tokens per pair the ``short`` cascades' coarse stage reads (chosen by measurement:
-docs/benchmarks.md)."""
+CASCADE_SHORT_LENGTH = 160
+"""Tokens per pair the ``short`` cascades' coarse stage reads; 48 and 96 kept fewer of the
+fp32 top 10 (docs/benchmarks.md)."""
+SHORT_CASCADE_KEEP = 20
+"""Candidates ``crossrank-cascade-short`` keeps for the fp32 model (``-short-bf16`` keeps
+:data:`CASCADE_KEEP`): the two configurations the quality gate measured."""
 
 
 def _coarse_stage(cascade: str | None, settings: BenchSettings, shared: dict[str, Any]) -> dict[str, Any]:
@@ -171,7 +175,7 @@ CONTENDERS: dict[str, Callable[[BenchSettings, dict[str, Any]], Contender]] = {
     "crossrank-student": _crossrank("chunk_max", student=True),
     # Coarse-to-fine: a cheaper stage keeps 30 for the model (ONNX Runtime fp32, the default's
     # scores, unless the name ends in -bf16): the model in int8 or bf16 (self-cascades), the
-    # model in bf16 reading each candidate's first 96 tokens, or the student.
+    # model in bf16 reading each candidate's first 160 tokens (-short keeps 20), or the student.
     "crossrank-cascade-int8": _crossrank("chunk_max", cascade="int8"),
     "crossrank-cascade-bf16": _crossrank("chunk_max", cascade="bf16"),
     "crossrank-cascade-short": _crossrank("chunk_max", cascade="short"),

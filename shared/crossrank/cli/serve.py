@@ -6,7 +6,13 @@ import argparse
 import os
 from typing import Any
 
-from crossrank.cli.args import add_model_argument, add_option_argument, option_values, positive_int
+from crossrank.cli.args import (
+    add_cascade_arguments,
+    add_model_argument,
+    add_option_argument,
+    option_values,
+    positive_int,
+)
 
 __all__ = ["add_serve_command", "run_serve"]
 
@@ -66,6 +72,7 @@ def add_serve_command(commands: Any) -> None:
     )
     for name, flag, parse in served_options:
         add_option_argument(parser, name, flag, type=parse)
+    add_cascade_arguments(parser)
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     on_ray = parser.add_argument_group('Ray Serve (pip install "crossrank[ray]")')
     on_ray.add_argument("--ray", action="store_true", help="serve the same app as Ray Serve replicas")

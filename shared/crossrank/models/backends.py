@@ -1,5 +1,4 @@
-"""Choosing how a CrossEncoder runs: PyTorch in some precision, ONNX Runtime in fp32 or int8,
-or OpenVINO in fp32 or bf16.
+"""Choosing how a CrossEncoder runs: PyTorch, ONNX Runtime (fp32, int8) or OpenVINO (fp32, bf16).
 
 ``"auto"`` picks by device: on a CPU, ONNX Runtime in fp32, which keeps PyTorch fp32's
 scores (to 1e-5); on CUDA, PyTorch in fp16. bf16 and int8 are opt-in because they change
@@ -177,9 +176,7 @@ def _openvino_scorer(cross_encoder: CrossEncoder, backend: str, name: str) -> Pa
     try:
         import openvino  # noqa: F401
     except ImportError as exc:
-        raise ImportError(
-            f'backend={backend!r} needs OpenVINO: pip install "crossrank[openvino]"'
-        ) from exc
+        raise ImportError(f'backend={backend!r} needs OpenVINO: pip install "crossrank[openvino]"') from exc
     model_file = exported_model_path(cross_encoder, "fp32", name=name)
     precision: OpenVinoPrecision = "bf16" if backend == "openvino-bf16" else "fp32"
     if precision == "bf16" and not cpu_has_native_bf16():

@@ -38,6 +38,7 @@ from crossrank.serving.settings import ServeSettings
 
 if TYPE_CHECKING:
     from crossrank.results import RerankResult
+    from crossrank.scorer import PairScorer
 
 __all__ = ["create_app"]
 
@@ -51,6 +52,7 @@ class _State:
     metrics: ServerMetrics = field(default_factory=ServerMetrics)
     reranker: Reranker | None = None
     batching: BatchingScorer | None = None
+    coarse_batching: BatchingScorer | None = None
     load_error: str | None = None
     in_flight: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -59,22 +61,21 @@ class _State:
         """Load and warm the model (in a thread: /health answers meanwhile)."""
         settings = self.settings
         try:
-            loading = {name: value for name, value in settings.options.items() if name in LOAD_OPTIONS}
+            configured = Reranker(settings.model, **settings.options)
             ranking = {name: value for name, value in settings.options.items() if name not in LOAD_OPTIONS}
-            scorer = Reranker(settings.model, **loading).scorer
-            self.batching = BatchingScorer(
-                scorer,
-                max_batch_tokens=settings.max_batch_tokens,
-                max_wait_ms=settings.max_wait_ms,
-                batch_size=settings.options.get("batch_size", OPTIONS["batch_size"].default),
-                on_batch=self.metrics.record_batch,
-            )
+            self.batching = self._batching(configured.scorer)
             # A request hands all its windows to the worker in one piece (up to a merge
             # group's tokens); the worker sorts them with other requests' and makes the calls.
-            whole_request = {
+            whole_request: dict[str, Any] = {
                 "batch_size": 1 << 20,
                 "max_tokens_per_batch": MERGE_CALLS * settings.max_batch_tokens,
             }
+            coarse = configured.coarse
+            if coarse is not None:
+                # A cascade's coarse stage gets a worker of its own: both stages batch
+                # across requests, and the fine stage never waits behind pruning calls.
+                self.coarse_batching = self._batching(coarse.scorer)
+                whole_request.update(coarse_model=self.coarse_batching, coarse_backend=None)
             reranker = Reranker(self.batching, **{**ranking, **whole_request})
             reranker.rerank("warm up the model", ["a first call loads and compiles what it needs"])
             reranker.clear_score_cache()
@@ -83,6 +84,16 @@ class _State:
         except (ModelLoadError, ImportError, ValueError, TypeError, OSError) as exc:
             self.load_error = str(exc)
             log.error("crossrank serve: the model did not load: %s", exc)
+
+    def _batching(self, scorer: PairScorer) -> BatchingScorer:
+        settings = self.settings
+        return BatchingScorer(
+            scorer,
+            max_batch_tokens=settings.max_batch_tokens,
+            max_wait_ms=settings.max_wait_ms,
+            batch_size=settings.options.get("batch_size", OPTIONS["batch_size"].default),
+            on_batch=self.metrics.record_batch,
+        )
 
 
 def create_app(settings: ServeSettings, *, load_in_background: bool = True) -> FastAPI:
@@ -106,8 +117,9 @@ def create_app(settings: ServeSettings, *, load_in_background: bool = True) -> F
             await asyncio.to_thread(loader.join)
         yield
         # uvicorn has finished the in-flight requests by now (graceful shutdown).
-        if state.batching is not None:
-            state.batching.close()
+        for worker in (state.batching, state.coarse_batching):
+            if worker is not None:
+                worker.close()
 
     app = FastAPI(title="crossrank", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.crossrank = state
@@ -138,11 +150,17 @@ def create_app(settings: ServeSettings, *, load_in_background: bool = True) -> F
             "version": __version__,
             "model": reranker.model_name,
             "backend": _backend(batching),
+            "coarse_backend": _backend(state.coarse_batching),
             "options": {
-                # Never a secret or an arbitrary object in a public answer.
-                name: value
-                for name, value in reranker.options.items()
-                if name not in ("cross_encoder_kwargs", "api_key")
+                # Never a secret or an arbitrary object in a public answer: the coarse stage
+                # is its worker here, so it is named as the server was told.
+                **{
+                    name: value
+                    for name, value in reranker.options.items()
+                    if name not in ("cross_encoder_kwargs", "api_key", "coarse_model")
+                },
+                "coarse_model": _coarse_model_name(state),
+                "coarse_backend": settings.options.get("coarse_backend"),
             },
             "limits": {
                 "max_documents": settings.max_documents,
@@ -157,8 +175,9 @@ def create_app(settings: ServeSettings, *, load_in_background: bool = True) -> F
 
     @app.get("/metrics")
     async def metrics() -> Response:
-        if state.batching is not None:
-            state.metrics.queue_depth.set(state.batching.queued_batches)
+        workers = [worker for worker in (state.batching, state.coarse_batching) if worker is not None]
+        if workers:
+            state.metrics.queue_depth.set(sum(worker.queued_batches for worker in workers))
         body, content_type = state.metrics.exposition()
         return Response(body, media_type=content_type)
 
@@ -297,6 +316,12 @@ def _first_tokens(reranker: Reranker, texts: list[str], max_tokens: int) -> list
     for text, tokens in zip(texts, reranker.scorer.tokenize(texts), strict=True):
         cut.append(text if len(tokens.ids) <= max_tokens else text[: int(tokens.offsets[max_tokens - 1][1])])
     return cut
+
+
+def _coarse_model_name(state: _State) -> str | None:
+    if state.coarse_batching is None:
+        return None
+    return state.coarse_batching.name
 
 
 def _backend(batching: BatchingScorer | None) -> str | None:

@@ -10,6 +10,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from crossrank.options import Fusion, LongDocuments, Normalize, WindowAggregation, WindowBoundaries
+
 __all__ = [
     "CohereRequest",
     "CrossrankOptions",
@@ -23,14 +25,18 @@ class CrossrankOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    long_documents: Literal["chunk_max", "truncate"] | None = None
+    long_documents: LongDocuments | None = None
     window_overlap: int | None = Field(default=None, ge=0)
     max_windows: int | None = Field(default=None, ge=1)
-    fusion: Literal["rrf"] | None = None
+    window_boundaries: WindowBoundaries | None = None
+    window_aggregation: WindowAggregation | None = None
+    coarse_keep: int | None = Field(default=None, ge=1)
+    """With a server started as a cascade: candidates its coarse stage passes on."""
+    fusion: Fusion | None = None
     retrieval_scores: list[float] | None = None
     rrf_k: float | None = Field(default=None, ge=0)
     rrf_weights: tuple[float, float] | None = None
-    normalize: Literal["sigmoid"] | None = None
+    normalize: Normalize | None = None
     score_threshold: float | None = None
     details: bool = True
     """Return each result's ``crossrank`` details (windows, spans, scores before fusion)."""
@@ -93,4 +99,6 @@ def details_of(result: Any) -> dict[str, Any]:
         "num_windows": result.num_windows,
         "window_index": result.window_index,
         "window_span": list(result.window_span),
+        "coarse_score": result.coarse_score,
+        "cut_at_stage": result.cut_at_stage,
     }
