@@ -297,7 +297,15 @@ class Reranker:
                 check_coarse_length(self.coarse_max_length, self.scorer.max_length)
             windows: WindowScores | None = {} if self.fine_windows_per_document else None
             coarse_scores = coarse._score_texts(query, documents, names, window_scores_out=windows)
-            survivors = cascade_survivors(documents, coarse_scores, self.coarse_keep)
+            survivors = cascade_survivors(
+                documents,
+                coarse_scores,
+                self.coarse_keep,
+                retrieval_scores=scores_in,
+                fusion=ranking["fusion"],
+                rrf_k=ranking["rrf_k"],
+                rrf_weights=ranking["rrf_weights"],
+            )
             texts = [documents[i] for i in survivors]
             only = None if windows is None else best_windows(windows, texts, self.fine_windows_per_document)
             fine_scores = self._score_texts(query, texts, [names[i] for i in survivors], only_windows=only)

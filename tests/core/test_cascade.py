@@ -66,16 +66,20 @@ def test_keeping_every_candidate_gives_the_single_stage_ranking() -> None:
 
 
 def test_fusion_ranks_survivors_with_their_global_retrieval_ranks() -> None:
-    reranker, _, _ = make(coarse_keep=2, fusion="rrf", rrf_k=1.0)
-    retrieval = [0.9, 0.1, 0.2, 0.3, 0.8, 0.4]  # "red red wine" is 2nd, "red apple pie" 6th
+    reranker, _, _ = make(coarse_keep=2, fusion="rrf", rrf_k=1.0, rrf_weights=(2.0, 1.0))
+    retrieval = [0.9, 0.1, 0.2, 0.3, 0.8, 0.4]  # "green pear" is 1st, "red red wine" 2nd
     results = reranker.rerank(QUERY, DOCUMENTS, retrieval_scores=retrieval)
-    first, second = results[:2]
-    assert {first.index, second.index} == {4, 1}
-    assert first.retrieval_rank in (2, 6)
-    # Fine ranks among the survivors: "red apple pie" 1st, "red red wine" 2nd.
-    by_index = {r.index: r for r in results[:2]}
-    assert by_index[1].score == pytest.approx(1 / (1 + 1) + 1 / (1 + 6))
-    assert by_index[4].score == pytest.approx(1 / (1 + 2) + 1 / (1 + 2))
+    # The coarse stage prunes by its own fused ranking, as the final ranking will fuse:
+    # "green pear" (coarse 0, retrieved 1st) survives; "red apple pie" (coarse 1, 6th) does not.
+    assert [r.index for r in results[:2]] == [4, 0]
+    assert [r.retrieval_rank for r in results[:2]] == [2, 1]
+    assert next(r for r in results if r.index == 1).cut_at_stage == "coarse"
+    # Fine ranks among the survivors ("red red wine" 1st, "green pear" 2nd), global retrieval ranks.
+    assert results[0].score == pytest.approx(2 / (1 + 1) + 1 / (1 + 2))
+    assert results[1].score == pytest.approx(2 / (1 + 2) + 1 / (1 + 1))
+    # Without fusion the coarse score alone decides.
+    plain = reranker.with_options(fusion=None).rerank(QUERY, DOCUMENTS, retrieval_scores=retrieval)
+    assert {r.index for r in plain if r.cut_at_stage is None} == {4, 1}
 
 
 def test_top_n_counts_cut_candidates_and_a_threshold_leaves_them_out() -> None:

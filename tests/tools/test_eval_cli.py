@@ -98,6 +98,35 @@ def test_the_variants_rerank_the_same_candidates_as_computed_by_hand(reuse_score
         assert document["variants"]["truncate"]["pairs_per_s"] > 0
 
 
+class FirstWordScorer(FakeScorer):
+    """A cruder judge for a cascade's coarse stage: counts only the query's first word."""
+
+    def score(self, pairs: Any) -> list[float]:
+        self.batches.append([(list(q), list(p)) for q, p in pairs])
+        return [float(sum(1 for token in passage if token == query[0])) for query, passage in pairs]
+
+
+def test_a_cascades_chunk_max_is_its_own_pass_not_the_fused_passs_survivors() -> None:
+    # Weighted towards retrieval, the fused cascade keeps "noise" (retrieved first); alone,
+    # the coarse stage keeps "partial". Each variant must be what a user of it gets.
+    cascade = Reranker(
+        FakeScorer(),  # type: ignore[arg-type]
+        coarse_model=FirstWordScorer(),  # type: ignore[arg-type]
+        coarse_keep=1,
+        rrf_weights=(1.0, 3.0),
+    )
+    report = evaluate(tiny_dataset(), FixedFirstStage(), cascade, k=3, reuse_scores=True)  # type: ignore[arg-type]
+    (row,) = report.per_query
+    texts = [CORPUS[doc_id].full_text for doc_id in ("noise", "partial", "long-relevant")]
+    ids = ["noise", "partial", "long-relevant"]
+    scores = [3.0, 2.0, 1.0]
+    alone = cascade.with_options(fusion=None).rerank("red apple", texts, retrieval_scores=scores)
+    fused = cascade.with_options(fusion="rrf").rerank("red apple", texts, retrieval_scores=scores)
+    assert row["variants"]["chunk_max"]["top_10"] == [ids[r.index] for r in alone]
+    assert row["variants"]["chunk_max_rrf"]["top_10"] == [ids[r.index] for r in fused]
+    assert alone[0].index != fused[0].index  # the two passes really keep different survivors
+
+
 def test_an_unjudged_query_id_is_an_error() -> None:
     with pytest.raises(ValueError, match=re.escape("query ids ['nope'] have no judgements in split 'test'.")):
         evaluate(tiny_dataset(), FixedFirstStage(), Reranker(FakeScorer()), query_ids=["nope"])  # type: ignore[arg-type]

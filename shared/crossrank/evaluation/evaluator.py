@@ -221,6 +221,13 @@ def evaluate(
     plain = {"top_n": None, "score_threshold": None}
     truncate = scoring.with_options(long_documents="truncate", fusion=None, **plain)
     chunk_max_rrf = scoring.with_options(long_documents="chunk_max", fusion="rrf", **plain)
+    # A cascade prunes by its fused ranking when it fuses, so without fusion it keeps other
+    # candidates: chunk-max is then a pass of its own (its scores partly cached with reuse).
+    chunk_max_alone = (
+        scoring.with_options(long_documents="chunk_max", fusion=None, **plain)
+        if reranker.is_cascade
+        else None
+    )
 
     runs: dict[str, dict[str, list[str]]] = {name: {} for name in VARIANTS}
     seconds: dict[str, list[float]] = {"truncate": [], "chunk_max": []}
@@ -245,11 +252,10 @@ def evaluate(
         scoring.clear_score_cache()
         fused, chunk_max_s = _timed(chunk_max_rrf, query, texts, scores)
         truncated, truncate_s = _timed(truncate, query, texts, scores)
-        # A cascade's cut candidates carry the coarse stage's score: they stay behind the survivors.
-        by_cross_encoder = sorted(
-            fused,
-            key=lambda result: (result.cut_at_stage is not None, -result.cross_encoder_score, result.index),
-        )
+        if chunk_max_alone is not None:
+            by_cross_encoder, _ = _timed(chunk_max_alone, query, texts, scores)
+        else:
+            by_cross_encoder = sorted(fused, key=lambda result: (-result.cross_encoder_score, result.index))
         runs["truncate"][query_id] = [ids[result.index] for result in truncated]
         runs["chunk_max"][query_id] = [ids[result.index] for result in by_cross_encoder]
         runs["chunk_max_rrf"][query_id] = [ids[result.index] for result in fused]

@@ -1,7 +1,9 @@
 """Coarse-to-fine ranking: a cheap stage keeps the best candidates, the accurate one ranks them.
 
 The coarse stage scores every candidate (chunk-max, like a single stage); its best
-``keep`` survive and the fine stage scores only those. Survivors are ranked exactly as a
+``keep`` survive and the fine stage scores only those. With RRF fusion "best" is the coarse
+stage's own fused ranking (coarse rank with retrieval rank), so a candidate the final fusion
+would lift (retrieved near the top) is not cut for a middling coarse score. Survivors are ranked exactly as a
 single stage ranks (fine scores, optionally fused with the retrieval ranking by RRF, then
 ``score_threshold`` and ``top_n``). The candidates the coarse stage cut follow every
 survivor, in coarse order, marked ``cut_at_stage="coarse"``; their ``score`` is the coarse
@@ -25,25 +27,41 @@ COARSE_STAGE = "coarse"
 
 
 def cascade_survivors(
-    documents: Sequence[str], coarse_scores: Mapping[str, TextScore], keep: int
+    documents: Sequence[str],
+    coarse_scores: Mapping[str, TextScore],
+    keep: int,
+    *,
+    retrieval_scores: Sequence[float] | None = None,
+    fusion: str | None = None,
+    rrf_k: float = 60.0,
+    rrf_weights: tuple[float, float] = (1.0, 1.0),
 ) -> list[int]:
-    """Positions of the ``keep`` documents the coarse stage scores best (ties: input order).
+    """Positions of the ``keep`` documents the coarse stage ranks best (ties: input order).
 
     Args:
         documents: The candidates.
         coarse_scores: The coarse stage's score of each distinct text.
         keep: How many survive.
+        retrieval_scores: The retriever's scores (``None``: input order is the retrieval rank).
+        fusion: ``"rrf"`` ranks by the coarse score fused with the retrieval rank, as the
+            final ranking will be; ``None`` by the coarse score alone.
+        rrf_k: The RRF constant.
+        rrf_weights: ``(cross_encoder, retrieval)`` RRF weights.
 
     Returns:
-        Input positions of the survivors, best coarse score first; a text given more than
-        once survives at every position (so there may be more than ``keep``).
+        Input positions of the survivors, best first; a text given more than once survives
+        at every position (so there may be more than ``keep``).
 
     Raises:
         ValueError: If ``keep`` is not a positive integer.
     """
     if isinstance(keep, bool) or not isinstance(keep, int) or keep < 1:
         raise ValueError(f"coarse_keep must be a positive integer, got {keep!r}.")
-    order = sorted(range(len(documents)), key=lambda index: (-coarse_scores[documents[index]].score, index))
+    priority = [coarse_scores[text].score for text in documents]
+    if fusion == "rrf":
+        ranks = retrieval_ranks(len(documents), retrieval_scores)
+        priority = reciprocal_rank_fusion(ranks_by_score(priority), ranks, k=rrf_k, weights=rrf_weights)
+    order = sorted(range(len(documents)), key=lambda index: (-priority[index], index))
     kept = order[:keep]
     # A repeat of a surviving text survives with it: the same text never lands on both sides.
     surviving = {documents[index] for index in kept}
