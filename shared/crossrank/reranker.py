@@ -236,9 +236,11 @@ class Reranker:
         return self._score_cache.info()
 
     def clear_score_cache(self) -> None:
-        """Forget every cached window score and reset the counters."""
+        """Forget every cached window score (a cascade's coarse stage's too) and reset the counters."""
         if self._score_cache is not None:
             self._score_cache.clear()
+        if self._coarse is not None:
+            self._coarse.clear_score_cache()
 
     def _load_scorer(self) -> PairScorer:
         spec = self._model_spec

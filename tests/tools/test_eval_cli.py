@@ -109,14 +109,17 @@ class FirstWordScorer(FakeScorer):
 def test_a_cascades_chunk_max_is_its_own_pass_not_the_fused_passs_survivors() -> None:
     # Weighted towards retrieval, the fused cascade keeps "noise" (retrieved first); alone,
     # the coarse stage keeps "partial". Each variant must be what a user of it gets.
+    coarse = FirstWordScorer()
     cascade = Reranker(
         FakeScorer(),  # type: ignore[arg-type]
-        coarse_model=FirstWordScorer(),  # type: ignore[arg-type]
+        coarse_model=coarse,  # type: ignore[arg-type]
         coarse_keep=1,
         rrf_weights=(1.0, 3.0),
     )
     report = evaluate(tiny_dataset(), FixedFirstStage(), cascade, k=3, reuse_scores=True)  # type: ignore[arg-type]
     (row,) = report.per_query
+    # Every pass shares one coarse stage and its cache: each window was scored once.
+    assert coarse.pairs_scored == 1 + 1 + 4
     texts = [CORPUS[doc_id].full_text for doc_id in ("noise", "partial", "long-relevant")]
     ids = ["noise", "partial", "long-relevant"]
     scores = [3.0, 2.0, 1.0]

@@ -218,6 +218,10 @@ def evaluate(
     text_of = document_text or (lambda doc_id: dataset.corpus[doc_id].full_text)
     # Off: each pass pays for its own windows. On: one cache per query, shared by both passes.
     scoring = reranker.with_options(score_cache_size=_PER_QUERY_CACHE_SIZE if reuse_scores else 0)
+    if scoring.coarse is not None:
+        # Loaded before the copies below are made, so every pass shares one coarse model
+        # (and, with reuse_scores, its cache) instead of loading its own.
+        _ = scoring.coarse.scorer
     plain = {"top_n": None, "score_threshold": None}
     truncate = scoring.with_options(long_documents="truncate", fusion=None, **plain)
     chunk_max_rrf = scoring.with_options(long_documents="chunk_max", fusion="rrf", **plain)
