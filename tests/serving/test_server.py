@@ -147,6 +147,22 @@ def test_crossrank_options_and_details_ride_in_their_own_object(server: Server, 
     assert long_row["crossrank"]["retrieval_rank"] == 2
 
 
+def test_a_request_may_choose_the_window_options(server: Server, local: Reranker) -> None:
+    options = {"window_boundaries": "sentences", "window_aggregation": "top2_mean"}
+    rows = _post(server, "/v2/rerank", {"query": QUERY, "documents": DOCUMENTS, "crossrank": options}).json()
+    expected = local.with_options(**options).rerank(QUERY, DOCUMENTS)
+    assert [r["index"] for r in rows["results"]] == [r.index for r in expected]
+    assert [r["relevance_score"] for r in rows["results"]] == pytest.approx(
+        [r.score for r in expected], abs=1e-5
+    )
+    bad = _post(
+        server,
+        "/v2/rerank",
+        {"query": QUERY, "documents": DOCUMENTS, "crossrank": {"window_aggregation": "mean"}},
+    )
+    assert bad.status_code == 422
+
+
 def test_32_concurrent_clients_get_their_own_results_from_merged_batches(
     server: Server, local: Reranker
 ) -> None:
