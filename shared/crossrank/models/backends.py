@@ -43,7 +43,7 @@ Backend = Literal["auto", "torch", "onnx", "onnx-int8", "openvino", "openvino-bf
 Precision = Literal["auto", "fp32", "bf16", "fp16"]
 BACKENDS: tuple[Backend, ...] = ("auto", "torch", "onnx", "onnx-int8", "openvino", "openvino-bf16")
 # The backends that run the ONNX export, and the precision each runs it in.
-_EXPORT_BACKENDS: dict[str, str] = {
+_EXPORT_BACKENDS: dict[str, Literal["fp32", "int8", "bf16"]] = {
     "onnx": "fp32",
     "onnx-int8": "int8",
     "openvino": "fp32",
@@ -140,8 +140,9 @@ def build_scorer(
             )
         # fp32 exports give exact scores; keep them exact in PyTorch. PyTorch's own
         # bf16 stands in for OpenVINO's.
-        fallback: dict[str, Precision] = {"onnx": "fp32", "openvino": "fp32", "openvino-bf16": "bf16"}
-        precision = fallback.get(chosen, precision)
+        exported = _EXPORT_BACKENDS[chosen]
+        if exported != "int8":
+            precision = exported
     return _torch_scorer(cross_encoder, name, precision)
 
 
@@ -178,7 +179,7 @@ def _openvino_scorer(cross_encoder: CrossEncoder, backend: str, name: str) -> Pa
     except ImportError as exc:
         raise ImportError(f'backend={backend!r} needs OpenVINO: pip install "crossrank[openvino]"') from exc
     model_file = exported_model_path(cross_encoder, "fp32", name=name)
-    precision: OpenVinoPrecision = "bf16" if backend == "openvino-bf16" else "fp32"
+    precision: OpenVinoPrecision = "bf16" if _EXPORT_BACKENDS[backend] == "bf16" else "fp32"
     if precision == "bf16" and not cpu_has_native_bf16():
         logger.warning(
             "crossrank: this CPU has no native bf16 (AVX512-BF16 or AMX); OpenVINO will run "
