@@ -134,11 +134,13 @@ _OPTION_LIST = (
         "auto",
         "How the model runs: 'auto' (ONNX Runtime in fp32 on a CPU, PyTorch on a GPU), 'torch', "
         "'onnx' (ONNX Runtime in fp32: PyTorch's scores), 'onnx-int8' (int8 weights: faster, but "
-        "scores move by up to a few tenths and rankings change), 'openvino' (OpenVINO in fp32) or "
+        "scores move by up to a few tenths and rankings change), 'openvino' (OpenVINO in fp32), "
         "'openvino-bf16' (OpenVINO in bf16 on CPUs with AVX512-BF16 or AMX: scores move by a few "
-        'thousandths; pip install "crossrank[openvino]"). ONNX models are exported once and '
+        "thousandths) or 'openvino-int8' (static int8 calibrated once on crossrank's sample pairs "
+        'by NNCF: a score does not depend on its batch; pip install "crossrank[openvino]" for the '
+        "OpenVINO ones). ONNX models are exported once and "
         "cached under $CROSSRANK_CACHE_DIR/onnx (default ~/.cache/crossrank/onnx), and OpenVINO "
-        "runs the same file; when a backend cannot be used, scoring falls back to PyTorch with a "
+        "runs the same files; when a backend cannot be used, scoring falls back to PyTorch with a "
         "warning on the 'crossrank' logger. Measured "
         "speed-ups, with the machine they were measured on, are in docs/benchmarks.md.",
         choice("backend", BACKENDS),

@@ -26,8 +26,8 @@ def test_the_wheel_holds_our_three_packages_and_the_demo_data(tmp_path: Path) ->
     for required in (
         "crossrank/__init__.py",
         "crossrank/py.typed",
-        "crossrank/demo/data/corpus.jsonl",
-        "crossrank/demo/data/queries.json",
+        "crossrank/samples/corpus.jsonl",
+        "crossrank/samples/queries.json",
         "llama_index/postprocessor/crossrank/__init__.py",
         "llama_index/postprocessor/crossrank/py.typed",
         "langchain_crossrank/__init__.py",

@@ -178,10 +178,13 @@ def test_unknown_configurations_are_errors_that_list_the_choices() -> None:
         "crossrank-onnx-int8",
         "crossrank-openvino",
         "crossrank-openvino-bf16",
+        "crossrank-openvino-int8",
         "crossrank-student",
         "crossrank-cascade-int8",
+        "crossrank-cascade-static-int8",
         "crossrank-cascade-bf16",
         "crossrank-cascade-short",
+        "crossrank-cascade-short-int8",
         "crossrank-cascade-short-bf16",
         "crossrank-cascade-student",
     ]
@@ -189,11 +192,13 @@ def test_unknown_configurations_are_errors_that_list_the_choices() -> None:
     assert "crossrank-student" not in contender_names()
     assert "crossrank-cascade-student" not in contender_names()
     assert "crossrank-cascade-int8" in contender_names()
-    assert contender_names(student=True)[-6:] == [
+    assert contender_names(student=True)[-8:] == [
         "crossrank-student",
         "crossrank-cascade-int8",
+        "crossrank-cascade-static-int8",
         "crossrank-cascade-bf16",
         "crossrank-cascade-short",
+        "crossrank-cascade-short-int8",
         "crossrank-cascade-short-bf16",
         "crossrank-cascade-student",
     ]

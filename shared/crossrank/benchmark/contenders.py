@@ -82,7 +82,7 @@ def _crossrank(
             shared[key] = loaded.scorer
         scorer: PairScorer = shared[key]
         counter = _CountingScorer(scorer)
-        short_fp32 = cascade == "short" and backend != "openvino-bf16"
+        short_fp32 = cascade is not None and cascade.startswith("short") and backend != "openvino-bf16"
         reranker = Reranker(
             counter,
             long_documents=long_documents,  # type: ignore[arg-type]
@@ -116,25 +116,26 @@ SHORT_CASCADE_KEEP = 20
 def _coarse_stage(cascade: str | None, settings: BenchSettings, shared: dict[str, Any]) -> dict[str, Any]:
     """The coarse-stage options of a bench cascade; a loaded coarse scorer is loaded once.
 
-    ``int8``, ``bf16``: the model in that backend; ``student``: the ``--student`` model;
-    ``short``: the model in OpenVINO bf16 reading only each candidate's first
+    ``int8``, ``static-int8``, ``bf16``: the model in ONNX Runtime int8, OpenVINO static
+    int8 or OpenVINO bf16; ``student``: the ``--student`` model; ``short`` (``short-int8``):
+    the model in OpenVINO bf16 (static int8) reading only each candidate's first
     :data:`CASCADE_SHORT_LENGTH` tokens (a path the coarse stage loads itself).
     """
     from crossrank.reranker import Reranker
 
     if cascade is None:
         return {}
-    if cascade == "short":
+    if cascade.startswith("short"):
         return {
             "coarse_model": settings.model,
-            "coarse_backend": "openvino-bf16",
+            "coarse_backend": "openvino-int8" if cascade == "short-int8" else "openvino-bf16",
             "coarse_max_length": CASCADE_SHORT_LENGTH,
         }
     if cascade == "student" and settings.student is None:
         raise ValueError("crossrank-cascade-student prunes with the --student model; pass --student MODEL.")
     key = f"coarse-{cascade}"
     if key not in shared:
-        backend = {"int8": "onnx-int8", "bf16": "openvino-bf16"}.get(cascade)
+        backend = {"int8": "onnx-int8", "static-int8": "openvino-int8", "bf16": "openvino-bf16"}.get(cascade)
         model = settings.student if backend is None else settings.model
         coarse = Reranker(model, device=settings.device, backend=backend or "auto", score_cache_size=0)  # type: ignore[arg-type]
         shared[key] = _CountingScorer(coarse.scorer)
@@ -151,7 +152,7 @@ def _crossrank_name(long_documents: str, backend: str, precision: str) -> str:
 
 def _compute_dtype(scorer_label: str) -> str:
     """The GEMM element type of a scorer labelled by :func:`crossrank.models.backends.describe_scorer`."""
-    if scorer_label == "onnx-int8":
+    if scorer_label.endswith("int8"):
         return "int8"
     for dtype in ("bf16", "fp16"):
         if scorer_label.endswith(dtype):
@@ -171,14 +172,18 @@ CONTENDERS: dict[str, Callable[[BenchSettings, dict[str, Any]], Contender]] = {
     "crossrank-onnx-int8": _crossrank("chunk_max", backend="onnx-int8"),
     "crossrank-openvino": _crossrank("chunk_max", backend="openvino"),
     "crossrank-openvino-bf16": _crossrank("chunk_max", backend="openvino-bf16"),
+    "crossrank-openvino-int8": _crossrank("chunk_max", backend="openvino-int8"),
     # A distilled student (--student), with the default's settings: the cascade's cheap stage.
     "crossrank-student": _crossrank("chunk_max", student=True),
     # Coarse-to-fine: a cheaper stage keeps 30 for the model (ONNX Runtime fp32, the default's
     # scores, unless the name ends in -bf16): the model in int8 or bf16 (self-cascades), the
-    # model in bf16 reading each candidate's first 160 tokens (-short keeps 20), or the student.
+    # model in bf16 or static int8 reading each candidate's first 160 tokens (-short and
+    # -short-int8 keep 20), or the student.
     "crossrank-cascade-int8": _crossrank("chunk_max", cascade="int8"),
+    "crossrank-cascade-static-int8": _crossrank("chunk_max", cascade="static-int8"),
     "crossrank-cascade-bf16": _crossrank("chunk_max", cascade="bf16"),
     "crossrank-cascade-short": _crossrank("chunk_max", cascade="short"),
+    "crossrank-cascade-short-int8": _crossrank("chunk_max", cascade="short-int8"),
     "crossrank-cascade-short-bf16": _crossrank("chunk_max", backend="openvino-bf16", cascade="short"),
     "crossrank-cascade-student": _crossrank("chunk_max", cascade="student"),
 }

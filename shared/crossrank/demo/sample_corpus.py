@@ -40,7 +40,7 @@ class SampleQuery:
 
 
 def _data_file(name: str) -> str:
-    return resources.files("crossrank.demo").joinpath("data").joinpath(name).read_text(encoding="utf-8")
+    return resources.files("crossrank.samples").joinpath(name).read_text(encoding="utf-8")
 
 
 def load_sample_corpus() -> list[SampleDocument]:

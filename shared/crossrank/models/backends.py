@@ -1,9 +1,10 @@
-"""Choosing how a CrossEncoder runs: PyTorch, ONNX Runtime (fp32, int8) or OpenVINO (fp32, bf16).
+"""Choosing how a CrossEncoder runs: PyTorch, ONNX Runtime (fp32, int8) or OpenVINO (fp32, bf16, int8).
 
 ``"auto"`` picks by device: on a CPU, ONNX Runtime in fp32, which keeps PyTorch fp32's
 scores (to 1e-5); on CUDA, PyTorch in fp16. bf16 and int8 are opt-in because they change
 scores (bf16 by up to 0.02, int8 by up to a few tenths) and so can reorder close candidates.
-OpenVINO runs the same cached ONNX export as ONNX Runtime.
+OpenVINO runs the same cached ONNX export as ONNX Runtime, and its int8 runs a graph
+quantized statically once (NNCF, calibrated on crossrank's sample pairs) and cached beside it.
 How much faster each is depends on the machine: docs/benchmarks.md has the measurements,
 each with the machine it ran on. When
 ONNX cannot be used (onnxruntime missing, an export that fails or does not
@@ -39,15 +40,24 @@ __all__ = [
     "describe_scorer",
 ]
 
-Backend = Literal["auto", "torch", "onnx", "onnx-int8", "openvino", "openvino-bf16"]
+Backend = Literal["auto", "torch", "onnx", "onnx-int8", "openvino", "openvino-bf16", "openvino-int8"]
 Precision = Literal["auto", "fp32", "bf16", "fp16"]
-BACKENDS: tuple[Backend, ...] = ("auto", "torch", "onnx", "onnx-int8", "openvino", "openvino-bf16")
+BACKENDS: tuple[Backend, ...] = (
+    "auto",
+    "torch",
+    "onnx",
+    "onnx-int8",
+    "openvino",
+    "openvino-bf16",
+    "openvino-int8",
+)
 # The backends that run the ONNX export, and the precision each runs it in.
 _EXPORT_BACKENDS: dict[str, Literal["fp32", "int8", "bf16"]] = {
     "onnx": "fp32",
     "onnx-int8": "int8",
     "openvino": "fp32",
     "openvino-bf16": "bf16",
+    "openvino-int8": "int8",
 }
 PRECISIONS: tuple[Precision, ...] = ("auto", "fp32", "bf16", "fp16")
 
@@ -105,7 +115,8 @@ def build_scorer(
         cross_encoder: The loaded model.
         name: Its path or hub id.
         backend: ``"auto"``, ``"torch"``, ``"onnx"`` (fp32), ``"onnx-int8"``,
-            ``"openvino"`` (fp32) or ``"openvino-bf16"``. ``"auto"``: ONNX Runtime fp32
+            ``"openvino"`` (fp32), ``"openvino-bf16"`` or ``"openvino-int8"`` (static
+            int8, calibrated; NNCF quantizes it once). ``"auto"``: ONNX Runtime fp32
             on a CPU, PyTorch fp16 on CUDA, PyTorch fp32 elsewhere. ONNX Runtime and
             OpenVINO run on the CPU; for a model on a GPU they fall back to PyTorch.
         precision: For PyTorch: ``"auto"`` (fp16 on CUDA, else fp32), ``"fp32"``,
@@ -178,8 +189,9 @@ def _openvino_scorer(cross_encoder: CrossEncoder, backend: str, name: str) -> Pa
         import openvino  # noqa: F401
     except ImportError as exc:
         raise ImportError(f'backend={backend!r} needs OpenVINO: pip install "crossrank[openvino]"') from exc
-    model_file = exported_model_path(cross_encoder, "fp32", name=name)
-    precision: OpenVinoPrecision = "bf16" if _EXPORT_BACKENDS[backend] == "bf16" else "fp32"
+    precision: OpenVinoPrecision = _EXPORT_BACKENDS[backend]
+    variant: OnnxVariant = "int8-static" if precision == "int8" else "fp32"
+    model_file = exported_model_path(cross_encoder, variant, name=name)
     if precision == "bf16" and not cpu_has_native_bf16():
         logger.warning(
             "crossrank: this CPU has no native bf16 (AVX512-BF16 or AMX); OpenVINO will run "

@@ -5,7 +5,9 @@ knows ONNX Runtime's fused transformer operators), so there is nothing more to e
 cache: compiling it takes a fraction of a second. In fp32 its scores are the export's (to
 float rounding); in bf16 it runs matrix products in bfloat16 on CPUs that have AVX512-BF16
 or AMX, which moves scores by up to a few thousandths (sigmoid outputs, measured on
-SciFact; see docs/benchmarks.md).
+SciFact; see docs/benchmarks.md). In int8 it runs the statically quantized graph
+(``exported_model_path(..., "int8-static")``): matrix products in int8 with fixed scales,
+so a pair's score does not depend on its batch neighbours.
 """
 
 from __future__ import annotations
@@ -23,9 +25,12 @@ if TYPE_CHECKING:
 
 __all__ = ["OpenVinoPrecision", "OpenVinoScorer"]
 
-OpenVinoPrecision = Literal["fp32", "bf16"]
-# OpenVINO's names for the precisions it runs matrix products in.
-_INFERENCE_PRECISION = {"fp32": "f32", "bf16": "bf16"}
+OpenVinoPrecision = Literal["fp32", "bf16", "int8"]
+# OpenVINO's names for the precisions it runs the graph's float operations in. The int8
+# graph keeps its float operations (softmax, layer norms, what NNCF left unquantized) in
+# f32, so its scores depend on the calibrated scales alone, not on the batch.
+_INFERENCE_PRECISION = {"fp32": "f32", "bf16": "bf16", "int8": "f32"}
+_BACKEND_NAMES = {"fp32": "openvino", "bf16": "openvino-bf16", "int8": "openvino-int8"}
 
 
 class OpenVinoScorer(CrossEncoderPairScorer):
@@ -39,9 +44,10 @@ class OpenVinoScorer(CrossEncoderPairScorer):
     Args:
         cross_encoder: The model the graph was exported from (for its tokenizer, maximum
             length and activation; the scorer keeps no reference to it).
-        model_file: The fp32 ``.onnx`` file from
-            :func:`crossrank.models.onnx_export.exported_model_path`.
-        precision: ``"fp32"`` or ``"bf16"``.
+        model_file: The ``.onnx`` file from
+            :func:`crossrank.models.onnx_export.exported_model_path`: the fp32 export for
+            ``"fp32"`` and ``"bf16"``, the ``"int8-static"`` one for ``"int8"``.
+        precision: ``"fp32"``, ``"bf16"`` or ``"int8"``.
         name: The model's path or hub id.
         threads: Inference threads; defaults to the CPUs this process may use.
 
@@ -92,8 +98,8 @@ class OpenVinoScorer(CrossEncoderPairScorer):
 
     @property
     def backend(self) -> str:
-        """``"openvino"`` (fp32) or ``"openvino-bf16"``."""
-        return "openvino" if self._precision == "fp32" else "openvino-bf16"
+        """``"openvino"`` (fp32), ``"openvino-bf16"`` or ``"openvino-int8"``."""
+        return _BACKEND_NAMES[self._precision]
 
     def score(self, pairs: Sequence[tuple[Sequence[int], Sequence[int]]]) -> list[float]:
         """Score one batch of pairs, padded to its longest pair."""
