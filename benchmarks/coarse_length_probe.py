@@ -14,7 +14,6 @@ A probe, not a gate: the paired gate on all 300 claims is ``crossrank eval --com
 
 from __future__ import annotations
 
-import math
 import sys
 import time
 from typing import Any
@@ -24,6 +23,7 @@ from sentence_transformers import CrossEncoder
 
 from crossrank.evaluation.beir import load_beir
 from crossrank.evaluation.first_stage import build_first_stage
+from crossrank.evaluation.metrics import ndcg_at_k
 from crossrank.models.onnx_export import exported_model_path
 from crossrank.models.onnx_scorer import OnnxScorer
 from crossrank.models.openvino_scorer import OpenVinoScorer
@@ -40,13 +40,6 @@ def _score(scorer: Any, pairs: list[tuple[Any, Any]], batch: int = 32) -> list[f
         for i, value in zip(chunk, scorer.score([pairs[i] for i in chunk]), strict=True):
             out[i] = value
     return out
-
-
-def _ndcg(ranked: list[str], relevant: dict[str, int], k: int = 10) -> float:
-    dcg = sum((2 ** relevant.get(d, 0) - 1) / math.log2(i + 2) for i, d in enumerate(ranked[:k]))
-    ideal = sorted(relevant.values(), reverse=True)[:k]
-    best = sum((2**r - 1) / math.log2(i + 2) for i, r in enumerate(ideal))
-    return dcg / best if best else 0.0
 
 
 def _ranked(ids: list[str], priority: list[float]) -> list[str]:
@@ -90,10 +83,10 @@ def main(model: str, data: str, claims: int) -> None:
             seconds[f"coarse{length}"] += time.perf_counter() - started
         rows.append(row)
     for name in ("fp32", "bf16"):
-        alone = np.mean([_ndcg(_ranked(r["ids"], r[name]), r["relevant"]) for r in rows])
+        alone = np.mean([ndcg_at_k(_ranked(r["ids"], r[name]), r["relevant"]) for r in rows])
         fused = np.mean(
             [
-                _ndcg(
+                ndcg_at_k(
                     _ranked(r["ids"], _rrf(list(np.argsort(-np.array(r[name]), kind="stable")), 100)),
                     r["relevant"],
                 )
@@ -110,9 +103,9 @@ def main(model: str, data: str, claims: int) -> None:
                     priority = [-1e9] * 100
                     for i in kept:
                         priority[i] = r[fine][i]
-                    alone_scores.append(_ndcg(_ranked(r["ids"], priority), r["relevant"]))
+                    alone_scores.append(ndcg_at_k(_ranked(r["ids"], priority), r["relevant"]))
                     order = sorted(kept, key=lambda i: -r[fine][i])
-                    fused_scores.append(_ndcg(_ranked(r["ids"], _rrf(order, 100)), r["relevant"]))
+                    fused_scores.append(ndcg_at_k(_ranked(r["ids"], _rrf(order, 100)), r["relevant"]))
                     top10 = set(np.argsort(-np.array(r["fp32"]), kind="stable")[:10])
                     recall.append(len(top10 & set(kept)) / 10)
                 print(

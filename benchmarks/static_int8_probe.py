@@ -18,7 +18,6 @@ A probe, not a gate: the paired gate on all 300 claims is ``crossrank eval --com
 from __future__ import annotations
 
 import json
-import math
 import random
 import sys
 import tempfile
@@ -32,6 +31,7 @@ from sentence_transformers import CrossEncoder
 
 from crossrank.evaluation.beir import load_beir
 from crossrank.evaluation.first_stage import build_first_stage
+from crossrank.evaluation.metrics import ndcg_at_k
 from crossrank.models.onnx_export import export_unfused
 from crossrank.models.onnx_static_quantize import (
     STATIC_INT8_OPTIONS,
@@ -64,13 +64,6 @@ def _score(scorer: Any, pairs: list[tuple[Any, Any]], batch: int = 32) -> tuple[
         for i, value in zip(chunk, scorer.score([pairs[i] for i in chunk]), strict=True):
             out[i] = value
     return out, time.perf_counter() - started
-
-
-def _ndcg(ranked: list[str], relevant: dict[str, int], k: int = 10) -> float:
-    dcg = sum((2 ** relevant.get(d, 0) - 1) / math.log2(i + 2) for i, d in enumerate(ranked[:k]))
-    ideal = sorted(relevant.values(), reverse=True)[:k]
-    best = sum((2**r - 1) / math.log2(i + 2) for i, r in enumerate(ideal))
-    return dcg / best if best else 0.0
 
 
 def _order(scores: list[float]) -> list[int]:
@@ -131,8 +124,8 @@ def main(model: str, data: str, claims: int) -> None:
         ndcg, reference, top10, top30, rho, changes = [], [], [], [], [], []
         for r in rows:
             mine, fp32 = r["scores"][name], r["scores"]["fp32"]
-            ndcg.append(_ndcg([r["ids"][i] for i in _order(mine)], r["relevant"]))
-            reference.append(_ndcg([r["ids"][i] for i in _order(fp32)], r["relevant"]))
+            ndcg.append(ndcg_at_k([r["ids"][i] for i in _order(mine)], r["relevant"]))
+            reference.append(ndcg_at_k([r["ids"][i] for i in _order(fp32)], r["relevant"]))
             top10.append(len(set(_order(mine)[:10]) & set(_order(fp32)[:10])) / 10)
             top30.append(len(set(_order(fp32)[:10]) & set(_order(mine)[:30])) / 10)
             rho.append(spearmanr(mine, fp32).statistic)

@@ -198,13 +198,19 @@ def test_every_backend_ranks_scifact_pairs_like_fp32_torch(
     assert_same_ranking(scifact_reference, scores, option)
 
 
+def scored_together_and_alone(reranker: Reranker) -> tuple[list[float], list[float]]:
+    """Ten short pairs scored in one call, and each in a call of its own (no cache)."""
+    uncached = reranker.with_options(score_cache_size=0)
+    together = uncached.score_pairs([(QUERY, passage) for passage in PASSAGES[:10]])
+    alone = [uncached.score_pairs([(QUERY, passage)])[0] for passage in PASSAGES[:10]]
+    return together, alone
+
+
 @pytest.mark.model
 def test_an_int8_score_does_not_depend_on_the_other_pairs_in_the_call(rerankers: dict[str, Reranker]) -> None:
     # int8 quantizes activations with one scale per tensor: scored in one batch, a pair's
     # score would shift with its neighbours. The scorer runs each pair alone.
-    reranker = rerankers["onnx-int8"].with_options(score_cache_size=0)
-    together = reranker.score_pairs([(QUERY, passage) for passage in PASSAGES[:10]])
-    alone = [reranker.score_pairs([(QUERY, passage)])[0] for passage in PASSAGES[:10]]
+    together, alone = scored_together_and_alone(rerankers["onnx-int8"])
     assert together == alone
 
 
@@ -236,9 +242,7 @@ def test_an_openvino_bf16_score_barely_depends_on_the_other_pairs_in_the_call(
 ) -> None:
     # Padding to a batch's longest pair changes the bf16 products' shapes, not the
     # masked result: measured differences are below 1e-3, far below bf16's own 0.03.
-    reranker = rerankers["openvino-bf16"].with_options(score_cache_size=0)
-    together = reranker.score_pairs([(QUERY, passage) for passage in PASSAGES[:10]])
-    alone = [reranker.score_pairs([(QUERY, passage)])[0] for passage in PASSAGES[:10]]
+    together, alone = scored_together_and_alone(rerankers["openvino-bf16"])
     assert max(abs(a - b) for a, b in zip(together, alone, strict=True)) < 2e-3
 
 
@@ -248,9 +252,7 @@ def test_a_static_int8_score_does_not_depend_on_the_other_pairs_in_the_call(
 ) -> None:
     # Calibrated scales are fixed and the float operations run in f32, so batching pairs
     # (which dynamic int8 cannot do) leaves each score as it is, to float rounding.
-    reranker = rerankers["openvino-int8"].with_options(score_cache_size=0)
-    together = reranker.score_pairs([(QUERY, passage) for passage in PASSAGES[:10]])
-    alone = [reranker.score_pairs([(QUERY, passage)])[0] for passage in PASSAGES[:10]]
+    together, alone = scored_together_and_alone(rerankers["openvino-int8"])
     assert max(abs(a - b) for a, b in zip(together, alone, strict=True)) < 1e-4
     assert together != [together[0]] * len(together)  # real, distinct scores
 

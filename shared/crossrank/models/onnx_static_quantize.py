@@ -14,11 +14,8 @@ docs/benchmarks.md has the numbers).
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 from collections.abc import Mapping, Sequence
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -75,12 +72,14 @@ def require_nncf() -> Any:
 
 def static_int8_fingerprint() -> dict[str, Any]:
     """What a static int8 graph depends on beyond the model: the options, NNCF, the texts."""
+    from crossrank.samples import sample_files_digest
+
     nncf = require_nncf()
-    samples = resources.files("crossrank.samples")
-    texts = hashlib.sha256()
-    for file_name in ("corpus.jsonl", "queries.json"):
-        texts.update(samples.joinpath(file_name).read_bytes())
-    return {"options": STATIC_INT8_OPTIONS, "nncf": nncf.__version__, "calibration_texts": texts.hexdigest()}
+    return {
+        "options": STATIC_INT8_OPTIONS,
+        "nncf": nncf.__version__,
+        "calibration_texts": sample_files_digest(),
+    }
 
 
 def quantize_calibrated(cross_encoder: CrossEncoder, source: Path, path: Path) -> None:
@@ -117,18 +116,17 @@ def sample_calibration_pairs(encoder: PairEncoder, max_length: int) -> list[tupl
         encoder: The model's pair encoder (its tokenizer).
         max_length: The model's window in tokens; each pair is cut to fit it.
     """
-    samples = resources.files("crossrank.samples")
-    corpus = [json.loads(line) for line in samples.joinpath("corpus.jsonl").read_text("utf-8").splitlines()]
-    queries = json.loads(samples.joinpath("queries.json").read_text("utf-8"))
-    texts = {row["id"]: f"{row['title']}\n\n{row['text']}" for row in corpus}
-    document_ids = list(texts)
-    tokenized = dict(zip(document_ids, encoder.tokenize([texts[i] for i in document_ids]), strict=True))
+    from crossrank.samples import load_sample_corpus, load_sample_queries
+
+    corpus = load_sample_corpus()
+    document_ids = [document.id for document in corpus]
+    tokenized = dict(zip(document_ids, encoder.tokenize([d.full_text for d in corpus]), strict=True))
     per_query = int(STATIC_INT8_OPTIONS["pairs_per_query"])
     room = max_length - encoder.template.num_special_tokens
     pairs = []
-    for query in queries:
-        query_ids = list(encoder.tokenize([query["text"]])[0].ids)
-        labelled = [i for i in query["relevant"] if i in tokenized]
+    for query in load_sample_queries():
+        query_ids = list(encoder.tokenize([query.text])[0].ids)
+        labelled = [i for i in query.relevant if i in tokenized]
         chosen = (labelled + [i for i in document_ids if i not in labelled])[:per_query]
         for document_id in chosen:
             pairs.append((query_ids, list(tokenized[document_id].ids[: room - len(query_ids)])))
