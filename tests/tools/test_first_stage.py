@@ -63,7 +63,9 @@ def test_the_cache_dir_comes_from_the_environment(monkeypatch: pytest.MonkeyPatc
 
 def test_an_unknown_first_stage_is_an_error() -> None:
     dataset = BeirDataset(name="tiny", corpus={"a": BeirDocument("a", "", "text")}, queries={}, qrels={})
-    with pytest.raises(ValueError, match=re.escape("first stage must be 'dense' or 'bm25', got 'splade'.")):
+    with pytest.raises(
+        ValueError, match=re.escape("first stage must be 'dense', 'bm25' or 'run:PATH', got 'splade'.")
+    ):
         build_first_stage("splade", dataset, data_dir=".")  # type: ignore[arg-type]
 
 

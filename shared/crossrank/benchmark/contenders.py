@@ -117,9 +117,10 @@ def _coarse_stage(cascade: str | None, settings: BenchSettings, shared: dict[str
     """The coarse-stage options of a bench cascade; a loaded coarse scorer is loaded once.
 
     ``int8``, ``static-int8``, ``bf16``: the model in ONNX Runtime int8, OpenVINO static
-    int8 or OpenVINO bf16; ``student``: the ``--student`` model; ``short`` (``short-int8``):
-    the model in OpenVINO bf16 (static int8) reading only each candidate's first
-    :data:`CASCADE_SHORT_LENGTH` tokens (a path the coarse stage loads itself).
+    int8 or OpenVINO bf16; ``student``: the ``--student`` model; ``short`` (``short-int8``,
+    ``short-torch``): the model in OpenVINO bf16 (static int8, PyTorch at the device's
+    precision) reading only each candidate's first :data:`CASCADE_SHORT_LENGTH` tokens (a
+    path the coarse stage loads itself).
     """
     from crossrank.reranker import Reranker
 
@@ -128,7 +129,9 @@ def _coarse_stage(cascade: str | None, settings: BenchSettings, shared: dict[str
     if cascade.startswith("short"):
         return {
             "coarse_model": settings.model,
-            "coarse_backend": "openvino-int8" if cascade == "short-int8" else "openvino-bf16",
+            "coarse_backend": {"short-int8": "openvino-int8", "short-torch": "torch"}.get(
+                cascade, "openvino-bf16"
+            ),
             "coarse_max_length": CASCADE_SHORT_LENGTH,
         }
     if cascade == "student" and settings.student is None:
@@ -185,6 +188,9 @@ CONTENDERS: dict[str, Callable[[BenchSettings, dict[str, Any]], Contender]] = {
     "crossrank-cascade-short": _crossrank("chunk_max", cascade="short"),
     "crossrank-cascade-short-int8": _crossrank("chunk_max", cascade="short-int8"),
     "crossrank-cascade-short-bf16": _crossrank("chunk_max", backend="openvino-bf16", cascade="short"),
+    # The short cascade for a GPU: both stages in PyTorch (fp16 on CUDA), the coarse one
+    # reading each candidate's first 160 tokens; OpenVINO runs on CPUs only.
+    "crossrank-cascade-short-torch": _crossrank("chunk_max", cascade="short-torch"),
     "crossrank-cascade-student": _crossrank("chunk_max", cascade="student"),
 }
 """Contender name to its builder, in report order. A builder raises

@@ -140,10 +140,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m crossrank.benchmark.long_documents")
     parser.add_argument("--model", required=True)
     parser.add_argument("--data", required=True, type=Path, help="a BEIR folder (SciFact)")
-    parser.add_argument("--first-stage", choices=("dense", "bm25"), default="dense")
+    parser.add_argument(
+        "--first-stage", default="dense", help="dense, bm25, or run:PATH (a run from `crossrank retrieve`)"
+    )
     parser.add_argument("--limit", type=int, default=30, help="queries (the first N by id)")
     parser.add_argument("--k", type=int, default=20, help="candidates per query")
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--device", default=None, help="cpu, cuda, ... (default: the best available)")
+    parser.add_argument("--precision", default="auto", help="PyTorch precision (auto: fp16 on CUDA)")
+    parser.add_argument("--batch-size", type=int, default=32, help="windows per batch")
+    parser.add_argument("--max-tokens-per-batch", type=int, default=16384)
     args = parser.parse_args(argv)
 
     from crossrank import Reranker
@@ -152,10 +158,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     from crossrank.evaluation.first_stage import build_first_stage
     from crossrank.evaluation.long_corpus import build_long_corpus, build_on_topic_corpus
     from crossrank.evaluation.metrics import ndcg_at_k
+    from crossrank.models.devices import default_device
 
     dataset = load_beir(args.data, split="test")
     query_ids = select_query_ids(dataset, args.limit)
-    reranker = Reranker(args.model, score_cache_size=0)
+    reranker = Reranker(
+        args.model,
+        device=args.device,
+        precision=args.precision,
+        batch_size=args.batch_size,
+        max_tokens_per_batch=args.max_tokens_per_batch,
+        score_cache_size=0,
+    )
     scorer = reranker.scorer
     first_stage = build_first_stage(args.first_stage, dataset, data_dir=args.data)
     ids = {
@@ -189,14 +203,38 @@ def main(argv: Sequence[str] | None = None) -> int:
     first = statistics.fmean(ndcg_at_k(ids[q], qrels[q], 10) for q in query_ids)
     rows: list[dict[str, Any]] = []
     analyses: dict[str, Any] = {}
+
+    def write_document(*, complete: bool) -> None:
+        if not args.json:
+            return
+        document = {
+            "complete": complete,
+            "first_stage_ndcg_at_10": first,
+            "rows": rows,
+            "analysis": analyses,
+            "queries": len(query_ids),
+            "query_ids": query_ids,
+            "first_stage_per_query": [ndcg_at_k(ids[q], qrels[q], 10) for q in query_ids],
+            "first_stage": args.first_stage,
+            "k": args.k,
+            "device": args.device or default_device(),
+            "backend": reranker.backend_in_use,
+            "precision": args.precision,
+        }
+        args.json.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+
     short_scored: Any = None
     for version, (texts, own_span) in versions.items():
-        for boundaries in ("tokens",) if version == "original" else ("tokens", "sentences"):
+        for boundaries in ("tokens", "sentences"):
             scored, seconds, pairs = _score_pass(reranker, queries, texts, boundaries)
             if version == "original":
-                short_scored = scored
+                # The long versions' own text is compared with the original under the same plan.
+                short_scored = short_scored or {}
+                short_scored[boundaries] = scored
             else:
-                analyses[f"{version}/{boundaries}"] = _analysis(ids, qrels, scored, short_scored, own_span)
+                analyses[f"{version}/{boundaries}"] = _analysis(
+                    ids, qrels, scored, short_scored[boundaries], own_span
+                )
             windows = pairs / sum(len(set(texts[q])) for q in query_ids)
             for aggregation in AGGREGATIONS:
                 if aggregation != "max" and version == "original" and aggregation != "truncate":
@@ -215,6 +253,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         "ndcg_at_10_rrf": statistics.fmean(ndcg["rrf"]),
                         "windows_per_document": windows,
                         "pairs_per_s": pairs / seconds,
+                        "per_query": ndcg,
                     }
                 )
             print(
@@ -222,6 +261,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 file=sys.stderr,
                 flush=True,
             )
+            # Written after every pass: a run stopped at its time limit keeps what it measured.
+            write_document(complete=False)
     print(
         f"SciFact test, {len(query_ids)} queries, {args.first_stage} top-{args.k}; "
         f"first stage NDCG@10 {first:.4f}"
@@ -235,14 +276,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     for name, analysis in analyses.items():
         print(f"{name}: {json.dumps(analysis)}")
-    if args.json:
-        document = {
-            "first_stage_ndcg_at_10": first,
-            "rows": rows,
-            "analysis": analyses,
-            "queries": len(query_ids),
-        }
-        args.json.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    write_document(complete=True)
     return 0
 
 

@@ -20,6 +20,7 @@ __all__ = [
     "add_cascade_arguments",
     "add_model_argument",
     "add_option_argument",
+    "first_stage_argument",
     "model_argument",
     "non_negative_int",
     "option_values",
@@ -56,6 +57,23 @@ def _int_at_least(text: str, minimum: int, expected: str) -> int:
     if value < minimum:
         raise argparse.ArgumentTypeError(f"expected {expected}, got {value}")
     return value
+
+
+def first_stage_argument(text: str) -> str:
+    """Parse ``--first-stage``: ``dense``, ``bm25`` or ``run:PATH`` of an existing run file.
+
+    Raises:
+        argparse.ArgumentTypeError: For another value, or a run file that does not exist.
+    """
+    if text in ("dense", "bm25"):
+        return text
+    if text.startswith("run:"):
+        if not Path(text[4:]).expanduser().is_file():
+            raise argparse.ArgumentTypeError(
+                f"no run file at {text[4:]!r}: record one with `crossrank retrieve DATA_DIR --output FILE`"
+            )
+        return text
+    raise argparse.ArgumentTypeError(f"expected dense, bm25 or run:PATH (a TREC run file), got {text!r}")
 
 
 def model_argument(text: str) -> str:

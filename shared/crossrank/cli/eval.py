@@ -14,6 +14,7 @@ from crossrank.cli.args import (
     add_cascade_arguments,
     add_model_argument,
     add_option_argument,
+    first_stage_argument,
     option_values,
     positive_int,
 )
@@ -48,9 +49,10 @@ def add_eval_command(commands: argparse._SubParsersAction[argparse.ArgumentParse
     parser.add_argument("--split", default="test", help="qrels split to evaluate (default: test)")
     parser.add_argument(
         "--first-stage",
-        choices=("dense", "bm25"),
+        type=first_stage_argument,
         default="dense",
-        help="dense: all-MiniLM-L6-v2 in an embedded Chroma, cached on disk; bm25: bm25s (default: dense)",
+        help="dense: all-MiniLM-L6-v2 in an embedded Chroma, cached on disk; bm25: bm25s; run:PATH: a TREC "
+        "run recorded by `crossrank retrieve` (default: dense)",
     )
     parser.add_argument("--k", type=positive_int, default=100, help="candidates per query (default: 100)")
     add_model_argument(parser)

@@ -1,4 +1,4 @@
-"""The ``crossrank`` command: demo, eval, bench, compare, serve, train, distill and rerank-batch."""
+"""The ``crossrank`` command: demo, eval, bench, compare, serve, train, distill, rerank-batch and retrieve."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ def build_parser() -> argparse.ArgumentParser:
     from crossrank.cli.demo import add_demo_command
     from crossrank.cli.eval import add_eval_command
     from crossrank.cli.rerank_batch import add_rerank_batch_command
+    from crossrank.cli.retrieve import add_retrieve_command
     from crossrank.cli.serve import add_serve_command
     from crossrank.cli.train import add_distill_command, add_train_command
 
@@ -36,6 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_train_command(commands)
     add_distill_command(commands)
     add_rerank_batch_command(commands)
+    add_retrieve_command(commands)
     return parser
 
 

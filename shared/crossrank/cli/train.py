@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from crossrank.cli.args import model_argument, non_negative_int, positive_int
+from crossrank.cli.args import first_stage_argument, model_argument, non_negative_int, positive_int
 from crossrank.cli.output import json_text, status
 from crossrank.cli.progress import add_verbose_flag, set_up_progress
 
@@ -66,6 +66,8 @@ def _add_common(parser: argparse.ArgumentParser, losses: tuple[str, ...], defaul
         )
         if parse is None and "int" in hint:
             parse = positive_int
+        if name == "first_stage":
+            parse = first_stage_argument
         parser.add_argument(
             flag["flag"],
             dest=name,

@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from crossrank.models.cache_dir import default_cache_dir
 
@@ -28,7 +28,8 @@ __all__ = [
     "build_first_stage",
 ]
 
-FirstStageKind = Literal["dense", "bm25"]
+FirstStageKind = str
+"""``"dense"``, ``"bm25"`` or ``"run:PATH"`` (a recorded TREC run)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,7 +227,9 @@ def build_first_stage(
     """The first stage over a BEIR corpus (title and text of each document).
 
     Args:
-        kind: ``"bm25"`` (built in memory, seconds) or ``"dense"`` (Chroma, cached on disk).
+        kind: ``"bm25"`` (built in memory, seconds), ``"dense"`` (Chroma, cached on disk) or
+            ``"run:PATH"``, a recorded TREC run replayed
+            (:class:`crossrank.evaluation.run_file.RunFileSearch`).
         dataset: The loaded dataset.
         data_dir: The dataset's directory; names the dense collection, so two datasets
             with the same name do not evict each other's index.
@@ -239,8 +242,12 @@ def build_first_stage(
         The first stage.
 
     Raises:
-        ValueError: If ``kind`` is not ``"dense"`` or ``"bm25"``.
+        ValueError: If ``kind`` is not ``"dense"``, ``"bm25"`` or ``"run:PATH"``.
     """
+    if kind.startswith("run:"):
+        from crossrank.evaluation.run_file import RunFileSearch
+
+        return RunFileSearch(kind.removeprefix("run:"), dataset.queries, dataset.corpus)
     ids = list(dataset.corpus)
     texts = [dataset.corpus[doc_id].full_text for doc_id in ids]
     if kind == "bm25":
@@ -258,4 +265,4 @@ def build_first_stage(
             show_progress=show_progress,
             on_build=on_build,
         )
-    raise ValueError(f"first stage must be 'dense' or 'bm25', got {kind!r}.")
+    raise ValueError(f"first stage must be 'dense', 'bm25' or 'run:PATH', got {kind!r}.")

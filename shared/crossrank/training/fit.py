@@ -181,6 +181,8 @@ def fit(
         report_to="none",
         disable_tqdm=not show_progress,
         use_cpu=not torch.cuda.is_available(),
+        # Mixed precision where the GPU has bf16 (no loss scaling needed); a CPU trains in fp32.
+        bf16=torch.cuda.is_available() and torch.cuda.is_bf16_supported(),
         dataloader_num_workers=0,
         batch_sampler=BatchSamplers.NO_DUPLICATES if no_duplicates else BatchSamplers.BATCH_SAMPLER,
     )

@@ -127,7 +127,7 @@ def build_mining_first_stage(data: TrainingData, kind: str, *, show_progress: bo
 
     dataset = data.to_beir(dataset_name(data))
     return build_first_stage(
-        kind,  # type: ignore[arg-type]
+        kind,
         dataset,
         data_dir=data.source,
         show_progress=show_progress,

