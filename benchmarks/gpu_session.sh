@@ -31,9 +31,9 @@ CR="python3 -m crossrank"
 # A dry run on a CPU (GPU_SESSION_DRY=1) runs every command on a sliver of the data.
 DEVICE=cuda K=100 LIMIT=300 DRY_EVAL=() DRY_TRAIN=()
 if [ -n "${GPU_SESSION_DRY:-}" ]; then
-    DEVICE=cpu K=10 LIMIT=2
-    DRY_EVAL=(--limit 2 --k 10)
-    DRY_TRAIN=(--max-queries 4 --max-steps 2 --dev-max-queries 2 --negatives-to-rank 40)
+    DEVICE=cpu K=20 LIMIT=2
+    DRY_EVAL=(--limit 2 --k 20)
+    DRY_TRAIN=(--max-queries 4 --max-steps 1 --dev-max-queries 2 --negatives-to-rank 40 --max-length 128)
 fi
 
 left() { echo $((BUDGET - ($(date +%s) - START))); }
@@ -55,7 +55,8 @@ job() { # job NAME SECONDS COMMAND...: run with a limit, log to $R/NAME.log, pac
 }
 
 # --- setup ---------------------------------------------------------------------------
-python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target /tmp/site .device/whl/*.whl
+[ -z "${GPU_SESSION_DRY:-}" ] &&
+    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target /tmp/site .device/whl/*.whl
 if ! python3 -c "import datasets" 2>"$R/datasets-import.txt"; then
     # The newest datasets needs a newer pyarrow than the machine may have: the older set.
     rm -rf /tmp/site

@@ -111,21 +111,30 @@ def dataset_name(data: TrainingData) -> str:
     return path.name if path.is_dir() else path.stem
 
 
-def build_mining_first_stage(data: TrainingData, kind: str, *, show_progress: bool = False) -> FirstStage:
+def build_mining_first_stage(
+    data: TrainingData, kind: str, *, show_progress: bool = False, dev: TrainingData | None = None
+) -> FirstStage:
     """The first stage over a training set's corpus (built once, shared with the dev split).
 
     Args:
         data: The training data; its ``corpus`` is indexed.
-        kind: ``"bm25"`` or ``"dense"``; dense reuses the Chroma collection ``crossrank eval``
-            built for the same BEIR directory.
+        kind: ``"bm25"``, ``"dense"`` (reuses the Chroma collection ``crossrank eval`` built for
+            the same BEIR directory) or ``"run:PATH"`` (a recorded run of the split's queries).
         show_progress: Show indexing progress.
+        dev: The dev queries, which a recorded run must answer too (it looks queries up by text).
 
     Returns:
         The first stage.
     """
+    import dataclasses
+
     from crossrank.evaluation.first_stage import build_first_stage
 
     dataset = data.to_beir(dataset_name(data))
+    if dev is not None:
+        dataset = dataclasses.replace(
+            dataset, queries={**{q.query_id: q.text for q in dev.queries}, **dataset.queries}
+        )
     return build_first_stage(
         kind,
         dataset,

@@ -132,7 +132,7 @@ def prepare(
         ids = [query.query_id for query in train.queries]
         chosen = set(random.Random(settings.seed).sample(ids, settings.max_queries))
         train = train.select([query_id for query_id in ids if query_id in chosen])
-    first_stage = build_mining_first_stage(train, settings.first_stage, show_progress=show_progress)
+    first_stage = build_mining_first_stage(train, settings.first_stage, show_progress=show_progress, dev=dev)
     evaluation = None
     if dev is not None:
         evaluation = DevEvaluation(
