@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # One GPU session's measurements, prepared to run once on a lent CUDA machine (no network).
 #
-#   bash benchmarks/gpu_session.sh OUT_DIR [SECONDS] [reranker|encoder]
+#   bash benchmarks/gpu_session.sh OUT_DIR [SECONDS] [reranker|second|encoder]
 #
 # Part "reranker" (the default) times the bench, runs the long-document study, distils students
 # and fine-tunes the test reranker; part "encoder" fine-tunes the plain all-MiniLM-L6-v2
 # encoder (its fp16 copy in .device-encoder/encoder-fp16: both models together exceed the
-# transfer limit, so each part carries one).
+# transfer limit, so each part carries one). Part "second" is what the first GPU session
+# showed was left: the long-document passes in parallel processes, the fine-tuned model's test
+# evaluations and shorter distillations.
 #
 # Expects, in the git-ignored folder .device/ (made on the CPU machine, see docs/benchmarks.md
 # "GPU"): model-fp16/ (the test reranker saved in fp16 to fit the transfer limit; it is turned
@@ -52,6 +54,29 @@ job() { # job NAME SECONDS COMMAND...: run with a limit, log to $R/NAME.log, pac
     echo "== $name rc=$rc +$(($(date +%s) - START)) s" | tee -a "$R/session.log"
     pack
     return $rc
+}
+
+# The better student comes back (fp16, in 15 MB parts) for the CPU cascades.
+return_student() {
+    python3 - <<'EOF' >>"$R/session.log" 2>&1
+import json, pathlib
+best = None
+for path in pathlib.Path("/tmp/gpu-results").glob("eval-student*-dense.json"):
+    name = path.name.removeprefix("eval-").removesuffix("-dense.json")
+    ndcg = json.loads(path.read_text())["variants"]["chunk_max"]["ndcg_at_10"]
+    print(name, ndcg)
+    if best is None or ndcg > best[1]:
+        best = (name, ndcg)
+if best:
+    from sentence_transformers import CrossEncoder
+    model = CrossEncoder(f"/tmp/models/{best[0]}", device="cpu")
+    model.model.half()
+    model.save_pretrained(f"/tmp/student/{best[0]}")
+    print("best student", best)
+EOF
+    if [ -d /tmp/student ]; then
+        tar cf - -C /tmp/student . | split -b 15M - "$OUT/student.tar.part-"
+    fi
 }
 
 # --- setup ---------------------------------------------------------------------------
@@ -107,6 +132,43 @@ pack
 T=$M/reranker
 EVAL="$CR eval $D --k 100 --reuse-scores --quiet ${DRY_EVAL[*]}"
 
+if [ "$PART" = second ]; then
+    # The second session on a GPU: scoring there is bound by one CPU core per process (about
+    # 900 windows/s), so the long-document passes run as three processes, next to the
+    # fine-tuning and the two distillations, each evaluated on the test split.
+    export OMP_NUM_THREADS=2
+    for pass in random:sentences on-topic:tokens on-topic:sentences; do
+        texts=${pass%%:*} windows=${pass##*:}
+        job "long-$texts-$windows" 280 python3 -m crossrank.benchmark.long_documents --model $T --data $D \
+            --first-stage run:$RUNS/dense-test.trec --limit $LIMIT --k $K --device $DEVICE --batch-size 128 \
+            --max-tokens-per-batch 65536 --texts "$texts" --windows "$windows" \
+            --json $R/long-$texts-$windows.json &
+    done
+    for choice in spaced first; do
+        (job "distill-$choice" 170 $CR distill $D --teacher $T --layers 2 --layer-choice $choice \
+            --output $M/student-$choice --first-stage run:$RUNS/dense-train.trec --negatives 30 \
+            --negatives-to-rank 100 --epochs 3 --learning-rate 1e-4 --batch-size 128 --max-length 512 \
+            --json $R/student-$choice.json --quiet "${DRY_TRAIN[@]}" &&
+            job "eval-student-$choice" 100 $EVAL --first-stage run:$RUNS/dense-test.trec \
+                --model $M/student-$choice --json $R/eval-student-$choice-dense.json) &
+    done
+    job train-ft-bce 100 $CR train $D --base $T --output $M/ft-bce --first-stage run:$RUNS/dense-train.trec \
+        --negatives 8 --epochs 2 --batch-size 32 --max-length 512 --json $R/ft-bce.json --quiet "${DRY_TRAIN[@]}" &&
+        {
+            job eval-ft-bce-dense 110 $EVAL --first-stage run:$RUNS/dense-test.trec --model $M/ft-bce \
+                --json $R/eval-ft-bce-dense.json &
+            job eval-ft-bce-bm25 110 $EVAL --first-stage run:$RUNS/bm25-test.trec --model $M/ft-bce \
+                --json $R/eval-ft-bce-bm25.json &
+            job eval-reranker-dense 110 $EVAL --first-stage run:$RUNS/dense-test.trec --model $T \
+                --json $R/eval-reranker-dense.json
+        }
+    wait
+    return_student
+    pack
+    echo "== done +$(($(date +%s) - START)) s" | tee -a "$R/session.log"
+    exit 0
+fi
+
 # --- 1. the bench alone on the GPU (#13): fp16 default, fp32, truncate, the GPU short cascade, predict
 job bench 100 $CR bench --data $D --model $T --device $DEVICE --candidates $K --queries $((LIMIT < 10 ? LIMIT : 10)) --repeat 2 \
     --no-memory --quiet --configs crossrank-default,crossrank-fp32,crossrank-truncate,crossrank-cascade-short-torch,sentence-transformers-predict \
@@ -147,27 +209,7 @@ train ft-mnrl --loss mnrl &
 train ft-lambda --loss lambda &
 wait $S1 $S2
 
-# The better student comes back (fp16, in 15 MB parts) for the CPU cascades.
-python3 - <<'EOF' >>"$R/session.log" 2>&1
-import json, pathlib
-best = None
-for name in ("student-2l-spaced", "student-2l-first"):
-    path = pathlib.Path(f"/tmp/gpu-results/eval-{name}-dense.json")
-    if path.exists():
-        ndcg = json.loads(path.read_text())["variants"]["chunk_max"]["ndcg_at_10"]
-        print(name, ndcg)
-        if best is None or ndcg > best[1]:
-            best = (name, ndcg)
-if best:
-    from sentence_transformers import CrossEncoder
-    model = CrossEncoder(f"/tmp/models/{best[0]}", device="cpu")
-    model.model.half()
-    model.save_pretrained(f"/tmp/student/{best[0]}")
-    print("best student", best)
-EOF
-if [ -d /tmp/student ]; then
-    tar cf - -C /tmp/student . | split -b 15M - "$OUT/student.tar.part-"
-fi
+return_student
 wait
 pack
 echo "== done +$(($(date +%s) - START)) s" | tee -a "$R/session.log"

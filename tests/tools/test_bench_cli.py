@@ -186,13 +186,14 @@ def test_unknown_configurations_are_errors_that_list_the_choices() -> None:
         "crossrank-cascade-short",
         "crossrank-cascade-short-int8",
         "crossrank-cascade-short-bf16",
+        "crossrank-cascade-short-torch",
         "crossrank-cascade-student",
     ]
     # The student runs only when one is given, and asking for it without one is an error.
     assert "crossrank-student" not in contender_names()
     assert "crossrank-cascade-student" not in contender_names()
     assert "crossrank-cascade-int8" in contender_names()
-    assert contender_names(student=True)[-8:] == [
+    assert contender_names(student=True)[-9:] == [
         "crossrank-student",
         "crossrank-cascade-int8",
         "crossrank-cascade-static-int8",
@@ -200,6 +201,7 @@ def test_unknown_configurations_are_errors_that_list_the_choices() -> None:
         "crossrank-cascade-short",
         "crossrank-cascade-short-int8",
         "crossrank-cascade-short-bf16",
+        "crossrank-cascade-short-torch",
         "crossrank-cascade-student",
     ]
     with pytest.raises(ValueError, match="pass --student MODEL"):
@@ -344,3 +346,23 @@ def test_the_machine_facts_name_the_core() -> None:
     assert microarchitecture("GenuineIntel", 6, 1) == "unknown"
     assert microarchitecture("AuthenticAMD", None, 17) == "unknown"
     assert set(cpu_identity()) == {"vendor", "family", "model", "stepping", "microarchitecture"}
+
+
+def test_the_gpu_short_cascade_and_the_gpu_peak_size() -> None:
+    from crossrank.benchmark.contenders import CASCADE_SHORT_LENGTH, _coarse_stage
+    from crossrank.benchmark.flops import GEMM_SIZE, gemm_size_for
+    from crossrank.benchmark.report import format_gemm_peaks
+
+    # Both stages in PyTorch: OpenVINO, the CPU cascades' coarse backend, has no CUDA.
+    options = _coarse_stage("short-torch", BenchSettings(model="m"), {})
+    assert options == {
+        "coarse_model": "m",
+        "coarse_backend": "torch",
+        "coarse_max_length": CASCADE_SHORT_LENGTH,
+    }
+    assert _coarse_stage("short", BenchSettings(model="m"), {})["coarse_backend"] == "openvino-bf16"
+    assert gemm_size_for("cpu") == GEMM_SIZE
+    assert gemm_size_for("cuda:0") == 8192
+    assert format_gemm_peaks({"fp16": 7.0e5}, size=8192) == (
+        "GEMM peak, GFLOP/s (torch 8192x8192, same run): fp16 700000"
+    )

@@ -16,6 +16,7 @@ __all__ = [
     "GEMM_SIZE",
     "GemmDtype",
     "TransformerShape",
+    "gemm_size_for",
     "measure_gemm_peak_gflops",
     "pair_flops",
 ]
@@ -92,6 +93,11 @@ def pair_flops(shape: TransformerShape, num_tokens: int) -> float:
     per_layer = 8 * tokens * hidden**2 + 4 * tokens**2 * hidden + 4 * tokens * hidden * shape.intermediate
     head = 2 * hidden**2 + 2 * hidden * shape.num_labels
     return float(shape.layers * per_layer + head)
+
+
+def gemm_size_for(device: str) -> int:
+    """The GEMM side that reaches a device's peak: a GPU needs far larger matrices than a CPU."""
+    return 8192 if device.startswith("cuda") else GEMM_SIZE
 
 
 def measure_gemm_peak_gflops(

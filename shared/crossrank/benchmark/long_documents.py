@@ -150,6 +150,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--precision", default="auto", help="PyTorch precision (auto: fp16 on CUDA)")
     parser.add_argument("--batch-size", type=int, default=32, help="windows per batch")
     parser.add_argument("--max-tokens-per-batch", type=int, default=16384)
+    parser.add_argument(
+        "--texts",
+        default="original,random,on-topic",
+        help="text versions to score, comma-separated (original is always scored: the reference)",
+    )
+    parser.add_argument("--windows", default="tokens,sentences", help="window plans, comma-separated")
     args = parser.parse_args(argv)
 
     from crossrank import Reranker
@@ -224,8 +230,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.json.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
 
     short_scored: Any = None
+    chosen_texts = {"original", *args.texts.split(",")}
     for version, (texts, own_span) in versions.items():
-        for boundaries in ("tokens", "sentences"):
+        if version not in chosen_texts:
+            continue
+        for boundaries in args.windows.split(","):
             scored, seconds, pairs = _score_pass(reranker, queries, texts, boundaries)
             if version == "original":
                 # The long versions' own text is compared with the original under the same plan.

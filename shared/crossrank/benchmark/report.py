@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from crossrank.benchmark.flops import GEMM_SIZE
+from crossrank.benchmark.flops import GEMM_SIZE, gemm_size_for
 from crossrank.benchmark.memory_probe import PeakMemory
 from crossrank.benchmark.peers import REFERENCE_CONTENDER
 from crossrank.benchmark.runner import Measured
@@ -187,23 +187,24 @@ def format_bench_table(document: Mapping[str, Any]) -> str:
         )
     peaks = document.get("gemm_peak_gflop_per_s") or {}
     if peaks:
-        lines.append(format_gemm_peaks(peaks))
+        lines.append(format_gemm_peaks(peaks, size=gemm_size_for(str(settings.get("device") or "cpu"))))
     for entry in document["skipped"]:
         lines.append(f"skipped {entry['name']}: {entry['reason']}")
     return "\n".join(lines)
 
 
-def format_gemm_peaks(peaks: Mapping[str, float | None]) -> str:
+def format_gemm_peaks(peaks: Mapping[str, float | None], *, size: int = GEMM_SIZE) -> str:
     """One line naming the GEMM peak measured for each element type.
 
     Args:
         peaks: Element type to GFLOP/s (``None`` where it could not be measured).
+        size: The side of the square matrices the peak was measured on.
 
     Returns:
         ``"GEMM peak, GFLOP/s (torch 2048x2048, same run): bf16 909, fp32 213"``.
     """
     measured = ", ".join(f"{dtype} {number_cell(value, '.0f')}" for dtype, value in sorted(peaks.items()))
-    return f"GEMM peak, GFLOP/s (torch {GEMM_SIZE}x{GEMM_SIZE}, same run): {measured}"
+    return f"GEMM peak, GFLOP/s (torch {size}x{size}, same run): {measured}"
 
 
 def _core(machine: dict[str, Any]) -> str:

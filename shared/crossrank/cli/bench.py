@@ -94,6 +94,7 @@ def run_bench(args: argparse.Namespace) -> int:
     import torch
 
     from crossrank.benchmark.contenders import build_contender, contender_names
+    from crossrank.benchmark.flops import gemm_size_for
     from crossrank.benchmark.inputs import bench_inputs
     from crossrank.benchmark.machine import describe_machine, load_average
     from crossrank.benchmark.memory_probe import PeakMemory, measure_peak_memory
@@ -194,6 +195,7 @@ def run_bench(args: argparse.Namespace) -> int:
                 print(f"crossrank bench: {exc}", file=sys.stderr)
 
     qrels = {item.query_id: dataset.qrels[item.query_id] for item in inputs}
+    peak_size = gemm_size_for(args.device)
     machine["load_average_1m_end"] = load_average()
     document: dict[str, Any] = {
         "machine": machine,
@@ -214,7 +216,7 @@ def run_bench(args: argparse.Namespace) -> int:
             else "not measured",
             "flops": "per pair from the model config and its tokens (special tokens in, padding out): "
             "per layer 8*L*H^2 + 4*L^2*H + 4*L*H*I, plus the classifier head",
-            "gemm_peak": f"best of 5 torch {_gemm_size(args.device)}x{_gemm_size(args.device)} matrix "
+            "gemm_peak": f"best of 5 torch {peak_size}x{peak_size} matrix "
             "multiplies per element type, "
             "same threads, measured right after the timed phase",
         },
@@ -233,20 +235,15 @@ def _duration(seconds: float) -> str:
     return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min"
 
 
-def _gemm_size(device: str) -> int:
-    """The GEMM side that reaches the device's peak: a GPU needs far larger matrices than a CPU."""
-    from crossrank.benchmark.flops import GEMM_SIZE
-
-    return 8192 if device.startswith("cuda") else GEMM_SIZE
-
-
 def _gemm_peaks(dtypes: set[str], args: argparse.Namespace) -> dict[str, float | None]:
     """The GEMM peak of each element type the configurations compute in, measured now."""
-    from crossrank.benchmark.flops import GEMM_DTYPES, measure_gemm_peak_gflops
+    from crossrank.benchmark.flops import GEMM_DTYPES, gemm_size_for, measure_gemm_peak_gflops
 
     peaks: dict[str, float | None] = {}
     for dtype in sorted(GEMM_DTYPES):
         if dtype in dtypes:
             status(args, f"measuring the {dtype} GEMM peak")
-            peaks[dtype] = measure_gemm_peak_gflops(dtype, device=args.device, size=_gemm_size(args.device))
+            peaks[dtype] = measure_gemm_peak_gflops(
+                dtype, device=args.device, size=gemm_size_for(args.device)
+            )
     return peaks
