@@ -366,3 +366,18 @@ def test_the_gpu_short_cascade_and_the_gpu_peak_size() -> None:
     assert format_gemm_peaks({"fp16": 7.0e5}, size=8192) == (
         "GEMM peak, GFLOP/s (torch 8192x8192, same run): fp16 700000"
     )
+
+
+def test_a_contender_with_its_own_shape_counts_its_own_flops() -> None:
+    # A student scores the same pairs with fewer layers: its FLOPs follow its own shape, not
+    # the bench model's (the student's fraction of peak was overstated three-fold before).
+    teacher = TransformerShape(layers=6, hidden=8, intermediate=32)
+    student = TransformerShape(layers=2, hidden=8, intermediate=32)
+    log: list[tuple[str, str]] = []
+    plain = CountedContender("teacher", log)
+    small = CountedContender("student", log)
+    small.shape = student  # type: ignore[attr-defined]
+    measured = run_benchmark([plain, small], INPUTS, repeat=1, warmup=0, shape=teacher)  # type: ignore[list-item]
+    per_layer = sum(512 * n + 32 * n * n + 1024 * n for n in (10, 20, 30))
+    assert measured["teacher"].flops == pytest.approx(3 * (6 * per_layer + 3 * 144))
+    assert measured["student"].flops == pytest.approx(3 * (2 * per_layer + 3 * 144))

@@ -74,7 +74,7 @@ def run_benchmark(
             ``on_round(rounds done, seconds since timing began)`` after each round (for
             progress lines and an estimate of the time left).
         shape: The model's sizes, to count FLOPs from the pairs' tokens (none counted
-            without it).
+            without it); a contender with a ``shape`` of its own (a student) uses that.
 
     Returns:
         Contender name to what was measured.
@@ -107,10 +107,11 @@ def run_benchmark(
                 record = timings[contender.name]
                 record.seconds.append(elapsed)
                 record.pairs += ranked.pairs
-                if shape is None or len(ranked.sequence_lengths) != ranked.pairs:
+                own_shape = getattr(contender, "shape", None) or shape
+                if own_shape is None or len(ranked.sequence_lengths) != ranked.pairs:
                     record.counted = False
                 else:
-                    record.flops += sum(pair_flops(shape, length) for length in ranked.sequence_lengths)
+                    record.flops += sum(pair_flops(own_shape, length) for length in ranked.sequence_lengths)
                 if round_index == 0:
                     record.rankings[item.query_id] = [item.doc_ids[i] for i in ranked.order]
                 if on_call is not None:
