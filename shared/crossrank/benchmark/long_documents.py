@@ -157,6 +157,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--windows", default="tokens,sentences", help="window plans, comma-separated")
     args = parser.parse_args(argv)
+    for flag, given, known in (
+        ("--texts", args.texts, ("original", "random", "on-topic")),
+        ("--windows", args.windows, ("tokens", "sentences")),
+    ):
+        unknown = sorted(set(given.split(",")) - set(known))
+        if unknown:
+            parser.error(f"{flag}: unknown {unknown}; choose from {', '.join(known)}")
 
     from crossrank import Reranker
     from crossrank.evaluation.beir import load_beir
