@@ -87,9 +87,9 @@ def test_the_replayed_first_stage_answers_by_query_text(tmp_path: Path) -> None:
     # Fewer candidates than asked for would silently shrink the list: an error instead.
     with pytest.raises(ValueError, match=re.escape("holds 2 candidates for query 'q1', fewer than k=3")):
         search.search(QUERIES["q1"], 3)
-    with pytest.raises(KeyError, match="query 'q2' is missing"):
+    with pytest.raises(ValueError, match="query 'q2' is missing"):
         search.search(QUERIES["q2"], 1)
-    with pytest.raises(KeyError, match="the dataset has no such query"):
+    with pytest.raises(ValueError, match="the dataset has no such query"):
         search.search("something else", 1)
 
 

@@ -148,8 +148,8 @@ class RunFileSearch:
         """The run's best ``k`` candidates for ``query``.
 
         Raises:
-            KeyError: If the query is not in the dataset or not in the run.
-            ValueError: If the run holds fewer than ``k`` candidates for it (a deeper run is
+            ValueError: If the query is not in the dataset or not in the run (a run of another
+                split), or the run holds fewer than ``k`` candidates for it (a deeper run is
                 needed; fewer would silently shrink the candidate list).
         """
         if isinstance(k, bool) or not isinstance(k, int) or k < 1:
@@ -157,7 +157,7 @@ class RunFileSearch:
         query_id = self._query_ids.get(query)
         if query_id is None or query_id not in self._results:
             which = "the dataset has no such query" if query_id is None else f"query {query_id!r} is missing"
-            raise KeyError(
+            raise ValueError(
                 f"run {self._path!r} cannot answer {query[:60]!r}: {which}; record the run for this "
                 "split with `crossrank retrieve`."
             )
