@@ -37,6 +37,8 @@ if [ -n "${GPU_SESSION_DRY:-}" ]; then
     DRY_TRAIN=(--max-queries 4 --max-steps 1 --dev-max-queries 2 --negatives-to-rank 40 --max-length 128)
 fi
 
+EVAL="$CR eval $D --k 100 --reuse-scores --quiet ${DRY_EVAL[*]}"
+
 left() { echo $((BUDGET - ($(date +%s) - START))); }
 pack() { tar czf "$OUT/results.tar.gz" -C "$R" . 2>/dev/null; }
 job() { # job NAME SECONDS COMMAND...: run with a limit, log to $R/NAME.log, pack
@@ -57,10 +59,10 @@ job() { # job NAME SECONDS COMMAND...: run with a limit, log to $R/NAME.log, pac
 
 # The better student comes back (fp16, in 15 MB parts) for the CPU cascades.
 return_student() {
-    python3 - <<'EOF' >>"$R/session.log" 2>&1
-import json, pathlib
+    RESULTS=$R python3 - <<'EOF' >>"$R/session.log" 2>&1
+import json, os, pathlib
 best = None
-for path in pathlib.Path("/tmp/gpu-results").glob("eval-student*-dense.json"):
+for path in pathlib.Path(os.environ["RESULTS"]).glob("eval-student*-dense.json"):
     name = path.name.removeprefix("eval-").removesuffix("-dense.json")
     ndcg = json.loads(path.read_text())["variants"]["chunk_max"]["ndcg_at_10"]
     print(name, ndcg)
@@ -103,7 +105,6 @@ p = '$M/encoder/model.safetensors'
 save_file({k: v.float().contiguous() for k, v in load_file(p).items()}, p, metadata={'format': 'pt'})
 print('encoder restored in fp32')" >>"$R/machine.txt" 2>&1
     pack
-    EVAL="$CR eval $D --k 100 --reuse-scores --quiet ${DRY_EVAL[*]}"
     encoder() { # encoder NAME EXTRA_FLAGS...
         local name=$1
         shift
@@ -129,7 +130,6 @@ print("reranker restored in fp32 at /tmp/models/reranker")
 EOF
 pack
 T=$M/reranker
-EVAL="$CR eval $D --k 100 --reuse-scores --quiet ${DRY_EVAL[*]}"
 
 # What the first H200 session (2026-12-04) taught: a process scores about 900 windows/s there,
 # bound by one CPU core, and eight processes at once starve each other. So at most three jobs

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from crossrank.benchmark.flops import TransformerShape
+from crossrank.benchmark.flops import TransformerShape, shape_of_model
 from crossrank.benchmark.peers import REFERENCE_CONTENDER, build_langchain, build_llamaindex, build_predict
 from crossrank.benchmark.protocol import BenchSettings, Contender, Ranked
 from crossrank.scorer import DelegatingScorer, PairScorer
@@ -102,20 +102,10 @@ def _crossrank(
             reranker,
             counter,
             _compute_dtype(describe_scorer(scorer)),
-            shape=_shape_of(model) if student else None,
+            shape=shape_of_model(model) if student else None,
         )
 
     return build
-
-
-def _shape_of(model: str) -> TransformerShape | None:
-    """The sizes of the model at ``model`` (``None`` when its config cannot be read)."""
-    try:
-        from transformers import AutoConfig
-
-        return TransformerShape.from_config(AutoConfig.from_pretrained(model))
-    except (OSError, ValueError):
-        return None
 
 
 CASCADE_KEEP = 30

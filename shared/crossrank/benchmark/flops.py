@@ -19,6 +19,7 @@ __all__ = [
     "gemm_size_for",
     "measure_gemm_peak_gflops",
     "pair_flops",
+    "shape_of_model",
 ]
 
 GemmDtype = Literal["fp32", "bf16", "fp16", "int8"]
@@ -67,6 +68,20 @@ class TransformerShape:
             )
         except AttributeError as exc:
             raise ValueError(f"cannot read the encoder's sizes from its config: {exc}") from exc
+
+
+def shape_of_model(model: str) -> TransformerShape | None:
+    """The sizes of the model saved at ``model`` (a path or hub id).
+
+    Returns:
+        The shape; ``None`` when the config cannot be read or is not a BERT-style encoder's.
+    """
+    try:
+        from transformers import AutoConfig
+
+        return TransformerShape.from_config(AutoConfig.from_pretrained(model))
+    except (OSError, ValueError):
+        return None
 
 
 def pair_flops(shape: TransformerShape, num_tokens: int) -> float:

@@ -65,38 +65,26 @@ def compare_rows(rows: Mapping[Key, Mapping[str, Any]], first_stage: Sequence[fl
     """
     out: list[dict[str, Any]] = []
 
-    def add(name: str, variant: str, baseline: Sequence[float], candidate: Sequence[float]) -> None:
-        out.append({"comparison": name, "variant": variant, **_difference(baseline, candidate)})
+    def add(name: str, baseline: Mapping[str, Any], candidate: Mapping[str, Any]) -> None:
+        for variant in ("alone", "rrf"):
+            difference = _difference(baseline["per_query"][variant], candidate["per_query"][variant])
+            out.append({"comparison": name, "variant": variant, **difference})
 
     for texts in dict.fromkeys(key[0] for key in rows):
-        tokens, sentences = rows.get((texts, "tokens", "max")), rows.get((texts, "sentences", "max"))
-        if tokens and sentences:
-            for variant in ("alone", "rrf"):
-                add(
-                    f"{texts}: sentences - tokens (max)",
-                    variant,
-                    tokens["per_query"][variant],
-                    sentences["per_query"][variant],
-                )
-        for (row_texts, windows, aggregation), row in rows.items():
-            reference = rows.get((row_texts, windows, "max"))
-            if row_texts != texts or aggregation == "max" or reference is None:
-                continue
-            for variant in ("alone", "rrf"):
-                add(
-                    f"{texts}: {aggregation} - max ({windows})",
-                    variant,
-                    reference["per_query"][variant],
-                    row["per_query"][variant],
-                )
+        plans = {(windows, aggregation): row for (t, windows, aggregation), row in rows.items() if t == texts}
+        if ("tokens", "max") in plans and ("sentences", "max") in plans:
+            add(f"{texts}: sentences - tokens (max)", plans["tokens", "max"], plans["sentences", "max"])
+        for (windows, aggregation), row in plans.items():
+            if aggregation != "max" and (windows, "max") in plans:
+                add(f"{texts}: {aggregation} - max ({windows})", plans[windows, "max"], row)
         for windows in ("tokens", "sentences"):
-            best = rows.get((texts, windows, "max"))
-            if best is not None:
-                add(
-                    f"{texts}: max + RRF ({windows}) - first stage",
-                    "rrf",
-                    first_stage,
-                    best["per_query"]["rrf"],
+            if (windows, "max") in plans:
+                out.append(
+                    {
+                        "comparison": f"{texts}: max + RRF ({windows}) - first stage",
+                        "variant": "rrf",
+                        **_difference(first_stage, plans[windows, "max"]["per_query"]["rrf"]),
+                    }
                 )
     return out
 

@@ -236,7 +236,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         }
         args.json.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
 
-    short_scored: Any = None
+    # The original abstracts' window scores per plan: what a long version's own text is compared with.
+    short_scored: dict[str, Any] = {}
     chosen_texts = {"original", *args.texts.split(",")}
     for version, (texts, own_span) in versions.items():
         if version not in chosen_texts:
@@ -244,8 +245,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         for boundaries in args.windows.split(","):
             scored, seconds, pairs = _score_pass(reranker, queries, texts, boundaries)
             if version == "original":
-                # The long versions' own text is compared with the original under the same plan.
-                short_scored = short_scored or {}
                 short_scored[boundaries] = scored
             else:
                 analyses[f"{version}/{boundaries}"] = _analysis(

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from crossrank.benchmark.flops import TransformerShape
+from crossrank.benchmark.flops import TransformerShape, shape_of_model
 from crossrank.benchmark.protocol import BenchSettings, Contender, Ranked
 from crossrank.errors import MissingPeerError
 
@@ -214,15 +214,11 @@ def model_shape(settings: BenchSettings, shared: dict[str, Any]) -> TransformerS
         loaded = shared.get(_CROSS_ENCODER)
         config = getattr(getattr(loaded, "model", None), "config", None)
         if config is None:
+            shared["shape"] = shape_of_model(settings.model)
+        else:
             try:
-                from transformers import AutoConfig
-
-                config = AutoConfig.from_pretrained(settings.model)
-            except (OSError, ValueError):
-                config = None
-        try:
-            shared["shape"] = None if config is None else TransformerShape.from_config(config)
-        except ValueError:
-            shared["shape"] = None
+                shared["shape"] = TransformerShape.from_config(config)
+            except ValueError:
+                shared["shape"] = None
     shape: TransformerShape | None = shared["shape"]
     return shape

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from crossrank.evaluation.first_stage import RUN_PREFIX
 from crossrank.options import OPTIONS
 from crossrank.ranking.inputs import check_query
 
@@ -67,10 +68,11 @@ def first_stage_argument(text: str) -> str:
     """
     if text in ("dense", "bm25"):
         return text
-    if text.startswith("run:"):
-        if not Path(text[4:]).expanduser().is_file():
+    if text.startswith(RUN_PREFIX):
+        path = text.removeprefix(RUN_PREFIX)
+        if not Path(path).expanduser().is_file():
             raise argparse.ArgumentTypeError(
-                f"no run file at {text[4:]!r}: record one with `crossrank retrieve DATA_DIR --output FILE`"
+                f"no run file at {path!r}: record one with `crossrank retrieve DATA_DIR --output FILE`"
             )
         return text
     raise argparse.ArgumentTypeError(f"expected dense, bm25 or run:PATH (a TREC run file), got {text!r}")

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from crossrank.evaluation.beir import BeirDataset
 
 __all__ = [
+    "RUN_PREFIX",
     "Bm25Search",
     "Candidate",
     "DenseSearch",
@@ -30,6 +31,9 @@ __all__ = [
 
 FirstStageKind = str
 """``"dense"``, ``"bm25"`` or ``"run:PATH"`` (a recorded TREC run)."""
+
+RUN_PREFIX = "run:"
+"""A first stage named ``run:PATH`` replays the TREC run at ``PATH``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,10 +248,10 @@ def build_first_stage(
     Raises:
         ValueError: If ``kind`` is not ``"dense"``, ``"bm25"`` or ``"run:PATH"``.
     """
-    if kind.startswith("run:"):
+    if kind.startswith(RUN_PREFIX):
         from crossrank.evaluation.run_file import RunFileSearch
 
-        return RunFileSearch(kind.removeprefix("run:"), dataset.queries, dataset.corpus)
+        return RunFileSearch(kind.removeprefix(RUN_PREFIX), dataset.queries, dataset.corpus)
     ids = list(dataset.corpus)
     texts = [dataset.corpus[doc_id].full_text for doc_id in ids]
     if kind == "bm25":

@@ -14,12 +14,9 @@ import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from crossrank.evaluation.first_stage import Candidate
+from crossrank.evaluation.first_stage import Candidate, _check_k
 
-__all__ = ["RUN_PREFIX", "RunFileSearch", "read_trec_run", "write_trec_run"]
-
-RUN_PREFIX = "run:"
-"""The ``--first-stage`` value ``run:PATH`` names a recorded run."""
+__all__ = ["RunFileSearch", "read_trec_run", "write_trec_run"]
 
 
 def write_trec_run(
@@ -39,21 +36,23 @@ def write_trec_run(
         ValueError: If ``tag`` or an id is empty or holds whitespace (TREC columns are
             whitespace-separated).
     """
-    for name, value in [("tag", tag), *((f"query id {qid!r}", qid) for qid in results)]:
-        if not value or any(character.isspace() for character in value):
-            raise ValueError(
-                f"{name} must be non-empty and hold no whitespace for a TREC run, got {value!r}."
-            )
+    _check_field("tag", tag)
     lines: list[str] = []
     for query_id, candidates in results.items():
+        _check_field(f"query id {query_id!r}", query_id)
         for rank, candidate in enumerate(candidates, start=1):
-            if not candidate.doc_id or any(c.isspace() for c in candidate.doc_id):
-                raise ValueError(f"document id {candidate.doc_id!r} of query {query_id!r} holds whitespace.")
+            _check_field(f"document id {candidate.doc_id!r} of query {query_id!r}", candidate.doc_id)
             lines.append(f"{query_id} Q0 {candidate.doc_id} {rank} {candidate.score!r} {tag}\n")
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text("".join(lines), encoding="utf-8")
     return len(lines)
+
+
+def _check_field(name: str, value: str) -> None:
+    """A TREC column is whitespace-separated: a value must be non-empty and hold no whitespace."""
+    if not value or any(character.isspace() for character in value):
+        raise ValueError(f"{name} must be non-empty and hold no whitespace for a TREC run, got {value!r}.")
 
 
 def read_trec_run(path: str | os.PathLike[str]) -> tuple[dict[str, list[Candidate]], str]:
@@ -152,8 +151,7 @@ class RunFileSearch:
                 split), or the run holds fewer than ``k`` candidates for it (a deeper run is
                 needed; fewer would silently shrink the candidate list).
         """
-        if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-            raise ValueError(f"k must be a positive integer, got {k!r}.")
+        _check_k(k)
         query_id = self._query_ids.get(query)
         if query_id is None or query_id not in self._results:
             which = "the dataset has no such query" if query_id is None else f"query {query_id!r} is missing"

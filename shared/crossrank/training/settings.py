@@ -11,6 +11,8 @@ import math
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Literal
 
+from crossrank.evaluation.first_stage import RUN_PREFIX
+
 __all__ = [
     "DISTILL_LOSSES",
     "FIRST_STAGES",
@@ -99,7 +101,9 @@ class TrainingSettings:
 
     def __post_init__(self) -> None:
         if self.first_stage not in FIRST_STAGES and not (
-            isinstance(self.first_stage, str) and self.first_stage.startswith("run:") and self.first_stage[4:]
+            isinstance(self.first_stage, str)
+            and self.first_stage.startswith(RUN_PREFIX)
+            and self.first_stage.removeprefix(RUN_PREFIX)
         ):
             raise ValueError(
                 f"first_stage must be one of {FIRST_STAGES} or 'run:PATH', got {self.first_stage!r}."
