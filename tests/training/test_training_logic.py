@@ -11,7 +11,7 @@ from crossrank.training.data import TrainingData, load_training_data
 from crossrank.training.dev_evaluator import FrozenFirstStage
 from crossrank.training.distill import choose_layers
 from crossrank.training.examples import build_examples
-from crossrank.training.fit import latest_checkpoint
+from crossrank.training.fit import cpu_has_bf16, latest_checkpoint, use_bf16
 from crossrank.training.mining import mine_hard_negatives
 from crossrank.training.model_card import TrainingReport, render_model_card, write_model_card
 from crossrank.training.pipeline import check_output_dir
@@ -65,7 +65,31 @@ def test_settings_refuse_bad_values_with_the_field_named() -> None:
         TrainingSettings(batch_size=True)
     with pytest.raises(ValueError, match="first_stage must be one of"):
         TrainingSettings(first_stage="splade")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"precision must be one of \('auto', 'fp32', 'bf16'\), got 'fp16'"):
+        TrainingSettings(precision="fp16")  # type: ignore[arg-type]
     assert TrainingSettings().replace(negatives=2).negatives == 2
+
+
+def test_bf16_hardware_is_read_from_the_cpu_flags() -> None:
+    zen4 = "processor\t: 0\nflags\t\t: fpu sse2 avx2 avx512f avx512_vnni avx512_bf16 avx512vl\n"
+    sapphire = "flags\t\t: avx512f amx_bf16 amx_tile amx_int8\n"
+    older = "flags\t\t: fpu sse2 avx2 avx512f avx512_vnni\nbugs\t\t: avx512_bf16\n"
+    assert cpu_has_bf16(zen4)
+    assert cpu_has_bf16(sapphire)
+    assert not cpu_has_bf16(older)  # only the flags line counts
+    assert not cpu_has_bf16("")
+
+
+def test_precision_auto_keeps_a_cpu_in_fp32_and_bf16_is_honoured() -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("checks the CPU rule; this machine has a GPU")
+    assert use_bf16("fp32") is False
+    assert use_bf16("auto") is False  # a CPU recipe's numbers do not change under the default
+    assert use_bf16("bf16") is True
+    with pytest.raises(ValueError, match="got 'fp16'"):
+        use_bf16("fp16")
 
 
 def test_every_setting_has_a_flag_with_its_default_and_help() -> None:

@@ -151,6 +151,35 @@ def test_a_fixed_seed_gives_the_same_model_twice(
     assert Reranker(str(tmp_path / "other"), backend="torch").score_pairs(PROBE_PAIRS) != scores[0]
 
 
+def test_bf16_training_on_a_cpu_trains_and_records_its_precision(
+    model_path: str, scifact_train: TrainingData, tmp_path: Path
+) -> None:
+    settings = TINY.replace(max_queries=6, max_steps=3, seed=7)
+    scores = {}
+    for precision in ("fp32", "bf16"):
+        report = train_reranker(
+            scifact_train,
+            base=model_path,
+            output_dir=tmp_path / precision,
+            settings=settings.replace(precision=precision),
+            dev_fraction=None,
+            show_progress=False,
+        )
+        assert report.steps == 3
+        assert all(math.isfinite(record["loss"]) for record in report.losses)
+        saved = json.loads((tmp_path / precision / "training_report.json").read_text(encoding="utf-8"))
+        assert saved["settings"]["precision"] == precision
+        arithmetic = "bf16 mixed precision" if precision == "bf16" else "fp32"
+        assert saved["extra"]["arithmetic"] == arithmetic
+        card = (tmp_path / precision / "README.md").read_text(encoding="utf-8")
+        assert f"- Arithmetic: {arithmetic}" in card
+        scores[precision] = Reranker(str(tmp_path / precision), backend="torch").score_pairs(PROBE_PAIRS)
+    # Same seed and data: bf16 steps move the weights differently from fp32 ones (the option
+    # really changes the arithmetic), yet both models still put the relevant text first.
+    assert scores["bf16"] != scores["fp32"]
+    assert all(pair[0] > pair[1] for pair in scores.values())
+
+
 def test_a_stopped_run_resumes_from_its_checkpoint(
     model_path: str, scifact_train: TrainingData, tmp_path: Path
 ) -> None:

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from crossrank.training.examples import ExampleSet
     from crossrank.training.settings import TrainingSettings
 
-__all__ = ["LOSS_NAMES", "FitOutcome", "fit", "latest_checkpoint", "make_loss"]
+__all__ = ["LOSS_NAMES", "FitOutcome", "cpu_has_bf16", "fit", "latest_checkpoint", "make_loss", "use_bf16"]
 
 LOSS_NAMES = {
     "bce": "BinaryCrossEntropyLoss",
@@ -48,6 +48,7 @@ class FitOutcome:
         best_checkpoint: The checkpoint the final model came from, when a dev split chose it.
         best_metric: Its dev NDCG@10.
         resumed_from: The checkpoint this run resumed, if any.
+        arithmetic: ``"bf16 mixed precision"`` or ``"fp32"``: what the steps ran in.
     """
 
     steps: int
@@ -58,6 +59,7 @@ class FitOutcome:
     best_checkpoint: str | None = None
     best_metric: float | None = None
     resumed_from: str | None = None
+    arithmetic: str = "fp32"
 
 
 def make_loss(name: str, model: CrossEncoder, *, negatives_per_positive: float) -> Any:
@@ -88,6 +90,51 @@ def make_loss(name: str, model: CrossEncoder, *, negatives_per_positive: float) 
         return losses.LambdaLoss(model, mini_batch_size=16)
     loss_class = getattr(losses, LOSS_NAMES[name])
     return loss_class(model)
+
+
+def cpu_has_bf16(cpuinfo: str | None = None) -> bool:
+    """Whether this CPU computes bf16 natively (AVX512-BF16 or AMX-BF16 in its flags).
+
+    Args:
+        cpuinfo: Text of ``/proc/cpuinfo`` (read when not given; other systems answer ``False``).
+    """
+    if cpuinfo is None:
+        try:
+            cpuinfo = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return False
+    flags = {flag for line in cpuinfo.splitlines() if line.startswith("flags") for flag in line.split()}
+    return bool(flags & {"avx512_bf16", "amx_bf16"})
+
+
+def use_bf16(precision: str) -> bool:
+    """Whether training runs in bf16 mixed precision for a ``precision`` setting.
+
+    ``auto`` means bf16 on a CUDA GPU that supports it (no loss scaling needed) and fp32 on a
+    CPU, so a CPU recipe's numbers do not change under it; ``bf16`` asks for it on a CPU too,
+    where it pays on AVX512-BF16/AMX hardware (1.6x per step on a Zen 4, docs/training.md).
+
+    Raises:
+        ValueError: For ``bf16`` on a GPU without bf16 support, or an unknown name.
+    """
+    import torch
+
+    on_gpu = torch.cuda.is_available()
+    if precision == "fp32":
+        return False
+    if precision == "auto":
+        return on_gpu and torch.cuda.is_bf16_supported()
+    if precision != "bf16":
+        raise ValueError(f"precision must be 'auto', 'fp32' or 'bf16', got {precision!r}.")
+    if on_gpu and not torch.cuda.is_bf16_supported():
+        raise ValueError(
+            f"precision='bf16' but the GPU {torch.cuda.get_device_name()!r} has no bf16: "
+            "use precision='fp32'."
+        )
+    if not on_gpu and not cpu_has_bf16():
+        # Correct but emulated: say so rather than let a run be slow without a reason.
+        logger.warning("precision bf16 on a CPU without AVX512-BF16 or AMX: emulated, likely slower")
+    return True
 
 
 def latest_checkpoint(checkpoint_dir: Path) -> Path | None:
@@ -160,6 +207,7 @@ def fit(
     if settings.max_steps is not None:
         planned = min(planned, settings.max_steps)
     eval_every = min(settings.eval_steps or steps_per_epoch, planned)
+    bf16 = use_bf16(settings.precision)
     arguments = CrossEncoderTrainingArguments(
         output_dir=str(checkpoint_dir),
         num_train_epochs=settings.epochs,
@@ -181,8 +229,7 @@ def fit(
         report_to="none",
         disable_tqdm=not show_progress,
         use_cpu=not torch.cuda.is_available(),
-        # Mixed precision where the GPU has bf16 (no loss scaling needed); a CPU trains in fp32.
-        bf16=torch.cuda.is_available() and torch.cuda.is_bf16_supported(),
+        bf16=bf16,
         dataloader_num_workers=0,
         batch_sampler=BatchSamplers.NO_DUPLICATES if no_duplicates else BatchSamplers.BATCH_SAMPLER,
     )
@@ -220,6 +267,7 @@ def fit(
         best_checkpoint=state.best_model_checkpoint,
         best_metric=float(state.best_metric) if state.best_metric is not None else None,
         resumed_from=str(checkpoint) if resume and checkpoint else None,
+        arithmetic="bf16 mixed precision" if bf16 else "fp32",
     )
 
 

@@ -240,6 +240,7 @@ def save_report(
     from crossrank.training.fit import LOSS_NAMES
     from crossrank.training.model_card import TrainingReport, write_model_card
 
+    extra = {**extra, "arithmetic": outcome.arithmetic}
     if outcome.resumed_from:
         extra = {**extra, "resumed_from": outcome.resumed_from}
     report = TrainingReport(

@@ -17,20 +17,24 @@ __all__ = [
     "DISTILL_LOSSES",
     "FIRST_STAGES",
     "TRAINING_FLAGS",
+    "TRAINING_PRECISIONS",
     "TRAIN_LOSSES",
     "DistillLoss",
     "FirstStageName",
     "TrainLoss",
+    "TrainingPrecision",
     "TrainingSettings",
 ]
 
 TrainLoss = Literal["bce", "mnrl", "lambda"]
+TrainingPrecision = Literal["auto", "fp32", "bf16"]
 DistillLoss = Literal["mse", "margin_mse"]
 FirstStageName = str
 """``"bm25"``, ``"dense"`` or ``"run:PATH"`` (a TREC run recorded by ``crossrank retrieve``)."""
 TRAIN_LOSSES: tuple[str, ...] = ("bce", "mnrl", "lambda")
 DISTILL_LOSSES: tuple[str, ...] = ("mse", "margin_mse")
 FIRST_STAGES: tuple[str, ...] = ("bm25", "dense")
+TRAINING_PRECISIONS: tuple[str, ...] = ("auto", "fp32", "bf16")
 
 
 def _doc(text: str, **extra: Any) -> Any:
@@ -98,6 +102,14 @@ class TrainingSettings:
     max_queries: int | None = field(
         default=None, metadata={"doc": "train on at most this many queries (a seeded sample)"}
     )
+    precision: TrainingPrecision = field(
+        default="auto",
+        metadata={
+            "doc": "arithmetic of the training steps: bf16 mixed precision or fp32 (auto: bf16 on a GPU that "
+            "has it, fp32 on a CPU; bf16 on a CPU pays only where it has AVX512-BF16 or AMX)",
+            "choices": TRAINING_PRECISIONS,
+        },
+    )
 
     def __post_init__(self) -> None:
         if self.first_stage not in FIRST_STAGES and not (
@@ -116,6 +128,8 @@ class TrainingSettings:
             if getattr(self, name) is not None:
                 _check_int(name, getattr(self, name), minimum=1)
         _check_int("seed", self.seed, minimum=0)
+        if self.precision not in TRAINING_PRECISIONS:
+            raise ValueError(f"precision must be one of {TRAINING_PRECISIONS}, got {self.precision!r}.")
         if self.negatives_to_rank < self.negatives_from_rank:
             raise ValueError(
                 f"negatives_to_rank ({self.negatives_to_rank}) must not be below negatives_from_rank "
