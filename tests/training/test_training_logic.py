@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from crossrank.evaluation.first_stage import Candidate
+from crossrank.training.attention_dropout import (
+    attention_dropout_set,
+    attention_dropouts,
+    check_attention_dropout,
+)
 from crossrank.training.data import TrainingData, load_training_data
 from crossrank.training.dev_evaluator import FrozenFirstStage
 from crossrank.training.distill import choose_layers
@@ -68,6 +74,41 @@ def test_settings_refuse_bad_values_with_the_field_named() -> None:
     with pytest.raises(ValueError, match=r"precision must be one of \('auto', 'fp32', 'bf16'\), got 'fp16'"):
         TrainingSettings(precision="fp16")  # type: ignore[arg-type]
     assert TrainingSettings().replace(negatives=2).negatives == 2
+
+
+def _tiny_bert() -> Any:
+    from transformers import BertConfig, BertForSequenceClassification
+
+    config = BertConfig(
+        vocab_size=50, hidden_size=16, num_hidden_layers=2, num_attention_heads=2, intermediate_size=32,
+        attention_probs_dropout_prob=0.1, hidden_dropout_prob=0.2,
+    )  # fmt: skip
+    config.num_labels = 1
+    return BertForSequenceClassification(config)
+
+
+def test_attention_dropout_is_set_for_the_run_and_restored() -> None:
+    import torch
+
+    model = _tiny_bert()
+    found = attention_dropouts(model)
+    assert len(found) == 2  # one per layer: the attention probabilities only
+    hidden = [m for m in model.modules() if isinstance(m, torch.nn.Dropout) and m not in found]
+    assert hidden
+    assert all(m.p == 0.2 for m in hidden)
+    with attention_dropout_set(model, 0.0) as changed:
+        assert changed == 2
+        assert all(m.p == 0.0 for m in found)
+        assert all(m.p == 0.2 for m in hidden)  # hidden-state dropout stays
+    assert all(m.p == 0.1 for m in found)
+    assert model.config.attention_probs_dropout_prob == 0.1  # the saved config never changes
+    with attention_dropout_set(model, None) as changed:
+        assert changed == 0
+    with pytest.raises(ValueError, match="has no attention dropout crossrank recognises"):
+        check_attention_dropout(torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Dropout(0.1)), 0.0)
+    assert check_attention_dropout(torch.nn.Linear(2, 2), None) == []
+    with pytest.raises(ValueError, match=r"attention_dropout must be in \[0.0, 0.9\], got 1.0"):
+        TrainingSettings(attention_dropout=1.0)
 
 
 def test_bf16_hardware_is_read_from_the_cpu_flags() -> None:

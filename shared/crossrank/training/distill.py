@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from crossrank.log import logger
+from crossrank.training.attention_dropout import check_attention_dropout
 from crossrank.training.examples import build_examples
 from crossrank.training.fit import fit, make_loss
 from crossrank.training.mining import mine_hard_negatives
@@ -198,6 +199,7 @@ def distill_reranker(
         student_model, kept = make_student(teacher_model, layers, layer_choice)
         total = _num_layers(teacher_model)
         described = f"{len(kept)} of the teacher's {total} layers ({layer_choice}: {kept})"
+    check_attention_dropout(student_model.model, settings.attention_dropout)
     window = int(student_model.max_length)
     prepared = prepare(
         data,

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from crossrank.log import logger
+from crossrank.training.attention_dropout import check_attention_dropout
 from crossrank.training.examples import build_examples
 from crossrank.training.fit import fit, make_loss
 from crossrank.training.mining import mine_hard_negatives
@@ -90,6 +91,7 @@ def train_reranker(
     check_output_dir(output, resume=resume)
     set_seed(settings.seed)  # before loading: a new head's initial weights come from this seed
     model = load_cross_encoder(base, device=device, cross_encoder_kwargs={"num_labels": 1})
+    check_attention_dropout(model.model, settings.attention_dropout)
     from_cross_encoder = is_cross_encoder(model)
     if settings.false_negative_margin is not None and not from_cross_encoder:
         raise ValueError(

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from crossrank.log import logger
+from crossrank.training.attention_dropout import attention_dropout_set
 from crossrank.training.dev_evaluator import PRIMARY_METRIC
 
 if TYPE_CHECKING:
@@ -250,7 +251,10 @@ def fit(
         f", evaluating every {eval_every} steps" if evaluator is not None else "",
     )
     started = time.perf_counter()
-    trainer.train(resume_from_checkpoint=str(checkpoint) if resume and checkpoint else None)
+    with attention_dropout_set(model.model, settings.attention_dropout) as changed:
+        if changed:
+            logger.info("attention dropout %s in %d modules", settings.attention_dropout, changed)
+        trainer.train(resume_from_checkpoint=str(checkpoint) if resume and checkpoint else None)
     seconds = time.perf_counter() - started
     state = trainer.state
     losses = [

@@ -102,6 +102,14 @@ class TrainingSettings:
     max_queries: int | None = field(
         default=None, metadata={"doc": "train on at most this many queries (a seeded sample)"}
     )
+    attention_dropout: float | None = field(
+        default=None,
+        metadata={
+            "doc": "dropout of the attention probabilities while training (unset: the model's own, 0.1 for "
+            "BERT-like models); 0 lets PyTorch's fused attention kernel run, about 2x faster per step on a "
+            "CPU, hidden-state dropout stays"
+        },
+    )
     precision: TrainingPrecision = field(
         default="auto",
         metadata={
@@ -145,6 +153,8 @@ class TrainingSettings:
         _check_float("warmup_ratio", self.warmup_ratio, low=0.0, high=1.0)
         if self.false_negative_margin is not None:
             _check_float("false_negative_margin", self.false_negative_margin)
+        if self.attention_dropout is not None:
+            _check_float("attention_dropout", self.attention_dropout, low=0.0, high=0.9)
 
     def to_json(self) -> dict[str, Any]:
         """The settings as a JSON-ready dict (for reports and model cards)."""
