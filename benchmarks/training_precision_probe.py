@@ -1,8 +1,10 @@
-"""What ``crossrank train --precision bf16`` buys per step on this CPU: a probe behind docs/training.md.
+"""What ``--precision bf16`` and ``--attention-dropout 0`` buy per training step on a CPU.
 
-Times optimizer steps of the cross-encoder in training mode (dropout on, AdamW, the BCE loss
-``crossrank train`` uses) on the same batches of real SciFact (claim, abstract) pairs, in fp32
-and under bf16 autocast, interleaved, and prints seconds per step and the ratio. The batches are
+A probe behind docs/training.md. Times optimizer steps of the cross-encoder in training mode
+(dropout on, AdamW, a BCE loss like ``crossrank train``'s) on the same batches of real SciFact
+(claim, abstract) pairs in three arithmetics, interleaved: fp32, bf16 autocast, and bf16 with
+the attention-probability dropout off (crossrank's ``attention_dropout_set``, what the option
+does); it prints seconds per step and the ratios to fp32. The batches are
 what the recipe feeds: ``BATCH`` pairs padded to the longest, at most ``MAX_LENGTH`` tokens.
 
     python benchmarks/training_precision_probe.py ../shared/models/minilm-l6-reranker \\
@@ -22,6 +24,10 @@ from pathlib import Path
 
 import torch
 from sentence_transformers.cross_encoder import CrossEncoder
+
+from crossrank.training.attention_dropout import attention_dropout_set
+
+VARIANTS = ("fp32", "bf16", "bf16, attention dropout 0")
 
 
 def _pairs(data_dir: Path, count: int) -> list[tuple[str, str]]:
@@ -50,16 +56,20 @@ def main() -> None:
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-6)  # tiny: the weights barely move
     loss_fn = torch.nn.BCEWithLogitsLoss()
 
-    def step(features: dict[str, torch.Tensor], bf16: bool) -> float:
+    def step(features: dict[str, torch.Tensor], variant: str) -> float:
         started = time.perf_counter()
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+        no_attention_dropout = 0.0 if variant.endswith("attention dropout 0") else None
+        with (
+            attention_dropout_set(model, no_attention_dropout),
+            torch.autocast("cpu", dtype=torch.bfloat16, enabled=variant != "fp32"),
+        ):
             logits = model(**features).logits.view(-1).float()
-        loss_fn(logits, labels).backward()
+            loss_fn(logits, labels).backward()
         optimizer.step()
         optimizer.zero_grad()
         return time.perf_counter() - started
 
-    seconds: dict[str, list[float]] = {"fp32": [], "bf16": []}
+    seconds: dict[str, list[float]] = {name: [] for name in VARIANTS}
     threads = torch.get_num_threads()
     print(f"torch {torch.__version__}, {threads} threads, batch {batch}, max length {max_length}")
     for index in range(rounds):
@@ -72,15 +82,16 @@ def main() -> None:
             max_length=max_length,
             return_tensors="pt",
         )
-        order = ("fp32", "bf16") if index % 2 == 0 else ("bf16", "fp32")
+        order = VARIANTS[index % 3 :] + VARIANTS[: index % 3]  # each variant goes first once
         for name in order:
-            step(features, name == "bf16")  # warm-up on this shape
-            seconds[name].append(step(features, name == "bf16"))
-        shape = tuple(features["input_ids"].shape)
-        last = {name: f"{values[-1]:.2f} s" for name, values in seconds.items()}
-        print(f"round {index}: shape {shape}, fp32 {last['fp32']}, bf16 {last['bf16']}")
-    fp32, bf16 = statistics.median(seconds["fp32"]), statistics.median(seconds["bf16"])
-    print(f"median s/step: fp32 {fp32:.2f}, bf16 {bf16:.2f}; bf16 is {fp32 / bf16:.2f}x fp32")
+            step(features, name)  # warm-up on this shape
+            seconds[name].append(step(features, name))
+        last = ", ".join(f"{name} {values[-1]:.2f} s" for name, values in seconds.items())
+        print(f"round {index}: shape {tuple(features['input_ids'].shape)}: {last}")
+    fp32 = statistics.median(seconds["fp32"])
+    for name in VARIANTS:
+        median = statistics.median(seconds[name])
+        print(f"{name}: median {median:.2f} s/step, {fp32 / median:.2f}x fp32")
 
 
 if __name__ == "__main__":
