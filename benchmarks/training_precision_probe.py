@@ -64,7 +64,7 @@ def main() -> None:
             torch.autocast("cpu", dtype=torch.bfloat16, enabled=variant != "fp32"),
         ):
             logits = model(**features).logits.view(-1).float()
-            loss_fn(logits, labels).backward()
+        loss_fn(logits, labels).backward()
         optimizer.step()
         optimizer.zero_grad()
         return time.perf_counter() - started
