@@ -100,3 +100,26 @@ def test_a_missing_baseline_fails_before_any_scoring(
     code = main(["eval", str(tmp_path / "no-data"), "--compare-to", str(tmp_path / "missing.json")])
     assert code == 1
     assert "no report at" in capsys.readouterr().err
+
+
+def test_a_report_against_its_own_first_stage(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # The candidate's reranked rows, with a first stage that ranks worse on query 1 and better on 3.
+    report = json.loads(json.dumps(CANDIDATE))
+    first_stage = {"1": 0.4, "2": 0.7, "3": 0.3}
+    for row in report["per_query"]:
+        row["variants"]["first_stage"] = {"ndcg_at_10": first_stage[row["query_id"]], "top_10": RANKING[:10]}
+    rows = compare_reports(report, report, baseline_variant="first_stage")
+    compared = {item.variant: item for item in rows}
+    assert compared["chunk_max"].baseline_ndcg == pytest.approx(1.4 / 3)
+    assert compared["chunk_max"].difference == pytest.approx((0.4 + 0.0 - 0.2) / 3)
+    assert compared["chunk_max"].top_10_changed == pytest.approx(2 / 3)  # query 2 kept the retriever's top 10
+    path = tmp_path / "report.json"
+    path.write_text(json.dumps(report))
+    assert main(["compare", str(path), "--against-first-stage", "--samples", "200"]) == 0
+    out = capsys.readouterr().out
+    assert "baseline its own first_stage, candidate cand" in out
+    assert "| chunk_max | 3 | 0.4667 | 0.5333 | +0.0667 |" in out
+    # Exactly one of a candidate report and --against-first-stage.
+    assert main(["compare", str(path)]) != 0
+    assert main(["compare", str(path), str(path), "--against-first-stage"]) != 0
+    assert "not both or neither" in capsys.readouterr().err

@@ -27,7 +27,15 @@ def add_compare_command(commands: argparse._SubParsersAction[argparse.ArgumentPa
         ),
     )
     parser.add_argument("baseline", metavar="BASELINE.json", help="the reference report")
-    parser.add_argument("candidate", metavar="CANDIDATE.json", help="the report to compare with it")
+    parser.add_argument(
+        "candidate", metavar="CANDIDATE.json", nargs="?", help="the report to compare with it"
+    )
+    parser.add_argument(
+        "--against-first-stage",
+        action="store_true",
+        help="compare every variant of BASELINE.json with its own first stage, query by query "
+        "(no CANDIDATE.json): does reranking beat the retriever?",
+    )
     add_comparison_flags(parser)
     parser.add_argument(
         "--shared-queries",
@@ -73,13 +81,21 @@ def comparison_document(
     samples: int,
     seed: int,
     shared_only: bool = False,
+    baseline_variant: str | None = None,
 ) -> dict[str, Any]:
     """The comparison as JSON: both models, the protocol and one record per variant."""
     from crossrank.evaluation.comparison import compare_reports
 
-    compared = compare_reports(baseline, candidate, samples=samples, seed=seed, shared_only=shared_only)
+    compared = compare_reports(
+        baseline,
+        candidate,
+        samples=samples,
+        seed=seed,
+        shared_only=shared_only,
+        baseline_variant=baseline_variant,
+    )
     return {
-        "baseline_model": baseline.get("model"),
+        "baseline_model": f"its own {baseline_variant}" if baseline_variant else baseline.get("model"),
         "candidate_model": candidate.get("model"),
         "protocol": {name: baseline.get(name) for name in ("dataset", "split", "first_stage", "k", "long")},
         "bootstrap": {"samples": samples, "seed": seed, "confidence": 0.95},
@@ -112,12 +128,19 @@ def format_comparison(document: Mapping[str, Any]) -> str:
 
 def run_compare(args: argparse.Namespace) -> int:
     """Run ``crossrank compare``."""
+    if args.against_first_stage == (args.candidate is not None):
+        raise ValueError(
+            "give CANDIDATE.json, or --against-first-stage to compare BASELINE.json with its own first "
+            "stage, not both or neither."
+        )
+    baseline = read_report(args.baseline)
     document = comparison_document(
-        read_report(args.baseline),
-        read_report(args.candidate),
+        baseline,
+        read_report(args.candidate) if args.candidate is not None else baseline,
         samples=args.samples,
         seed=args.seed,
         shared_only=args.shared_queries,
+        baseline_variant="first_stage" if args.against_first_stage else None,
     )
     print(format_comparison(document))
     write_comparison(args, document)

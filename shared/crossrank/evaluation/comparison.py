@@ -101,6 +101,7 @@ def compare_reports(
     samples: int = 10_000,
     seed: int = 0,
     shared_only: bool = False,
+    baseline_variant: str | None = None,
 ) -> list[PairedDifference]:
     """Compare two ``crossrank eval --json`` reports query by query.
 
@@ -112,6 +113,9 @@ def compare_reports(
         seed: Bootstrap seed.
         shared_only: Compare the queries both reports hold (a ``--limit`` run against a
             full one) instead of refusing reports of different queries.
+        baseline_variant: Compare every variant with this one of the baseline (for
+            example ``"first_stage"``: a report against its own retriever) instead of
+            with the same variant.
 
     Returns:
         One comparison per variant.
@@ -147,7 +151,8 @@ def compare_reports(
     query_ids = list(rows["baseline"])
     comparisons = []
     for variant in variants:
-        base = [rows["baseline"][query_id]["variants"][variant] for query_id in query_ids]
+        reference = baseline_variant or variant
+        base = [rows["baseline"][query_id]["variants"][reference] for query_id in query_ids]
         cand = [rows["candidate"][query_id]["variants"][variant] for query_id in query_ids]
         differences = [c["ndcg_at_10"] - b["ndcg_at_10"] for b, c in zip(base, cand, strict=True)]
         low, high = paired_bootstrap_interval(differences, samples=samples, seed=seed)
