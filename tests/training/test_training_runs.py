@@ -219,6 +219,8 @@ def test_a_stopped_run_resumes_from_its_checkpoint(
     )
     assert resumed.steps == 4
     assert resumed.extra["resumed_from"].endswith("checkpoint-2")
+    card = (output / "README.md").read_text(encoding="utf-8")
+    assert "(this run only: it resumed a stopped one, whose time is not counted)" in card
 
 
 def test_distilling_a_two_layer_student(model_path: str, scifact_train: TrainingData, tmp_path: Path) -> None:

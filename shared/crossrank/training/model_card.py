@@ -106,6 +106,7 @@ def _metrics_table(report: TrainingReport) -> list[str]:
 def render_model_card(report: TrainingReport) -> str:
     """The model card's Markdown."""
     data, mining, settings = report.data, report.mining, report.settings
+    resumed = "resumed_from" in report.extra
     title = "distilled" if report.kind == "distill" else "fine-tuned"
     role = "Teacher" if report.kind == "distill" else "Base model"
     lines = [
@@ -144,7 +145,8 @@ def render_model_card(report: TrainingReport) -> str:
         f"- Schedule: {report.steps} steps ({report.epochs:.2f} epochs), batch {settings['batch_size']}, "
         f"learning rate {settings['learning_rate']}, warm-up {settings['warmup_ratio']}, "
         f"max length {settings['max_length']}, seed {settings['seed']}",
-        f"- Wall time: {report.train_seconds:.0f} s training, {report.total_seconds:.0f} s in all",
+        f"- Wall time: {report.train_seconds:.0f} s training, {report.total_seconds:.0f} s in all"
+        + (" (this run only: it resumed a stopped one, whose time is not counted)" if resumed else ""),
     ]
     for key, value in report.extra.items():
         if key != "teacher_dev":
