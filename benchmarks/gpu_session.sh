@@ -166,4 +166,21 @@ long_pass on-topic sentences &
 job eval-reranker-dense 90 $EVAL --first-stage run:$RUNS/dense-test.trec --model $T --json $R/eval-reranker-dense.json &
 wait
 pack
+
+# Wave 3, if time is left: the curve and the losses on the test split (#12; on dev they ran in
+# the first GPU session). The CPU session after it met the "alone" target with ft-bce's first
+# epoch, so these come after the student and the long-document passes.
+curve() { # curve NAME FLAGS...
+    local name=$1
+    shift
+    job "train-$name" 100 $CR train $D --base $T --output $M/$name --first-stage run:$RUNS/dense-train.trec \
+        --negatives 8 --epochs 2 --batch-size 32 --max-length 512 --json $R/$name.json --quiet "$@" "${DRY_TRAIN[@]}" &&
+        job "eval-$name-dense" 90 $EVAL --first-stage run:$RUNS/dense-test.trec --model $M/$name \
+            --json $R/eval-$name-dense.json
+}
+curve ft-bce-q100 --max-queries 100 &
+curve ft-bce-q300 --max-queries 300 &
+curve ft-lambda --loss lambda &
+wait
+pack
 echo "== done +$(($(date +%s) - START)) s" | tee -a "$R/session.log"
