@@ -113,7 +113,7 @@ def use_bf16(precision: str) -> bool:
 
     ``auto`` means bf16 on a CUDA GPU that supports it (no loss scaling needed) and fp32 on a
     CPU, so a CPU recipe's numbers do not change under it; ``bf16`` asks for it on a CPU too,
-    where it pays on AVX512-BF16/AMX hardware (1.6x per step on a Zen 4, docs/training.md).
+    where it pays on AVX512-BF16/AMX hardware (measured in docs/training.md).
 
     Raises:
         ValueError: For ``bf16`` on a GPU without bf16 support, or an unknown name.

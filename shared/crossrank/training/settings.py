@@ -106,8 +106,8 @@ class TrainingSettings:
         default=None,
         metadata={
             "doc": "dropout of the attention probabilities while training (unset: the model's own, 0.1 for "
-            "BERT-like models); 0 lets PyTorch's fused attention kernel run, about 2x faster per step on a "
-            "CPU, hidden-state dropout stays"
+            "BERT-like models); 0 lets PyTorch's fused attention kernel run, so CPU steps are cheaper "
+            "(docs/training.md); hidden-state dropout stays"
         },
     )
     precision: TrainingPrecision = field(
