@@ -14,7 +14,7 @@ import contextlib
 from collections.abc import Iterator
 from typing import Any
 
-__all__ = ["attention_dropout_set", "attention_dropouts"]
+__all__ = ["attention_dropout_set", "attention_dropouts", "check_attention_dropout"]
 
 # How transformers names the dropout of attention probabilities: BERT, RoBERTa, XLM-R,
 # ELECTRA and MiniLM keep an ``nn.Dropout`` called ``dropout`` in their ``*SelfAttention``

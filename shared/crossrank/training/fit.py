@@ -100,11 +100,11 @@ def cpu_has_bf16(cpuinfo: str | None = None) -> bool:
         cpuinfo: Text of ``/proc/cpuinfo`` (read when not given; other systems answer ``False``).
     """
     if cpuinfo is None:
-        try:
-            cpuinfo = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
-        except OSError:
-            return False
-    flags = {flag for line in cpuinfo.splitlines() if line.startswith("flags") for flag in line.split()}
+        from crossrank.models.cpu import cpu_flags
+
+        flags: set[str] | frozenset[str] = cpu_flags()
+    else:
+        flags = {flag for line in cpuinfo.splitlines() if line.startswith("flags") for flag in line.split()}
     return bool(flags & {"avx512_bf16", "amx_bf16"})
 
 
