@@ -213,6 +213,16 @@ def test_examples_have_the_layout_of_each_loss(data: TrainingData) -> None:
     assert mse.columns["label"] != bce.columns["label"]
     margin = build_examples("margin_mse", mined, data, negatives=2, seed=1, teacher_scores=teacher)
     assert all(len(labels) == 3 for labels in margin.columns["label"])
+    listnet = build_examples("listnet", mined, data, negatives=2, seed=1, teacher_scores=teacher)
+    assert list(listnet.columns) == ["query", "documents", "label"]
+    assert listnet.pairs == mse.rows  # every teacher-scored pair, grouped by query
+    for query, docs, labels in zip(*listnet.columns.values(), strict=True):
+        item = next(m for m in mined if m.query.text == query)
+        judgements = item.query.judgements + item.mined
+        assert docs == [j.text for j in judgements]
+        assert labels == [teacher[(item.query.query_id, j.document_id)] for j in judgements]
+    with pytest.raises(ValueError, match="distills a teacher"):
+        build_examples("listnet", mined, data, negatives=2, seed=1)
     with pytest.raises(ValueError, match="distills a teacher"):
         build_examples("mse", mined, data, negatives=2, seed=1)
     with pytest.raises(ValueError, match="unknown loss 'hinge'"):

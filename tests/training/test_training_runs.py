@@ -279,7 +279,8 @@ def test_bce_weighs_positives_by_the_negative_ratio(cross_encoder: Any) -> None:
 
 
 @pytest.mark.parametrize(
-    ("kind", "loss"), [("train", "mnrl"), ("train", "lambda"), ("distill", "margin_mse")]
+    ("kind", "loss"),
+    [("train", "mnrl"), ("train", "lambda"), ("distill", "margin_mse"), ("distill", "listnet")],
 )
 def test_every_loss_trains_for_real(
     kind: str, loss: str, model_path: str, scifact_train: TrainingData, tmp_path: Path

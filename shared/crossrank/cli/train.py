@@ -121,7 +121,7 @@ def add_distill_command(commands: argparse._SubParsersAction[argparse.ArgumentPa
         description=(
             "Cut the teacher to N of its layers (or take --student), score the training queries' "
             "positives and mined negatives with the teacher, and train the student on those scores "
-            "(mse or margin_mse)."
+            "(mse, margin_mse, or listnet: the teacher's ordering of each query's whole list)."
         ),
     )
     parser.add_argument("--teacher", required=True, type=model_argument, metavar="MODEL", help="the teacher")

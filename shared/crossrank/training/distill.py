@@ -159,7 +159,8 @@ def distill_reranker(
         layers: Layers the student keeps of the teacher's.
         layer_choice: ``"spaced"`` (default) or ``"first"``.
         student: A smaller cross-encoder to train instead of cutting the teacher.
-        loss: ``"mse"`` on the teacher's logits (default) or ``"margin_mse"``.
+        loss: ``"mse"`` on the teacher's logits (default), ``"margin_mse"``, or ``"listnet"``
+            (each query's list of scored candidates against the teacher's ordering of it).
         settings: Mining, schedule and evaluation settings.
         dev: Dev queries of their own split; wins over ``dev_fraction``.
         dev_fraction: Hold out this share of the training queries for evaluation.

@@ -5,6 +5,9 @@
 * ``lambda``: ``(query, [documents], [grades])`` rows, one per query.
 * ``mse`` (distillation): ``(query, document, teacher score)`` rows.
 * ``margin_mse`` (distillation): ``(query, positive, negative_1..n, [teacher scores])`` rows.
+* ``listnet`` (distillation): ``(query, [documents], [teacher scores])`` rows, one per query:
+  the student learns the teacher's whole ordering of the query's scored candidates (softmax
+  cross-entropy against the softmax of the teacher's logits).
 
 MNRL and Margin-MSE need the same number of negatives in every row; a query the first
 stage could not give enough unjudged documents is topped up with random unjudged
@@ -68,7 +71,7 @@ def build_examples(
     """The examples of ``loss`` from mined queries.
 
     Args:
-        loss: ``"bce"``, ``"mnrl"``, ``"lambda"``, ``"mse"`` or ``"margin_mse"``.
+        loss: ``"bce"``, ``"mnrl"``, ``"lambda"``, ``"mse"``, ``"margin_mse"`` or ``"listnet"``.
         mined: The queries with their negatives.
         data: The data they came from (its corpus tops up short rows).
         negatives: Negatives per row for ``mnrl`` and ``margin_mse``.
@@ -84,7 +87,7 @@ def build_examples(
             list-wise loss with no query that has both a positive and a negative.
     """
     rng = random.Random(seed)
-    if loss in ("mse", "margin_mse") and teacher_scores is None:
+    if loss in ("mse", "margin_mse", "listnet") and teacher_scores is None:
         raise ValueError(f"loss {loss!r} distills a teacher: pass teacher_scores.")
     if loss == "bce":
         return _pairs(mined, data.max_label, None)
@@ -92,13 +95,16 @@ def build_examples(
         return _pairs(mined, data.max_label, teacher_scores)
     if loss == "lambda":
         return _lists(mined)
+    if loss == "listnet":
+        assert teacher_scores is not None  # checked above
+        return _teacher_lists(mined, teacher_scores)
     if loss in ("mnrl", "margin_mse"):
         if negatives < 1:
             raise ValueError(f"loss {loss!r} needs at least one negative per positive; set negatives >= 1.")
         return _rows_with_negatives(
             mined, data, negatives, rng, teacher_scores if loss == "margin_mse" else None
         )
-    raise ValueError(f"unknown loss {loss!r}; use bce, mnrl, lambda, mse or margin_mse.")
+    raise ValueError(f"unknown loss {loss!r}; use bce, mnrl, lambda, mse, margin_mse or listnet.")
 
 
 def _pairs(
@@ -133,6 +139,26 @@ def _lists(mined: Sequence[MinedQuery]) -> ExampleSet:
         pairs += len(judgements)
     if not columns["query"]:
         raise ValueError("LambdaLoss needs queries with a positive and a negative; mine negatives first.")
+    return ExampleSet(
+        columns=columns, rows=len(columns["query"]), pairs=pairs, random_fill=0, skipped_queries=skipped
+    )
+
+
+def _teacher_lists(mined: Sequence[MinedQuery], teacher: Mapping[tuple[str, str], float]) -> ExampleSet:
+    columns: dict[str, list[Any]] = {"query": [], "documents": [], "label": []}
+    pairs = skipped = 0
+    for item in mined:
+        judgements = item.query.judgements + item.mined
+        if len(judgements) < 2:
+            skipped += 1  # one document has no ordering to learn
+            continue
+        key = item.query.query_id
+        columns["query"].append(item.query.text)
+        columns["documents"].append([judgement.text for judgement in judgements])
+        columns["label"].append([teacher[(key, judgement.document_id)] for judgement in judgements])
+        pairs += len(judgements)
+    if not columns["query"]:
+        raise ValueError("listnet needs queries with at least two scored documents; mine negatives first.")
     return ExampleSet(
         columns=columns, rows=len(columns["query"]), pairs=pairs, random_fill=0, skipped_queries=skipped
     )

@@ -31,6 +31,7 @@ LOSS_NAMES = {
     "lambda": "LambdaLoss",
     "mse": "MSELoss",
     "margin_mse": "MarginMSELoss",
+    "listnet": "ListNetLoss",
 }
 """crossrank's loss names to sentence-transformers' loss classes."""
 _INSTALL_HINT = 'run `pip install "crossrank[train]"`'
@@ -89,6 +90,9 @@ def make_loss(name: str, model: CrossEncoder, *, negatives_per_positive: float) 
         return losses.BinaryCrossEntropyLoss(model, pos_weight=weight)
     if name == "lambda":
         return losses.LambdaLoss(model, mini_batch_size=16)
+    if name == "listnet":
+        # Lists are long (a query's every scored candidate); forward them 32 pairs at a time.
+        return losses.ListNetLoss(model, mini_batch_size=32)
     loss_class = getattr(losses, LOSS_NAMES[name])
     return loss_class(model)
 

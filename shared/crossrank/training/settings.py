@@ -28,11 +28,11 @@ __all__ = [
 
 TrainLoss = Literal["bce", "mnrl", "lambda"]
 TrainingPrecision = Literal["auto", "fp32", "bf16"]
-DistillLoss = Literal["mse", "margin_mse"]
+DistillLoss = Literal["mse", "margin_mse", "listnet"]
 FirstStageName = str
 """``"bm25"``, ``"dense"`` or ``"run:PATH"`` (a TREC run recorded by ``crossrank retrieve``)."""
 TRAIN_LOSSES: tuple[str, ...] = ("bce", "mnrl", "lambda")
-DISTILL_LOSSES: tuple[str, ...] = ("mse", "margin_mse")
+DISTILL_LOSSES: tuple[str, ...] = ("mse", "margin_mse", "listnet")
 FIRST_STAGES: tuple[str, ...] = ("bm25", "dense")
 TRAINING_PRECISIONS: tuple[str, ...] = ("auto", "fp32", "bf16")
 
