@@ -119,11 +119,17 @@ def make_student(teacher: CrossEncoder, layers: int, how: str = "spaced") -> tup
 
 
 def _teacher_scores(
-    teacher: CrossEncoder, mined: list[MinedQuery], max_length: int | None
+    teacher: CrossEncoder, mined: list[MinedQuery], max_length: int | None, show_progress: bool
 ) -> dict[tuple[str, str], float]:
     score = pair_scorer_of(teacher, max_length=max_length, raw=True)
     scores: dict[tuple[str, str], float] = {}
-    for item in mined:
+    items: Any = mined
+    if show_progress:
+        from tqdm.auto import tqdm
+
+        # On a CPU this is minutes (every positive and mined negative, one teacher pass each).
+        items = tqdm(mined, desc="Teacher scoring", unit="query")
+    for item in items:
         judgements = item.query.judgements + item.mined
         for judgement, value in zip(
             judgements, score(item.query.text, [j.text for j in judgements]), strict=True
@@ -218,7 +224,7 @@ def distill_reranker(
     )
     logger.info("%s", mining.describe())
     logger.info("scoring the training pairs with the teacher %s", teacher)
-    teacher_scores = _teacher_scores(teacher_model, mined, settings.max_length)
+    teacher_scores = _teacher_scores(teacher_model, mined, settings.max_length, show_progress)
     examples = build_examples(
         loss,
         mined,
