@@ -188,12 +188,14 @@ def test_unknown_configurations_are_errors_that_list_the_choices() -> None:
         "crossrank-cascade-short-bf16",
         "crossrank-cascade-short-torch",
         "crossrank-cascade-student",
+        "crossrank-cascade-student-bf16",
     ]
     # The student runs only when one is given, and asking for it without one is an error.
     assert "crossrank-student" not in contender_names()
     assert "crossrank-cascade-student" not in contender_names()
+    assert "crossrank-cascade-student-bf16" not in contender_names()
     assert "crossrank-cascade-int8" in contender_names()
-    assert contender_names(student=True)[-9:] == [
+    assert contender_names(student=True)[-10:] == [
         "crossrank-student",
         "crossrank-cascade-int8",
         "crossrank-cascade-static-int8",
@@ -203,6 +205,7 @@ def test_unknown_configurations_are_errors_that_list_the_choices() -> None:
         "crossrank-cascade-short-bf16",
         "crossrank-cascade-short-torch",
         "crossrank-cascade-student",
+        "crossrank-cascade-student-bf16",
     ]
     with pytest.raises(ValueError, match="pass --student MODEL"):
         contender_names(["crossrank-cascade-student"])

@@ -122,7 +122,8 @@ def _coarse_stage(cascade: str | None, settings: BenchSettings, shared: dict[str
     """The coarse-stage options of a bench cascade; a loaded coarse scorer is loaded once.
 
     ``int8``, ``static-int8``, ``bf16``: the model in ONNX Runtime int8, OpenVINO static
-    int8 or OpenVINO bf16; ``student``: the ``--student`` model; ``short`` (``short-int8``,
+    int8 or OpenVINO bf16; ``student`` (``student-bf16``): the ``--student`` model (in
+    OpenVINO bf16); ``short`` (``short-int8``,
     ``short-torch``): the model in OpenVINO bf16 (static int8, PyTorch at the device's
     precision) reading only each candidate's first :data:`CASCADE_SHORT_LENGTH` tokens (a
     path the coarse stage loads itself).
@@ -139,13 +140,19 @@ def _coarse_stage(cascade: str | None, settings: BenchSettings, shared: dict[str
             ),
             "coarse_max_length": CASCADE_SHORT_LENGTH,
         }
-    if cascade == "student" and settings.student is None:
-        raise ValueError("crossrank-cascade-student prunes with the --student model; pass --student MODEL.")
+    student = cascade.startswith("student")
+    if student and settings.student is None:
+        raise ValueError(f"crossrank-cascade-{cascade} prunes with the --student model; pass --student MODEL")
     key = f"coarse-{cascade}"
     if key not in shared:
-        backend = {"int8": "onnx-int8", "static-int8": "openvino-int8", "bf16": "openvino-bf16"}.get(cascade)
-        model = settings.student if backend is None else settings.model
-        coarse = Reranker(model, device=settings.device, backend=backend or "auto", score_cache_size=0)  # type: ignore[arg-type]
+        backend = {
+            "int8": "onnx-int8",
+            "static-int8": "openvino-int8",
+            "bf16": "openvino-bf16",
+            "student-bf16": "openvino-bf16",
+        }.get(cascade, "auto")
+        model = settings.student if student else settings.model
+        coarse = Reranker(model, device=settings.device, backend=backend, score_cache_size=0)  # type: ignore[arg-type]
         shared[key] = _CountingScorer(coarse.scorer)
     return {"coarse_model": shared[key]}
 
@@ -197,6 +204,8 @@ CONTENDERS: dict[str, Callable[[BenchSettings, dict[str, Any]], Contender]] = {
     # reading each candidate's first 160 tokens; OpenVINO runs on CPUs only.
     "crossrank-cascade-short-torch": _crossrank("chunk_max", cascade="short-torch"),
     "crossrank-cascade-student": _crossrank("chunk_max", cascade="student"),
+    # The student in OpenVINO bf16 prunes; the model (ONNX Runtime fp32) ranks the survivors.
+    "crossrank-cascade-student-bf16": _crossrank("chunk_max", cascade="student-bf16"),
 }
 """Contender name to its builder, in report order. A builder raises
 :class:`~crossrank.errors.MissingPeerError` when its library is not installed."""
@@ -223,7 +232,7 @@ def build_contender(name: str, settings: BenchSettings, shared: dict[str, Any] |
     return CONTENDERS[name](settings, shared if shared is not None else {})
 
 
-_NEED_STUDENT = {"crossrank-student", "crossrank-cascade-student"}
+_NEED_STUDENT = {"crossrank-student", "crossrank-cascade-student", "crossrank-cascade-student-bf16"}
 
 
 def contender_names(selected: Iterable[str] | None = None, *, student: bool = False) -> list[str]:
