@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from crossrank.log import logger
 from crossrank.training.attention_dropout import attention_dropout_set
 from crossrank.training.dev_evaluator import PRIMARY_METRIC
+from crossrank.training.settings import TRAINING_PRECISIONS
 
 if TYPE_CHECKING:
     from sentence_transformers.cross_encoder import CrossEncoder
@@ -124,13 +125,13 @@ def use_bf16(precision: str) -> bool:
     """
     import torch
 
+    if precision not in TRAINING_PRECISIONS:
+        raise ValueError(f"precision must be one of {TRAINING_PRECISIONS}, got {precision!r}.")
     on_gpu = torch.cuda.is_available()
     if precision == "fp32":
         return False
     if precision == "auto":
         return on_gpu and torch.cuda.is_bf16_supported()
-    if precision != "bf16":
-        raise ValueError(f"precision must be 'auto', 'fp32' or 'bf16', got {precision!r}.")
     if on_gpu and not torch.cuda.is_bf16_supported():
         raise ValueError(
             f"precision='bf16' but the GPU {torch.cuda.get_device_name()!r} has no bf16: "
