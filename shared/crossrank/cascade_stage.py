@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from crossrank.models.lexical_scorer import LEXICAL_COARSE_MODEL
+
 __all__ = ["check_cascade", "check_coarse_length", "coarse_stage_options"]
 
 
@@ -69,6 +71,8 @@ def check_cascade(model: object, options: Mapping[str, Any]) -> None:
             "coarse_model/coarse_backend apply to models crossrank runs here, not to a server URL; "
             "start the server with its own cascade options instead."
         )
+    if options["coarse_model"] == LEXICAL_COARSE_MODEL:
+        _check_lexical(options)
     if options["coarse_max_length"] is not None:
         _check_coarse_max_length(options)
         _check_length_can_apply(model, options)
@@ -86,6 +90,17 @@ def check_cascade(model: object, options: Mapping[str, Any]) -> None:
             "stage would be the model itself; choose a cheaper one such as 'openvino-bf16', set "
             "coarse_max_length, or set coarse_model."
         )
+
+
+def _check_lexical(options: Mapping[str, Any]) -> None:
+    # The lexical stage runs no model: a backend or a shorter read would silently do nothing.
+    for name in ("coarse_backend", "coarse_max_length"):
+        if options[name] is not None:
+            raise ValueError(
+                f"coarse_model={LEXICAL_COARSE_MODEL!r} counts the query's words in each window and runs "
+                f"no model, so {name}={options[name]!r} cannot apply; drop {name} (or pass a folder "
+                f"named lexical as './lexical')."
+            )
 
 
 def _check_coarse_max_length(options: Mapping[str, Any]) -> None:

@@ -163,7 +163,9 @@ _OPTION_LIST = (
         "A cheaper cross-encoder (a path, a hub id, a CrossEncoder or a PairScorer; e.g. a student "
         "from crossrank distill) for a "
         "coarse-to-fine cascade: it scores every candidate and only its best coarse_keep are scored "
-        "by model. None with coarse_backend set: model itself in that backend (a self-cascade); "
+        "by model. 'lexical': no model, the query's words counted in each window (with "
+        "fine_windows_per_document, the model reads only each candidate's best windows by that "
+        "count). None with coarse_backend set: model itself in that backend (a self-cascade); "
         "both None: a single stage.",
         _optional_model,
         ranking=True,

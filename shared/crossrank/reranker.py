@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from crossrank.cascade_stage import check_cascade, check_coarse_length, coarse_stage_options
 from crossrank.models.backends import Backend, Precision, describe_scorer
+from crossrank.models.lexical_scorer import LEXICAL_COARSE_MODEL, LexicalScorer
 from crossrank.models.loading import check_model_spec, load_scorer, resolve_model_name
 from crossrank.models.remote_client import RemoteReranker, is_server_url
 from crossrank.option_value import OptionValue
@@ -191,11 +192,13 @@ class Reranker:
         if not self.is_cascade:
             return None
         if self._coarse is None:
+            spec = self.coarse_model or self._model_spec
+            if spec == LEXICAL_COARSE_MODEL:
+                # Outside the lock: the model's scorer (its tokenizer) loads under the same lock.
+                spec = LexicalScorer(self.scorer)
             with self._load_lock:
                 if self._coarse is None:
-                    self._coarse = Reranker(
-                        self.coarse_model or self._model_spec, **coarse_stage_options(self._options)
-                    )
+                    self._coarse = Reranker(spec, **coarse_stage_options(self._options))
         return self._coarse
 
     @property

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import pytest
@@ -228,3 +229,41 @@ def test_a_repeated_text_survives_at_every_position() -> None:
     documents = ["red apple", "blue sky", "red apple"]
     results = reranker.rerank("red apple", documents)
     assert [(r.index, r.cut_at_stage) for r in results] == [(0, None), (2, None), (1, "coarse")]
+
+
+def test_the_lexical_coarse_stage_picks_the_window_with_the_querys_words() -> None:
+    text = _long_text()
+    fine = FakeScorer()
+    reranker = Reranker(fine, coarse_model="lexical", fine_windows_per_document=1, window_overlap=0)  # type: ignore[arg-type]
+    (result,) = reranker.rerank("the apple", [text])
+    assert reranker.coarse is not None
+    assert reranker.coarse.scorer.name == "lexical(fake-word-overlap)"
+    assert fine.pairs_scored == 1  # the model read one window of eight
+    start, end = result.window_span  # two apples beat one ("the" is not a content word)
+    assert text[start:end].count("apple") == 2
+    assert result.coarse_score == pytest.approx(math.log1p(2))
+    assert result.cross_encoder_score == 2.0
+
+
+def test_the_lexical_scorer_counts_content_tokens_pair_by_pair() -> None:
+    from crossrank.models.lexical_scorer import LexicalScorer
+
+    tokenizer = FakeScorer()
+    lexical = LexicalScorer(tokenizer)  # type: ignore[arg-type]
+    query, hit, miss, stop = (
+        t.ids for t in tokenizer.tokenize(["the red apple", "red red apple", "blue sky", "the the of"])
+    )
+    scores = lexical.score([(query, hit), (query, miss), (query, stop)])
+    assert scores == [pytest.approx(math.log1p(2) + math.log1p(1)), 0.0, 0.0]
+    # A pair's score is its own: the same pair alone scores the same.
+    assert lexical.score([(query, hit)]) == scores[:1]
+    assert all(type(score) is float for score in scores)
+    assert lexical.max_length == tokenizer.max_length
+    assert lexical.num_special_tokens == tokenizer.num_special_tokens
+
+
+def test_the_lexical_coarse_stage_refuses_what_cannot_apply_to_it() -> None:
+    with pytest.raises(ValueError, match="runs no model, so coarse_backend='onnx-int8' cannot apply"):
+        Reranker("some/model", coarse_model="lexical", coarse_backend="onnx-int8")
+    with pytest.raises(ValueError, match="so coarse_max_length=96 cannot apply"):
+        Reranker("some/model", coarse_model="lexical", coarse_max_length=96)
