@@ -160,10 +160,17 @@ wait
 return_student
 pack
 
-# Wave 2: the on-topic protocol, both window plans (#16), and the teacher's own test run.
+# Wave 2: the on-topic protocol, both window plans (#16), the teacher's own test run, then the
+# lexical window cascade on the whole --long protocol against its single stage (#13: 4.13x on
+# 30 claims on the CPU, quality not settled there).
 long_pass on-topic tokens &
 long_pass on-topic sentences &
-job eval-reranker-dense 90 $EVAL --first-stage run:$RUNS/dense-test.trec --model $T --json $R/eval-reranker-dense.json &
+(job eval-reranker-dense 90 $EVAL --first-stage run:$RUNS/dense-test.trec --model $T --json $R/eval-reranker-dense.json &&
+    job eval-long-single 200 $EVAL --first-stage run:$RUNS/dense-test.trec --model $T --long \
+        --json $R/eval-long-single.json &&
+    job eval-long-lexical 90 $EVAL --first-stage run:$RUNS/dense-test.trec --model $T --long \
+        --coarse-model lexical --coarse-keep 100 --fine-windows 1 --compare-to $R/eval-long-single.json \
+        --json $R/eval-long-lexical.json) &
 wait
 pack
 
