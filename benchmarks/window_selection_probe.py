@@ -95,7 +95,7 @@ def main(model: str, data_dir: str, run_path: str, claims: int, others: int) -> 
             df = sum(token in doc for doc in tokens)
             idf_scorer.idf[int(token)] = math.log(len(tokens) / df)
         names = [f"d{i}" for i in range(len(texts))]
-        fine_windows: dict = {}
+        fine_windows: dict[str, list[tuple[float, tuple[int, int]]]] = {}
         fine._score_texts(query, texts, names, window_scores_out=fine_windows)
         for text, kind in zip(texts, kinds, strict=True):
             scored = fine_windows[text]
@@ -103,7 +103,7 @@ def main(model: str, data_dir: str, run_path: str, claims: int, others: int) -> 
             best_score, best_span = max(scored, key=lambda window: window[0])
             by_span = {span: score for score, span in scored}
             for name, coarse in variants.items():
-                coarse_windows: dict = {}
+                coarse_windows: dict[str, list[tuple[float, tuple[int, int]]]] = {}
                 coarse._score_texts(query, [text], ["d"], window_scores_out=coarse_windows)
                 # Ties go to the earlier window, as the cascade's best_windows does.
                 pick = sorted(coarse_windows[text], key=lambda window: -window[0])[0][1]

@@ -14,8 +14,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import numpy as np
-
 from crossrank.scorer import DelegatingScorer, PairScorer
 
 __all__ = ["LEXICAL_COARSE_MODEL", "LexicalScorer"]
@@ -49,6 +47,8 @@ class LexicalScorer(DelegatingScorer):
     """
 
     def __init__(self, tokenizer: PairScorer) -> None:
+        import numpy as np  # lazy, like every numeric import: `import crossrank` stays light
+
         super().__init__(tokenizer)
         ignored = tokenizer.tokenize([_IGNORED_TEXT])[0].ids
         self._ignored = np.unique(np.asarray(ignored, dtype=np.int64))
@@ -73,6 +73,8 @@ class LexicalScorer(DelegatingScorer):
             One non-negative score per pair; 0 where the window holds none of the query's
             content tokens.
         """
+        import numpy as np
+
         scores: list[float] = []
         for query_ids, window_ids in pairs:
             terms = np.setdiff1d(np.asarray(query_ids, dtype=np.int64), self._ignored)
