@@ -6,7 +6,7 @@ import os
 from functools import cache
 from pathlib import Path
 
-__all__ = ["cpu_flags", "cpuinfo", "usable_cpu_count"]
+__all__ = ["cpu_flags", "cpuinfo", "parse_cpuinfo", "usable_cpu_count"]
 
 
 def usable_cpu_count() -> int:
@@ -20,11 +20,16 @@ def usable_cpu_count() -> int:
 @cache
 def cpuinfo() -> dict[str, str]:
     """The first processor's fields of ``/proc/cpuinfo`` (empty where it does not exist)."""
-    fields: dict[str, str] = {}
     try:
         text = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
     except OSError:
-        return fields
+        return {}
+    return parse_cpuinfo(text)
+
+
+def parse_cpuinfo(text: str) -> dict[str, str]:
+    """The first processor's fields of a ``/proc/cpuinfo`` text."""
+    fields: dict[str, str] = {}
     for line in text.splitlines():
         if not line.strip():
             if fields:
@@ -35,6 +40,11 @@ def cpuinfo() -> dict[str, str]:
     return fields
 
 
-def cpu_flags() -> frozenset[str]:
-    """The CPU's feature flags (``avx512f``, ``avx512_bf16``...; empty where unknown)."""
-    return frozenset(cpuinfo().get("flags", "").split())
+def cpu_flags(text: str | None = None) -> frozenset[str]:
+    """The CPU's feature flags (``avx512f``, ``avx512_bf16``...; empty where unknown).
+
+    Args:
+        text: A ``/proc/cpuinfo`` text to read them from instead of this machine's.
+    """
+    fields = cpuinfo() if text is None else parse_cpuinfo(text)
+    return frozenset(fields.get("flags", "").split())

@@ -104,13 +104,9 @@ def cpu_has_bf16(cpuinfo: str | None = None) -> bool:
     Args:
         cpuinfo: Text of ``/proc/cpuinfo`` (read when not given; other systems answer ``False``).
     """
-    if cpuinfo is None:
-        from crossrank.models.cpu import cpu_flags
+    from crossrank.models.cpu import cpu_flags
 
-        flags: set[str] | frozenset[str] = cpu_flags()
-    else:
-        flags = {flag for line in cpuinfo.splitlines() if line.startswith("flags") for flag in line.split()}
-    return bool(flags & {"avx512_bf16", "amx_bf16"})
+    return bool(cpu_flags(cpuinfo) & {"avx512_bf16", "amx_bf16"})
 
 
 def use_bf16(precision: str) -> bool:
