@@ -40,9 +40,9 @@ from crossrank.models.lexical_scorer import LexicalScorer
 class _BigramScorer(LexicalScorer):
     def score(self, pairs: Sequence[tuple[Sequence[int], Sequence[int]]]) -> list[float]:
         unigrams = super().score(pairs)
+        ignored = set(self._ignored.tolist())
         scores = []
         for (query_ids, window_ids), base in zip(pairs, unigrams, strict=True):
-            ignored = set(self._ignored.tolist())
             query = [int(t) for t in query_ids if int(t) not in ignored]
             wanted = set(itertools.pairwise(query))
             window = [int(t) for t in window_ids]
