@@ -33,8 +33,10 @@ import numpy as np
 from crossrank import Reranker
 from crossrank.cli.eval import _long_documents
 from crossrank.evaluation.beir import load_beir
+from crossrank.evaluation.evaluator import select_query_ids
 from crossrank.evaluation.run_file import read_trec_run
 from crossrank.models.lexical_scorer import LexicalScorer
+from crossrank.scorer import PairScorer
 
 
 class _BigramScorer(LexicalScorer):
@@ -52,8 +54,8 @@ class _BigramScorer(LexicalScorer):
 
 
 class _IdfScorer(LexicalScorer):
-    def __init__(self, tokenizer: Reranker | object) -> None:
-        super().__init__(tokenizer)  # type: ignore[arg-type]
+    def __init__(self, tokenizer: PairScorer) -> None:
+        super().__init__(tokenizer)
         self.idf: dict[int, float] = {}
 
     def score(self, pairs: Sequence[tuple[Sequence[int], Sequence[int]]]) -> list[float]:
@@ -80,7 +82,8 @@ def main(model: str, data_dir: str, run_path: str, claims: int, others: int) -> 
     rng = random.Random(7)
     records: dict[tuple[str, str], list[tuple[bool, float]]] = {}
     windows_seen = []
-    query_ids = sorted(q for q in run if q in dataset.qrels)[:claims]
+    # The eval's own choice (numeric ids numerically), so `crossrank eval --limit N` reads the same claims.
+    query_ids = select_query_ids(dataset, claims)
     for query_id in query_ids:
         query = dataset.queries[query_id]
         ranked = [candidate.doc_id for candidate in run[query_id]][:100]

@@ -99,6 +99,6 @@ def test_a_lexical_coarse_stage_lets_the_model_read_one_window_of_each_long_cand
             if result.window_span == full.window_span:
                 same_window += 1
                 assert result.cross_encoder_score == pytest.approx(full.cross_encoder_score, abs=1e-4)
-    # Stated tolerance: the word count finds the model's own best window for most candidates
-    # (measured on the --long protocol: 88% of relevant candidates, 41% of the others).
+    # Stated tolerance: the word count finds the model's own best window for many candidates
+    # (measured on the --long protocol's first 30 claims: 65% of relevant candidates, 43% of the others).
     assert same_window / total >= 0.4
