@@ -93,11 +93,8 @@ def build_examples(
         return _pairs(mined, data.max_label, None)
     if loss == "mse":
         return _pairs(mined, data.max_label, teacher_scores)
-    if loss == "lambda":
-        return _lists(mined)
-    if loss == "listnet":
-        assert teacher_scores is not None  # checked above
-        return _teacher_lists(mined, teacher_scores)
+    if loss in ("lambda", "listnet"):
+        return _lists(mined, teacher_scores if loss == "listnet" else None)
     if loss in ("mnrl", "margin_mse"):
         if negatives < 1:
             raise ValueError(f"loss {loss!r} needs at least one negative per positive; set negatives >= 1.")
@@ -125,39 +122,28 @@ def _pairs(
     return ExampleSet(columns=columns, rows=rows, pairs=rows, random_fill=0)
 
 
-def _lists(mined: Sequence[MinedQuery]) -> ExampleSet:
+def _lists(mined: Sequence[MinedQuery], teacher: Mapping[tuple[str, str], float] | None) -> ExampleSet:
+    """One row per query: its documents, positives first, with their labels or the teacher's scores."""
     columns: dict[str, list[Any]] = {"query": [], "documents": [], "label": []}
     pairs = skipped = 0
     for item in mined:
         judgements = item.query.positives + item.negatives
-        if not item.query.positives or len(judgements) < 2:
-            skipped += 1  # a list without a positive or with one document carries no ranking signal
-            continue
-        columns["query"].append(item.query.text)
-        columns["documents"].append([judgement.text for judgement in judgements])
-        columns["label"].append([float(judgement.label) for judgement in judgements])
-        pairs += len(judgements)
-    if not columns["query"]:
-        raise ValueError("LambdaLoss needs queries with a positive and a negative; mine negatives first.")
-    return ExampleSet(
-        columns=columns, rows=len(columns["query"]), pairs=pairs, random_fill=0, skipped_queries=skipped
-    )
-
-
-def _teacher_lists(mined: Sequence[MinedQuery], teacher: Mapping[tuple[str, str], float]) -> ExampleSet:
-    columns: dict[str, list[Any]] = {"query": [], "documents": [], "label": []}
-    pairs = skipped = 0
-    for item in mined:
-        judgements = item.query.judgements + item.mined
-        if len(judgements) < 2:
-            skipped += 1  # one document has no ordering to learn
+        # One document has no order to learn; without a teacher, a list with no positive has no signal.
+        if len(judgements) < 2 or (teacher is None and not item.query.positives):
+            skipped += 1
             continue
         key = item.query.query_id
         columns["query"].append(item.query.text)
         columns["documents"].append([judgement.text for judgement in judgements])
-        columns["label"].append([teacher[(key, judgement.document_id)] for judgement in judgements])
+        columns["label"].append(
+            [float(judgement.label) for judgement in judgements]
+            if teacher is None
+            else [teacher[(key, judgement.document_id)] for judgement in judgements]
+        )
         pairs += len(judgements)
     if not columns["query"]:
+        if teacher is None:
+            raise ValueError("LambdaLoss needs queries with a positive and a negative; mine negatives first.")
         raise ValueError("listnet needs queries with at least two scored documents; mine negatives first.")
     return ExampleSet(
         columns=columns, rows=len(columns["query"]), pairs=pairs, random_fill=0, skipped_queries=skipped
