@@ -13,6 +13,14 @@ only its pick (mean and worst). The lexical variants:
 * ``idf``: unigrams weighted by their inverse document frequency over the claim's candidates
   (a per-query statistic, shown for comparison: a scorer that sees only pairs cannot have it).
 
+A second table asks what an adaptive read would buy (``fine_window_margin``): with the
+``unigram`` count, the model reads the candidate's best window and, when its count is within
+``margin`` of the best one's, the second (``margin`` in the count's units, ``log(1 + count)``
+summed over the query's tokens), so a clear winner costs one window and a close call two; the
+``ratio`` rows read the second when its count is at least that share of the best one's. Printed
+per rule and kind of candidate: windows read per candidate, how often the model's best window is
+among them, and the score lost (mean).
+
 Usage::
 
     python benchmarks/window_selection_probe.py MODEL SCIFACT_DIR RUN.trec [CLAIMS] [OTHERS]
@@ -37,6 +45,12 @@ from crossrank.evaluation.evaluator import select_query_ids
 from crossrank.evaluation.run_file import read_trec_run
 from crossrank.models.lexical_scorer import LexicalScorer
 from crossrank.scorer import PairScorer
+
+# When a second window is read too: within a margin of the best lexical count, or at a share of it.
+ADAPTIVE_RULES = (
+    *(("margin", value) for value in (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0)),
+    *(("ratio", value) for value in (0.95, 0.9, 0.8)),
+)
 
 
 class _BigramScorer(LexicalScorer):
@@ -81,6 +95,7 @@ def main(model: str, data_dir: str, run_path: str, claims: int, others: int) -> 
     }
     rng = random.Random(7)
     records: dict[tuple[str, str], list[tuple[bool, float]]] = {}
+    adaptive: dict[tuple[tuple[str, float], str], list[tuple[bool, float, int]]] = {}
     windows_seen = []
     # The eval's own choice (numeric ids numerically), so `crossrank eval --limit N` reads the same claims.
     query_ids = select_query_ids(dataset, claims)
@@ -111,6 +126,8 @@ def main(model: str, data_dir: str, run_path: str, claims: int, others: int) -> 
                 # Ties go to the earlier window, as the cascade's best_windows does.
                 pick = sorted(coarse_windows[text], key=lambda window: -window[0])[0][1]
                 records.setdefault((name, kind), []).append((pick == best_span, best_score - by_span[pick]))
+                if name == "unigram":
+                    _record_adaptive(adaptive, kind, coarse_windows[text], by_span, best_span)
     print(f"{len(query_ids)} claims, {statistics.fmean(windows_seen):.2f} windows per candidate")
     header = ("variant", "candidates", "n", "same window", "mean loss", "worst loss")
     print("{:16} {:10} {:>5} {:>12} {:>10} {:>11}".format(*header))
@@ -119,6 +136,33 @@ def main(model: str, data_dir: str, run_path: str, claims: int, others: int) -> 
         losses = [loss for _, loss in values]
         mean, worst = statistics.fmean(losses), max(losses)
         print(f"{name:16} {kind:10} {len(values):5d} {same:12.3f} {mean:10.4f} {worst:11.4f}")
+    print()
+    header = ("rule", "candidates", "n", "windows read", "best found", "mean loss")
+    print("{:12} {:10} {:>5} {:>13} {:>12} {:>10}".format(*header))
+    for ((rule, value), kind), rows in sorted(adaptive.items(), key=lambda item: item[0][1]):
+        read = statistics.fmean(n for _, _, n in rows)
+        found = sum(hit for hit, _, _ in rows) / len(rows)
+        loss = statistics.fmean(lost for _, lost, _ in rows)
+        print(f"{rule:6} {value:5.2f} {kind:10} {len(rows):5d} {read:13.2f} {found:12.3f} {loss:10.4f}")
+
+
+def _record_adaptive(
+    adaptive: dict[tuple[tuple[str, float], str], list[tuple[bool, float, int]]],
+    kind: str,
+    lexical: list[tuple[float, tuple[int, int]]],
+    model_by_span: dict[tuple[int, int], float],
+    model_best: tuple[int, int],
+) -> None:
+    """Record, for each rule, what reading the one or two lexically best windows finds."""
+    ordered = sorted(lexical, key=lambda window: -window[0])  # stable: ties keep the earlier window
+    top = ordered[0][0]
+    best_score = model_by_span[model_best]
+    for rule, value in ADAPTIVE_RULES:
+        limit = top - value if rule == "margin" else value * top
+        read = [ordered[0][1]] + [span for score, span in ordered[1:2] if score >= limit]
+        found = max(model_by_span[span] for span in read)
+        record = (model_best in read, best_score - found, len(read))
+        adaptive.setdefault(((rule, value), kind), []).append(record)
 
 
 if __name__ == "__main__":

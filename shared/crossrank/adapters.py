@@ -233,6 +233,7 @@ class SyncedRankingReranker(SyncedReranker):
     coarse_keep: int = option_field("coarse_keep")
     coarse_max_length: int | None = option_field("coarse_max_length")
     fine_windows_per_document: int | None = option_field("fine_windows_per_document")
+    fine_window_margin: float | None = option_field("fine_window_margin")
 
 
 def _same_model(a: object, b: object) -> bool:

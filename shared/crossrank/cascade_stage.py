@@ -61,7 +61,8 @@ def check_cascade(model: object, options: Mapping[str, Any]) -> None:
 
     Raises:
         ValueError: For a cascade on a server URL, a self-cascade of a ready scorer, a
-            self-cascade whose coarse stage would be the model itself, or
+            self-cascade whose coarse stage would be the model itself,
+            ``fine_window_margin`` without ``fine_windows_per_document``, or
             ``coarse_max_length`` where it cannot apply.
     """
     from crossrank.models.remote_client import is_server_url
@@ -70,6 +71,12 @@ def check_cascade(model: object, options: Mapping[str, Any]) -> None:
         raise ValueError(
             "coarse_model/coarse_backend apply to models crossrank runs here, not to a server URL; "
             "start the server with its own cascade options instead."
+        )
+    if options["fine_window_margin"] is not None and options["fine_windows_per_document"] is None:
+        raise ValueError(
+            f"fine_window_margin={options['fine_window_margin']!r} decides when a document's second "
+            "and later windows are read, but fine_windows_per_document is None (every window is "
+            "read); set fine_windows_per_document (e.g. 2) or drop fine_window_margin."
         )
     if options["coarse_model"] == LEXICAL_COARSE_MODEL:
         _check_lexical(options)

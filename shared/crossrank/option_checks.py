@@ -20,6 +20,7 @@ __all__ = [
     "kwargs_dict",
     "optional_int",
     "optional_key",
+    "optional_non_negative",
     "optional_str",
     "rrf_k",
     "rrf_weights",
@@ -67,6 +68,19 @@ def choice(name: str, choices: tuple[Any, ...]) -> Callable[[Any], Any]:
 def optional_int(name: str, minimum: int) -> Callable[[Any], int | None]:
     """A check for ``None`` or an integer ``>= minimum``."""
     return lambda value: None if value is None else check_int(name, value, minimum=minimum)
+
+
+def optional_non_negative(name: str) -> Callable[[Any], float | None]:
+    """A check for ``None`` or a number ``>= 0`` (as a ``float``; not a bool, not NaN)."""
+
+    def check(value: Any) -> float | None:
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, Real) or math.isnan(value) or value < 0:
+            raise ValueError(f"{name} must be a number >= 0 or None, got {value!r}.")
+        return float(value)
+
+    return check
 
 
 def integer(name: str, minimum: int) -> Callable[[Any], int]:

@@ -28,6 +28,7 @@ from crossrank.option_checks import (
     kwargs_dict,
     optional_int,
     optional_key,
+    optional_non_negative,
     optional_str,
     rrf_k,
     rrf_weights,
@@ -204,6 +205,17 @@ _OPTION_LIST = (
         "this many windows by the coarse stage's scores (the windows of its own that overlap them "
         "most), and the document keeps the fine stage's max; None scores every window.",
         optional_int("fine_windows_per_document", 1),
+        ranking=True,
+    ),
+    Option(
+        "fine_window_margin",
+        None,
+        "With fine_windows_per_document: a window after a document's best is read by model only "
+        "if its coarse score is within this margin of the best window's, so a clear winner costs "
+        "one window and a close call up to fine_windows_per_document; None reads that many "
+        "always. For coarse_model='lexical' the unit is log(1 + count) of one query word. "
+        "Measured in docs/benchmarks.md.",
+        optional_non_negative("fine_window_margin"),
         ranking=True,
     ),
     Option(

@@ -82,6 +82,7 @@ class Reranker:
     coarse_keep: OptionValue[int] = OptionValue()
     coarse_max_length: OptionValue[int | None] = OptionValue()
     fine_windows_per_document: OptionValue[int | None] = OptionValue()
+    fine_window_margin: OptionValue[float | None] = OptionValue()
     long_documents: OptionValue[LongDocuments] = OptionValue()
     window_overlap: OptionValue[int | None] = OptionValue()
     max_windows: OptionValue[int | None] = OptionValue()
@@ -113,6 +114,7 @@ class Reranker:
         coarse_keep: int = 30,
         coarse_max_length: int | None = None,
         fine_windows_per_document: int | None = None,
+        fine_window_margin: float | None = None,
         long_documents: LongDocuments = "chunk_max",
         window_overlap: int | None = None,
         max_windows: int | None = 16,
@@ -312,7 +314,11 @@ class Reranker:
                 rrf_weights=ranking["rrf_weights"],
             )
             texts = [documents[i] for i in survivors]
-            only = None if windows is None else best_windows(windows, texts, self.fine_windows_per_document)
+            only = (
+                None
+                if windows is None
+                else best_windows(windows, texts, self.fine_windows_per_document, self.fine_window_margin)
+            )
             fine_scores = self._score_texts(query, texts, [names[i] for i in survivors], only_windows=only)
             return rank_cascade(documents, coarse_scores, fine_scores, survivors, scores_in, **ranking)
         text_scores = self._score_texts(query, documents, names)

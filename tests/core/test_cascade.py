@@ -103,6 +103,9 @@ def test_top_n_counts_cut_candidates_and_a_threshold_leaves_them_out() -> None:
         ({"coarse_model": 42}, TypeError, "coarse_model must be None"),
         ({"coarse_max_length": 8}, ValueError, "coarse_max_length must be"),
         ({"coarse_max_length": 64.0}, ValueError, "coarse_max_length must be"),
+        ({"fine_window_margin": -0.5}, ValueError, "must be a number >= 0 or None, got -0.5"),
+        ({"fine_window_margin": math.nan}, ValueError, "fine_window_margin must be a number >= 0"),
+        ({"fine_window_margin": True}, ValueError, "fine_window_margin must be a number >= 0"),
     ],
 )
 def test_bad_cascade_options_are_refused(options: dict[str, object], error: type, message: str) -> None:
@@ -121,6 +124,8 @@ def test_impossible_cascades_name_the_fix() -> None:
     assert Reranker("some/model", backend="onnx", coarse_backend="onnx", coarse_max_length=96).is_cascade
     with pytest.raises(ValueError, match="has no windows to pick from; drop fine_windows_per_document"):
         Reranker("some/model", coarse_max_length=96, fine_windows_per_document=1)
+    with pytest.raises(ValueError, match=r"fine_window_margin=1.0 .* set fine_windows_per_document \(e"):
+        Reranker("some/model", coarse_backend="onnx-int8", fine_window_margin=1.0)
     loaded = "but {0} is a loaded FakeScorer that reads up to 128 tokens; pass {0} as a path"
     with pytest.raises(ValueError, match=loaded.format("coarse_model")):
         Reranker("some/model", coarse_model=FakeScorer(max_length=128), coarse_max_length=96)  # type: ignore[arg-type]
@@ -209,6 +214,25 @@ def test_the_fine_stage_scores_only_the_coarse_stages_best_windows() -> None:
     assert two.rerank("apple", [text])[0].num_windows == 2
     everything = Reranker(FakeScorer(), coarse_model=FakeScorer(), window_overlap=0)  # type: ignore[arg-type]
     assert everything.rerank("apple", [text])[0].num_windows == 8
+
+
+@pytest.mark.parametrize(("margin", "windows_read"), [(None, 2), (0.0, 1), (0.5, 1), (1.0, 2), (5.0, 2)])
+def test_a_second_window_is_read_only_within_the_margin_of_the_best(
+    margin: float | None, windows_read: int
+) -> None:
+    # The coarse stage scores window 6 (two apples) 2.0 and window 2 (one apple) 1.0.
+    fine = FakeScorer()
+    reranker = Reranker(
+        fine,  # type: ignore[arg-type]
+        coarse_model=FakeScorer(),  # type: ignore[arg-type]
+        fine_windows_per_document=2,
+        fine_window_margin=margin,
+        window_overlap=0,
+    )
+    (result,) = reranker.rerank("apple", [_long_text()])
+    assert fine.pairs_scored == windows_read == result.num_windows
+    assert result.window_index == 6  # the best window is always read, and wins
+    assert result.cross_encoder_score == 2.0
 
 
 def test_windows_pass_between_models_with_different_windows_by_character_span() -> None:

@@ -59,6 +59,7 @@ def test_the_commands_hand_their_reranking_options_to_the_reranker_by_name() -> 
         "coarse_keep": 30,
         "coarse_max_length": None,
         "fine_windows_per_document": None,
+        "fine_window_margin": None,
     }
     demo = parser.parse_args(["demo", "--rrf", "--precision", "fp32"])
     assert option_values(demo) == {

@@ -13,6 +13,7 @@ candidates nothing is cut and the ranking is the single stage's.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 
 from crossrank.ranking.fusion import ranks_by_score, reciprocal_rank_fusion
@@ -69,22 +70,29 @@ def cascade_survivors(
 
 
 def best_windows(
-    window_scores: WindowScores, texts: Sequence[str], per_document: int | None
+    window_scores: WindowScores,
+    texts: Sequence[str],
+    per_document: int | None,
+    margin: float | None = None,
 ) -> dict[str, list[tuple[int, int]]]:
     """The character spans of each text's ``per_document`` best windows by the coarse stage.
 
     Args:
         window_scores: The coarse stage's score and span of every window it scored.
         texts: The surviving texts.
-        per_document: How many windows per text (``None``: all).
+        per_document: How many windows per text at most (``None``: all).
+        margin: If set, a window after the text's best is chosen only when its coarse score
+            is at least the best one's minus ``margin`` (the best is always chosen).
 
     Returns:
         Text to spans, best first (ties: the earlier window).
     """
     chosen: dict[str, list[tuple[int, int]]] = {}
     for text in texts:
-        ranked = sorted(window_scores[text], key=lambda window: -window[0])
-        chosen[text] = [span for _, span in ranked[:per_document]]
+        ranked = sorted(window_scores[text], key=lambda window: -window[0])[:per_document]
+        # A close second window is worth reading; a clear loser is not (docs/benchmarks.md).
+        floor = ranked[0][0] - margin if ranked and margin is not None else -math.inf
+        chosen[text] = [span for index, (score, span) in enumerate(ranked) if index == 0 or score >= floor]
     return chosen
 
 
