@@ -8,6 +8,7 @@ import pytest
 
 from crossrank.cli.args import add_option_argument, option_values, positive_int
 from crossrank.cli.main import build_parser
+from crossrank.demo.runner import DemoSettings
 from crossrank.options import OPTIONS
 
 
@@ -95,6 +96,19 @@ def test_the_commands_hand_their_reranking_options_to_the_reranker_by_name() -> 
     assert option_values(cascade)["coarse_keep"] == 20
     bench = parser.parse_args(["bench", "--data", "data"])
     assert (bench.device, bench.batch_size) == ("cpu", 32)
+
+
+def test_every_demo_flag_reaches_the_demos_settings() -> None:
+    # `crossrank demo` hands its reranking options to DemoSettings by name: a flag without a
+    # field there would stop the demo before it starts.
+    parser = build_parser()
+    flags = ["demo", "--coarse-model", "lexical", "--fine-windows", "2", "--fine-window-margin", "0.5"]
+    settings = DemoSettings(queries=["q"], **option_values(parser.parse_args(flags)))
+    assert (settings.coarse_model, settings.fine_windows_per_document, settings.fine_window_margin) == (
+        "lexical",
+        2,
+        0.5,
+    )
 
 
 def test_version_and_verbose() -> None:

@@ -48,6 +48,7 @@ class DemoSettings:
     coarse_keep: int = 30
     coarse_max_length: int | None = None
     fine_windows_per_document: int | None = None
+    fine_window_margin: float | None = None
     fusion: Fusion | None = None
     score_threshold: float | None = None
     chroma_host: str | None = None
@@ -150,6 +151,7 @@ def run_demo(
         coarse_keep=settings.coarse_keep,
         coarse_max_length=settings.coarse_max_length,
         fine_windows_per_document=settings.fine_windows_per_document,
+        fine_window_margin=settings.fine_window_margin,
         long_documents=settings.long_documents,
         fusion=settings.fusion,
         score_threshold=settings.score_threshold,
