@@ -123,11 +123,12 @@ def main(model: str, data_dir: str, run_path: str, claims: int, others: int) -> 
             for name, coarse in variants.items():
                 coarse_windows: dict[str, list[tuple[float, tuple[int, int]]]] = {}
                 coarse._score_texts(query, [text], ["d"], window_scores_out=coarse_windows)
-                # Ties go to the earlier window, as the cascade's best_windows does.
-                pick = sorted(coarse_windows[text], key=lambda window: -window[0])[0][1]
+                # Ties go to the earlier window (a stable sort), as the cascade's best_windows does.
+                ordered = sorted(coarse_windows[text], key=lambda window: -window[0])
+                pick = ordered[0][1]
                 records.setdefault((name, kind), []).append((pick == best_span, best_score - by_span[pick]))
                 if name == "unigram":
-                    _record_adaptive(adaptive, kind, coarse_windows[text], by_span, best_span)
+                    _record_adaptive(adaptive, kind, ordered, by_span, best_span)
     print(f"{len(query_ids)} claims, {statistics.fmean(windows_seen):.2f} windows per candidate")
     header = ("variant", "candidates", "n", "same window", "mean loss", "worst loss")
     print("{:16} {:10} {:>5} {:>12} {:>10} {:>11}".format(*header))
@@ -149,12 +150,14 @@ def main(model: str, data_dir: str, run_path: str, claims: int, others: int) -> 
 def _record_adaptive(
     adaptive: dict[tuple[tuple[str, float], str], list[tuple[bool, float, int]]],
     kind: str,
-    lexical: list[tuple[float, tuple[int, int]]],
+    ordered: list[tuple[float, tuple[int, int]]],
     model_by_span: dict[tuple[int, int], float],
     model_best: tuple[int, int],
 ) -> None:
-    """Record, for each rule, what reading the one or two lexically best windows finds."""
-    ordered = sorted(lexical, key=lambda window: -window[0])  # stable: ties keep the earlier window
+    """Record, for each rule, what reading the one or two lexically best windows finds.
+
+    ``ordered`` is the candidate's windows by lexical count, best first.
+    """
     top = ordered[0][0]
     best_score = model_by_span[model_best]
     for rule, value in ADAPTIVE_RULES:

@@ -72,15 +72,7 @@ def optional_int(name: str, minimum: int) -> Callable[[Any], int | None]:
 
 def optional_non_negative(name: str) -> Callable[[Any], float | None]:
     """A check for ``None`` or a number ``>= 0`` (as a ``float``; not a bool, not NaN)."""
-
-    def check(value: Any) -> float | None:
-        if value is None:
-            return None
-        if isinstance(value, bool) or not isinstance(value, Real) or math.isnan(value) or value < 0:
-            raise ValueError(f"{name} must be a number >= 0 or None, got {value!r}.")
-        return float(value)
-
-    return check
+    return lambda value: None if value is None else _non_negative(name, value, " or None")
 
 
 def integer(name: str, minimum: int) -> Callable[[Any], int]:
@@ -124,8 +116,13 @@ def kwargs_dict(value: Any) -> dict[str, Any]:
 
 def rrf_k(value: Any) -> float:
     """``rrf_k``: a number ``>= 0``."""
+    return _non_negative("rrf_k", value, "")
+
+
+def _non_negative(name: str, value: Any, or_else: str) -> float:
+    # Not a bool (True is a Real) and not NaN (every comparison with it is False).
     if isinstance(value, bool) or not isinstance(value, Real) or math.isnan(value) or value < 0:
-        raise ValueError(f"rrf_k must be a number >= 0, got {value!r}.")
+        raise ValueError(f"{name} must be a number >= 0{or_else}, got {value!r}.")
     return float(value)
 
 
