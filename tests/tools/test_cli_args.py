@@ -7,9 +7,11 @@ import argparse
 import pytest
 
 from crossrank.cli.args import add_option_argument, option_values, positive_int
+from crossrank.cli.demo import demo_settings
 from crossrank.cli.main import build_parser
 from crossrank.demo.runner import DemoSettings
 from crossrank.options import OPTIONS
+from crossrank.reranker import Reranker
 
 
 def _action(parser: argparse.ArgumentParser, flag: str) -> argparse.Action:
@@ -98,17 +100,55 @@ def test_the_commands_hand_their_reranking_options_to_the_reranker_by_name() -> 
     assert (bench.device, bench.batch_size) == ("cpu", 32)
 
 
-def test_every_demo_flag_reaches_the_demos_settings() -> None:
-    # `crossrank demo` hands its reranking options to DemoSettings by name: a flag without a
-    # field there would stop the demo before it starts.
+def test_every_demo_flag_reaches_the_demos_reranker() -> None:
+    # `crossrank demo` hands its reranking options to the Reranker by name, as parsed: none is
+    # re-declared on the way, so a new option cannot be lost or refused there.
     parser = build_parser()
     flags = ["demo", "--coarse-model", "lexical", "--fine-windows", "2", "--fine-window-margin", "0.5"]
-    settings = DemoSettings(queries=["q"], **option_values(parser.parse_args(flags)))
-    assert (settings.coarse_model, settings.fine_windows_per_document, settings.fine_window_margin) == (
+    settings = demo_settings(parser.parse_args([*flags, "--rrf", "--top-n", "3"]))
+    assert settings.top_n == 3
+    assert settings.option("fusion") == "rrf"
+    reranker = Reranker(settings.model, top_n=settings.top_n, **settings.options)  # lazy: loads nothing
+    assert (reranker.coarse_model, reranker.fine_windows_per_document, reranker.fine_window_margin) == (
         "lexical",
         2,
         0.5,
     )
+    assert reranker.fusion == "rrf"
+
+
+def test_demo_settings_refuse_an_unknown_option_and_keep_their_own_copy() -> None:
+    with pytest.raises(ValueError, match=r"\['fine_windows'\] are not reranking options"):
+        DemoSettings(queries=["q"], options={"fine_windows": 2})
+    with pytest.raises(ValueError, match="give 'top_n' as the settings' own field"):
+        DemoSettings(queries=["q"], options={"top_n": 2})
+    given = {"fusion": "rrf"}
+    settings = DemoSettings(queries=["q"], options=given)
+    given["fusion"] = None
+    assert settings.option("fusion") == "rrf"
+    assert settings.option("long_documents") == OPTIONS["long_documents"].default
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["rerank-batch", "in.jsonl", "--rrf-k", "-1"], "--rrf-k: rrf_k must be a number >= 0, got -1.0."),
+        (["rerank-batch", "in.jsonl", "--rrf-k", "nan"], "rrf_k must be a number >= 0, got nan."),
+        (["serve", "--max-windows", "0"], "--max-windows: max_windows must be a positive integer, got 0."),
+        (["serve", "--score-cache-size", "-3"], "score_cache_size must be an integer >= 0, got -3."),
+        (["demo", "--threshold", "nan"], "--threshold: score_threshold must be a number or None, got nan."),
+        (["eval", "data", "--window-overlap", "-2"], "window_overlap must be an integer >= 0, got -2."),
+        (["eval", "data", "--window-overlap", "two"], "argument --window-overlap: invalid int value: 'two'"),
+    ],
+)
+def test_every_option_flag_is_checked_by_its_option_while_parsing(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The library's own check, at parse time: a bad value never reaches a model load.
+    with pytest.raises(SystemExit) as exit_info:
+        build_parser().parse_args(argv)
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
 
 
 def test_version_and_verbose() -> None:

@@ -151,8 +151,10 @@ def add_option_argument(
     """Add the flag of one reranking option, described by :data:`~crossrank.options.OPTIONS`.
 
     The help is the option's doc, then ``note``, then its default; the choices are the
-    option's. The value is stored under the option's name (``--threshold`` sets
-    ``args.score_threshold``), which :func:`option_values` reads back.
+    option's. The parsed value goes through the option's own check while parsing, so
+    ``--rrf-k -1`` fails at once with the library's message. The value is stored under the
+    option's name (``--threshold`` sets ``args.score_threshold``), which :func:`option_values`
+    reads back.
 
     Args:
         parser: The sub-command's parser.
@@ -186,13 +188,29 @@ def add_option_argument(
         parser.add_argument(
             flag,
             dest=name,
-            type=type or str,
+            # A choice is argparse's to check (its message lists them); any other value the option's.
+            type=(type or str) if option.choices else _checked_by(name, type or str),
             choices=option.choices,
             default=value,
             # The flag's own name in the usage line, not the option's (THRESHOLD, not SCORE_THRESHOLD).
             metavar=None if option.choices else flag.lstrip("-").replace("-", "_").upper(),
             help=text,
         )
+
+
+def _checked_by(name: str, parse: Callable[[str], Any]) -> Callable[[str], Any]:
+    """``parse``, then the check of option ``name``; its refusal becomes argparse's error."""
+
+    def parse_and_check(text: str) -> Any:
+        value = parse(text)
+        try:
+            return OPTIONS[name].check(value)
+        except (TypeError, ValueError) as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    # argparse names the type in "invalid int value: 'x'" when ``parse`` itself refuses the text.
+    parse_and_check.__name__ = getattr(parse, "__name__", "value")
+    return parse_and_check
 
 
 def add_cascade_arguments(parser: argparse.ArgumentParser) -> None:

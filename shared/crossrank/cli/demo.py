@@ -17,7 +17,14 @@ from crossrank.cli.args import (
 )
 from crossrank.cli.output import json_text
 from crossrank.cli.progress import add_verbose_flag, set_up_progress
-from crossrank.demo.runner import DemoQueryReport, DemoSettings, default_persist_dir, mean_ndcg, run_demo
+from crossrank.demo.runner import (
+    DEMO_TOP_N,
+    DemoQueryReport,
+    DemoSettings,
+    default_persist_dir,
+    mean_ndcg,
+    run_demo,
+)
 from crossrank.demo.sample_corpus import load_sample_queries
 from crossrank.evaluation.embeddings import offline_embedding_model_path
 from crossrank.evaluation.evaluator import VARIANT_LABELS
@@ -65,7 +72,12 @@ def add_demo_command(commands: Any) -> None:
     )
     parser.add_argument("--top-k", type=positive_int, default=20, help="candidates from Chroma (default 20)")
     add_option_argument(
-        parser, "top_n", "--top-n", type=positive_int, default=5, note="The demo shows them per query."
+        parser,
+        "top_n",
+        "--top-n",
+        type=positive_int,
+        default=DEMO_TOP_N,
+        note="The demo shows them per query.",
     )
     add_option_argument(parser, "long_documents", "--no-chunk", const="truncate")
     add_option_argument(parser, "backend", "--backend")
@@ -94,22 +106,32 @@ def add_demo_command(commands: Any) -> None:
     parser.set_defaults(run=run_demo_command)
 
 
-def run_demo_command(args: argparse.Namespace) -> int:
-    """Run the demo as the parsed options say; return the exit code."""
-    show_progress = set_up_progress(args.quiet, args.verbose)
-    queries = args.query or [query.text for query in load_sample_queries()]
-    settings = DemoSettings(
-        queries=queries,
+def demo_settings(args: argparse.Namespace, *, show_progress: bool = False) -> DemoSettings:
+    """The demo's settings from its parsed command line (every reranking flag, by option name).
+
+    Args:
+        args: The parsed ``crossrank demo`` command line.
+        show_progress: Show the library's progress bars.
+    """
+    options = option_values(args)
+    return DemoSettings(
+        queries=args.query or [query.text for query in load_sample_queries()],
         model=args.model,
         embedding_model=args.embedding_model,
         top_k=args.top_k,
-        **option_values(args),
+        top_n=options.pop("top_n"),
+        options=options,
         chroma_host=args.chroma_host,
         chroma_port=args.chroma_port,
         persist_dir=args.persist_dir or default_persist_dir(),
         reset=args.reset,
         show_progress=show_progress,
     )
+
+
+def run_demo_command(args: argparse.Namespace) -> int:
+    """Run the demo as the parsed options say; return the exit code."""
+    settings = demo_settings(args, show_progress=set_up_progress(args.quiet, args.verbose))
     if args.json:
         reports = run_demo(settings)
         sys.stdout.write(json_text(report_to_json(settings, reports)))
@@ -122,7 +144,7 @@ def run_demo_command(args: argparse.Namespace) -> int:
             if not printed_header:
                 print(_header(settings))
                 printed_header = True
-            print(format_report(report, fused=settings.fusion is not None), flush=True)
+            print(format_report(report, fused=settings.option("fusion") is not None), flush=True)
 
         reports = run_demo(settings, on_query=show)
         overall = overall_line(reports, settings.top_n)
@@ -137,10 +159,10 @@ def _header(settings: DemoSettings) -> str:
         if settings.chroma_host
         else f"embedded Chroma at {settings.persist_dir}"
     )
-    fusion = ", RRF with the vector ranking" if settings.fusion else ""
+    fusion = ", RRF with the vector ranking" if settings.option("fusion") else ""
     return (
         f"crossrank demo: {store}; top-{settings.top_k} by vector search, "
-        f"reranked ({VARIANT_LABELS[settings.long_documents]}{fusion}), "
+        f"reranked ({VARIANT_LABELS[settings.option('long_documents')]}{fusion}), "
         f"top-{settings.top_n} shown"
     )
 
@@ -241,8 +263,8 @@ def report_to_json(settings: DemoSettings, reports: list[DemoQueryReport]) -> di
         ),
         "top_k": settings.top_k,
         "top_n": settings.top_n,
-        "long_documents": settings.long_documents,
-        "fusion": settings.fusion,
+        "long_documents": settings.option("long_documents"),
+        "fusion": settings.option("fusion"),
         "mean_ndcg": _mean_ndcg_json(reports, settings.top_n),
         "queries": [
             {

@@ -5,15 +5,18 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
+from typing import Any
 
 from crossrank.demo.sample_corpus import load_sample_corpus, load_sample_queries
 from crossrank.evaluation.chroma_store import Hit, chroma_client, ensure_collection, query_collection
 from crossrank.evaluation.metrics import ndcg_at_k
-from crossrank.models.backends import Backend, Precision
 from crossrank.models.cache_dir import default_cache_dir
-from crossrank.reranker import Fusion, LongDocuments, Reranker
+from crossrank.options import OPTIONS
+from crossrank.reranker import Reranker
 
 __all__ = [
+    "DEMO_TOP_N",
     "DemoQueryReport",
     "DemoRow",
     "DemoSettings",
@@ -31,31 +34,57 @@ def default_persist_dir() -> Path:
     return default_cache_dir() / "demo-chroma"
 
 
+DEMO_TOP_N = 5
+"""Results the demo shows per query (the library's ``top_n`` default keeps every candidate)."""
+
+
 @dataclass(frozen=True)
 class DemoSettings:
-    """What the demo runs; the CLI fills it from its options."""
+    """What the demo runs; the CLI fills it from its options.
+
+    Attributes:
+        queries: The queries to run.
+        model: The cross-encoder (``None``: ``$CROSSRANK_MODEL`` or the hub default).
+        embedding_model: The bi-encoder for Chroma (``None``: the offline all-MiniLM-L6-v2).
+        top_k: Candidates from Chroma per query.
+        top_n: Results shown per query (and the depth of the NDCG it prints).
+        options: Every other reranking option, by its name in
+            :data:`crossrank.options.OPTIONS`, handed to :class:`~crossrank.Reranker` as
+            given (so the demo never re-declares them, and the Reranker checks the values).
+
+    Raises:
+        ValueError: For an ``options`` name that is not a reranking option, or ``top_n``
+            given there instead of as its own field.
+    """
 
     queries: Sequence[str]
     model: str | None = None
     embedding_model: str | None = None
     top_k: int = 20
-    top_n: int = 5
-    long_documents: LongDocuments = "chunk_max"
-    backend: Backend = "auto"
-    precision: Precision = "auto"
-    coarse_model: str | None = None
-    coarse_backend: Backend | None = None
-    coarse_keep: int = 30
-    coarse_max_length: int | None = None
-    fine_windows_per_document: int | None = None
-    fine_window_margin: float | None = None
-    fusion: Fusion | None = None
-    score_threshold: float | None = None
+    top_n: int = DEMO_TOP_N
+    options: Mapping[str, Any] = field(default_factory=dict)
     chroma_host: str | None = None
     chroma_port: int = 8000
     persist_dir: Path = field(default_factory=default_persist_dir)
     reset: bool = False
     show_progress: bool = False
+
+    def __post_init__(self) -> None:
+        unknown = sorted(set(self.options) - set(OPTIONS))
+        if unknown:
+            raise ValueError(
+                f"DemoSettings.options: {unknown} are not reranking options; the names are those of "
+                "crossrank.options.OPTIONS"
+            )
+        for name in ("top_n", "model", "show_progress_bar"):
+            if name in self.options:
+                raise ValueError(f"DemoSettings.options: give {name!r} as the settings' own field")
+        # A copy, so the caller's mapping can change later without changing what ran.
+        object.__setattr__(self, "options", MappingProxyType(dict(self.options)))
+
+    def option(self, name: str) -> Any:
+        """The reranking option ``name`` as the demo runs it (the library's default if not given)."""
+        return self.options.get(name, OPTIONS[name].default)
 
 
 @dataclass(frozen=True)
@@ -143,20 +172,7 @@ def run_demo(
         show_progress=settings.show_progress,
     )
     reranker = Reranker(
-        settings.model,
-        backend=settings.backend,
-        precision=settings.precision,
-        coarse_model=settings.coarse_model,
-        coarse_backend=settings.coarse_backend,
-        coarse_keep=settings.coarse_keep,
-        coarse_max_length=settings.coarse_max_length,
-        fine_windows_per_document=settings.fine_windows_per_document,
-        fine_window_margin=settings.fine_window_margin,
-        long_documents=settings.long_documents,
-        fusion=settings.fusion,
-        score_threshold=settings.score_threshold,
-        top_n=settings.top_n,
-        show_progress_bar=settings.show_progress,
+        settings.model, top_n=settings.top_n, show_progress_bar=settings.show_progress, **settings.options
     )
     labels = {query.text: query.relevant for query in load_sample_queries()}
     reports = []
