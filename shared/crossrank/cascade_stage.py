@@ -11,7 +11,7 @@ from typing import Any
 
 from crossrank.models.lexical_scorer import LEXICAL_COARSE_MODEL
 
-__all__ = ["check_cascade", "check_coarse_length", "coarse_stage_options"]
+__all__ = ["check_cascade", "check_coarse_length", "check_single_stage", "coarse_stage_options"]
 
 
 # What the coarse stage of a cascade inherits from the whole reranker: where and how models
@@ -97,6 +97,25 @@ def check_cascade(model: object, options: Mapping[str, Any]) -> None:
             "stage would be the model itself; choose a cheaper one such as 'openvino-bf16', set "
             "coarse_max_length, or set coarse_model."
         )
+
+
+def check_single_stage(options: Mapping[str, Any]) -> None:
+    """Refuse the window-cascade options on a reranker without a coarse stage.
+
+    They pick the windows the model reads from the coarse stage's scores; with no coarse
+    stage they would do nothing while the caller believes the model reads less.
+
+    Raises:
+        ValueError: For ``fine_windows_per_document`` or ``fine_window_margin`` set without
+            ``coarse_model``, ``coarse_backend`` or ``coarse_max_length``.
+    """
+    for name in ("fine_windows_per_document", "fine_window_margin"):
+        if options[name] is not None:
+            raise ValueError(
+                f"{name}={options[name]!r} picks the windows the model reads by a coarse stage's "
+                "scores, but no coarse stage is set; set coarse_model (e.g. 'lexical' or a student) or "
+                f"coarse_backend (the model itself, cheaper), or drop {name}."
+            )
 
 
 def _check_lexical(options: Mapping[str, Any]) -> None:

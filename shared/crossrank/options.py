@@ -203,7 +203,8 @@ _OPTION_LIST = (
         None,
         "With a cascade and chunk_max: the fine stage scores only each surviving document's best "
         "this many windows by the coarse stage's scores (the windows of its own that overlap them "
-        "most), and the document keeps the fine stage's max; None scores every window.",
+        "most), and the document keeps the fine stage's max; None scores every window. Without a "
+        "coarse stage it is an error (nothing would pick the windows).",
         optional_int("fine_windows_per_document", 1),
         ranking=True,
     ),

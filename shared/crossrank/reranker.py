@@ -7,7 +7,12 @@ import threading
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from crossrank.cascade_stage import check_cascade, check_coarse_length, coarse_stage_options
+from crossrank.cascade_stage import (
+    check_cascade,
+    check_coarse_length,
+    check_single_stage,
+    coarse_stage_options,
+)
 from crossrank.models.backends import Backend, Precision, describe_scorer
 from crossrank.models.lexical_scorer import LEXICAL_COARSE_MODEL, LexicalScorer
 from crossrank.models.loading import check_model_spec, load_scorer, resolve_model_name
@@ -149,6 +154,8 @@ class Reranker:
         self._coarse: Reranker | None = None
         if self.is_cascade:
             check_cascade(model, self._options)
+        else:
+            check_single_stage(self._options)
 
     @property
     def options(self) -> dict[str, Any]:

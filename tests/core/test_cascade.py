@@ -126,6 +126,17 @@ def test_impossible_cascades_name_the_fix() -> None:
         Reranker("some/model", coarse_max_length=96, fine_windows_per_document=1)
     with pytest.raises(ValueError, match=r"fine_window_margin=1.0 .* set fine_windows_per_document \(e"):
         Reranker("some/model", coarse_backend="onnx-int8", fine_window_margin=1.0)
+    # Without a coarse stage nothing picks windows: accepting the options would read every window
+    # while the caller believes the model reads fewer.
+    for options in ({"fine_windows_per_document": 2}, {"fine_window_margin": 0.5}):
+        name, value = next(iter(options.items()))
+        with pytest.raises(
+            ValueError, match=rf"{name}={value} .* but no coarse stage is set; set coarse_model"
+        ):
+            Reranker("some/model", **options)  # type: ignore[arg-type]
+    single = Reranker("some/model", coarse_model="lexical", fine_windows_per_document=2)
+    with pytest.raises(ValueError, match="no coarse stage is set"):
+        single.with_options(coarse_model=None)
     loaded = "but {0} is a loaded FakeScorer that reads up to 128 tokens; pass {0} as a path"
     with pytest.raises(ValueError, match=loaded.format("coarse_model")):
         Reranker("some/model", coarse_model=FakeScorer(max_length=128), coarse_max_length=96)  # type: ignore[arg-type]
