@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from crossrank.training.data import Judgement, TrainingData, load_training_data, split_dev
+from crossrank.training.data import Judgement, TrainingData, split_dev
+from crossrank.training.data_files import load_training_data
 
 
 def _qid(text: str) -> str:

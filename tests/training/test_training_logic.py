@@ -13,7 +13,8 @@ from crossrank.training.attention_dropout import (
     attention_dropouts,
     check_attention_dropout,
 )
-from crossrank.training.data import TrainingData, load_training_data
+from crossrank.training.data import TrainingData
+from crossrank.training.data_files import load_training_data
 from crossrank.training.dev_evaluator import FrozenFirstStage
 from crossrank.training.distill import choose_layers
 from crossrank.training.examples import build_examples

@@ -13,7 +13,8 @@ Example:
 
 from __future__ import annotations
 
-from crossrank.training.data import Judgement, TrainingData, TrainingQuery, load_training_data, split_dev
+from crossrank.training.data import Judgement, TrainingData, TrainingQuery, split_dev
+from crossrank.training.data_files import load_training_data
 from crossrank.training.distill import distill_reranker, make_student
 from crossrank.training.finetune import train_reranker
 from crossrank.training.mining import MiningReport, mine_hard_negatives
