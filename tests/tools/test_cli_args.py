@@ -139,6 +139,7 @@ def test_demo_settings_refuse_an_unknown_option_and_keep_their_own_copy() -> Non
         (["demo", "--threshold", "nan"], "--threshold: score_threshold must be a number or None, got nan."),
         (["eval", "data", "--window-overlap", "-2"], "window_overlap must be an integer >= 0, got -2."),
         (["eval", "data", "--window-overlap", "two"], "argument --window-overlap: invalid int value: 'two'"),
+        (["demo", "--fine-window-margin", "-1"], "fine_window_margin must be a number >= 0 or None, got -1."),
     ],
 )
 def test_every_option_flag_is_checked_by_its_option_while_parsing(

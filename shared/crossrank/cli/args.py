@@ -23,7 +23,6 @@ __all__ = [
     "add_option_argument",
     "first_stage_argument",
     "model_argument",
-    "non_negative_float",
     "non_negative_int",
     "option_values",
     "positive_int",
@@ -49,21 +48,6 @@ def non_negative_int(text: str) -> int:
         argparse.ArgumentTypeError: Naming the text, when it is not a whole number >= 0.
     """
     return _int_at_least(text, 0, "a whole number >= 0")
-
-
-def non_negative_float(text: str) -> float:
-    """Parse a command-line number that must be at least 0 (an argparse ``type``).
-
-    Raises:
-        argparse.ArgumentTypeError: Naming the text, when it is not a number >= 0.
-    """
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}") from None
-    if not value >= 0:  # also refuses nan
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text}")
-    return value
 
 
 def _int_at_least(text: str, minimum: int, expected: str) -> int:
@@ -224,7 +208,7 @@ def add_cascade_arguments(parser: argparse.ArgumentParser) -> None:
     add_option_argument(parser, "coarse_keep", "--coarse-keep", type=positive_int)
     add_option_argument(parser, "coarse_max_length", "--coarse-max-length", type=positive_int)
     add_option_argument(parser, "fine_windows_per_document", "--fine-windows", type=positive_int)
-    add_option_argument(parser, "fine_window_margin", "--fine-window-margin", type=non_negative_float)
+    add_option_argument(parser, "fine_window_margin", "--fine-window-margin", type=float)
 
 
 def option_values(args: argparse.Namespace) -> dict[str, Any]:

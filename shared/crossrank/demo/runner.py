@@ -53,8 +53,8 @@ class DemoSettings:
             given (so the demo never re-declares them, and the Reranker checks the values).
 
     Raises:
-        ValueError: For an ``options`` name that is not a reranking option, or ``top_n``
-            given there instead of as its own field.
+        ValueError: For an ``options`` name that is not a reranking option, or ``top_n`` or
+            ``show_progress_bar`` given there instead of as the settings' own field.
     """
 
     queries: Sequence[str]
@@ -76,7 +76,7 @@ class DemoSettings:
                 f"DemoSettings.options: {unknown} are not reranking options; the names are those of "
                 "crossrank.options.OPTIONS"
             )
-        for name in ("top_n", "model", "show_progress_bar"):
+        for name in ("top_n", "show_progress_bar"):
             if name in self.options:
                 raise ValueError(f"DemoSettings.options: give {name!r} as the settings' own field")
         # A copy, so the caller's mapping can change later without changing what ran.
