@@ -16,7 +16,7 @@ from fake_scorer import FakeScorer
 from crossrank import Reranker
 from crossrank.cli.main import main
 from crossrank.evaluation.beir import BeirDataset, BeirDocument
-from crossrank.evaluation.evaluator import VARIANTS, evaluate, select_query_ids
+from crossrank.evaluation.evaluator import RERANK_VARIANTS, VARIANTS, evaluate, select_query_ids
 from crossrank.evaluation.first_stage import Candidate
 
 METRICS = ("ndcg_at_10", "recall_at_10", "mrr_at_10")
@@ -128,6 +128,38 @@ def test_a_cascades_chunk_max_is_its_own_pass_not_the_fused_passs_survivors() ->
     assert row["variants"]["chunk_max"]["top_10"] == [ids[r.index] for r in alone]
     assert row["variants"]["chunk_max_rrf"]["top_10"] == [ids[r.index] for r in fused]
     assert alone[0].index != fused[0].index  # the two passes really keep different survivors
+
+
+def test_a_cascade_against_its_single_stage_ranks_like_two_separate_runs_at_the_single_stages_cost() -> None:
+    fine, coarse = FakeScorer(), FirstWordScorer()
+    cascade = Reranker(fine, coarse_model=coarse, coarse_keep=3, fine_windows_per_document=1)  # type: ignore[arg-type]
+    paired = evaluate(tiny_dataset(), FixedFirstStage(), cascade, k=3, single_stage=True)  # type: ignore[arg-type]
+    single_stage_pairs = fine.pairs_scored
+    alone = evaluate(tiny_dataset(), FixedFirstStage(), Reranker(FakeScorer()), k=3, reuse_scores=True)  # type: ignore[arg-type]
+    separate = evaluate(tiny_dataset(), FixedFirstStage(), cascade, k=3, reuse_scores=True)  # type: ignore[arg-type]
+
+    assert paired.single_stage is not None
+    document = paired.to_json()
+    for name in VARIANTS:
+        for got, expected in ((paired.single_stage, alone), (paired, separate)):
+            assert got.per_query[0]["variants"][name] == expected.per_query[0]["variants"][name]
+    # The cascade read fewer windows than the single stage, and every one came from the cache.
+    assert (
+        document["variants"]["chunk_max"]["pairs_scored"]
+        < document["single_stage"]["variants"]["chunk_max"]["pairs_scored"]
+    )
+    assert single_stage_pairs == alone.pairs_per_pass["chunk_max"]
+    # Cache hits are not the cascade's speed: nothing of it is reported as timed.
+    assert document["untimed"].startswith("not timed")
+    assert all(document["variants"][name]["pairs_per_s"] is None for name in RERANK_VARIANTS)
+    assert document["per_query"][0]["latency_ms"] == {}
+    assert document["single_stage"]["variants"]["chunk_max"]["pairs_per_s"] > 0
+    assert "untimed" not in document["single_stage"]
+
+
+def test_against_single_stage_needs_a_cascade() -> None:
+    with pytest.raises(ValueError, match="has no coarse stage; set coarse_model"):
+        evaluate(tiny_dataset(), FixedFirstStage(), Reranker(FakeScorer()), single_stage=True)  # type: ignore[arg-type]
 
 
 def test_an_unjudged_query_id_is_an_error() -> None:
@@ -252,6 +284,52 @@ def test_the_long_document_protocol(scifact: Path, model_path: str, tmp_path: Pa
     # Every long document spans several windows; truncation reads only the first.
     assert document["variants"]["chunk_max"]["windows_per_document"] > 3
     assert document["variants"]["truncate"]["windows_per_document"] == 1.0
+
+
+def test_a_window_cascade_against_its_single_stage_on_long_documents(
+    scifact: Path, model_path: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    plain_out, paired_out = tmp_path / "single.json", tmp_path / "paired.json"
+    argv = ["eval", str(scifact), "--first-stage", "bm25", "--k", "10", "--limit", "2", "--long", "--quiet"]
+    argv += ["--model", model_path]
+    assert main([*argv, "--reuse-scores", "--json", str(plain_out)]) == 0
+    cascade = ["--coarse-model", "lexical", "--coarse-keep", "10", "--fine-windows", "1"]
+    assert main([*argv, *cascade, "--against-single-stage", "--json", str(paired_out)]) == 0
+    plain, paired = json.loads(plain_out.read_text()), json.loads(paired_out.read_text())
+    # The single stage in the paired run ranks exactly as a run of its own.
+    single = paired["single_stage"]
+    for got, expected in zip(single["per_query"], plain["per_query"], strict=True):
+        assert got["variants"] == expected["variants"]
+    assert single["variants"]["chunk_max"]["pairs_scored"] == plain["variants"]["chunk_max"]["pairs_scored"]
+    # The cascade read one window per document; it is compared, not timed.
+    assert paired["variants"]["chunk_max"]["windows_per_document"] == 1.0
+    assert paired["variants"]["chunk_max"]["pairs_per_s"] is None
+    assert paired["options"]["coarse_model"] == "lexical"
+    comparison = paired["comparison"]
+    assert [row["variant"] for row in comparison["variants"]] == ["truncate", "chunk_max", "chunk_max_rrf"]
+    chunk_max = comparison["variants"][1]
+    assert chunk_max["queries"] == 2
+    assert chunk_max["baseline_ndcg"] == pytest.approx(plain["variants"]["chunk_max"]["ndcg_at_10"])
+    assert chunk_max["candidate_ndcg"] == pytest.approx(paired["variants"]["chunk_max"]["ndcg_at_10"])
+    out = capsys.readouterr().out
+    assert "single stage (the fine model alone): scifact" in out
+    assert "cascade: scifact" in out
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ([], "--against-single-stage compares a cascade with its fine model alone"),
+        (["--coarse-model", "lexical", "--compare-to", "x.json"], "choose one"),
+    ],
+    ids=["no-cascade", "two-baselines"],
+)
+def test_against_single_stage_is_refused_where_it_cannot_apply(
+    scifact: Path, capsys: pytest.CaptureFixture[str], extra: list[str], message: str
+) -> None:
+    code = main(["eval", str(scifact), "--against-single-stage", *extra, "--quiet"])
+    assert code == 1
+    assert message in capsys.readouterr().err
 
 
 def test_status_says_building_only_when_it_builds_and_warns_about_missing_judged_documents(

@@ -88,6 +88,14 @@ def add_eval_command(commands: argparse._SubParsersAction[argparse.ArgumentParse
         "halving the run time on short documents; truncation's latency is then not reported",
     )
     parser.add_argument(
+        "--against-single-stage",
+        action="store_true",
+        help="with a cascade: rank every query with the fine model alone first, in the same run, and "
+        "compare the cascade with it query by query (as --compare-to does); the cascade's fine stage "
+        "reads the single stage's window scores from a shared cache, so both rest on identical scores "
+        "and the pair costs the single stage's time, but the cascade is not timed (time it on its own)",
+    )
+    parser.add_argument(
         "--json", metavar="OUT.json", default=None, help="write the numbers and per-query results"
     )
     parser.add_argument("--plot", metavar="OUT.png", default=None, help="draw a bar chart of the metrics")
@@ -129,11 +137,19 @@ def run_eval(args: argparse.Namespace) -> int:
 
     started = time.perf_counter()
     show_progress = set_up_progress(args.quiet, args.verbose)
+    if args.against_single_stage and args.compare_to:
+        raise ValueError("--against-single-stage and --compare-to each give the run a baseline; choose one.")
     # Read first: a missing or malformed baseline fails before minutes of scoring.
     baseline = read_report(args.compare_to) if args.compare_to else None
     dataset = load_beir(args.data_dir, split=args.split)
     query_ids = select_query_ids(dataset, args.limit)
-    reranker = Reranker(args.model, **option_values(args))
+    options = option_values(args)
+    reranker = Reranker(args.model, **options)
+    if args.against_single_stage and not reranker.is_cascade:
+        raise ValueError(
+            "--against-single-stage compares a cascade with its fine model alone; add a coarse stage "
+            "(--coarse-model or --coarse-backend), or drop --against-single-stage."
+        )
     status(args, f"loading {reranker.model_name}")
     _ = reranker.scorer  # load now, so a bad --model fails before the first stage is built
 
@@ -173,15 +189,25 @@ def run_eval(args: argparse.Namespace) -> int:
         query_document_text=query_document_text,
         long_protocol=protocol,
         reuse_scores=args.reuse_scores,
+        single_stage=args.against_single_stage,
         show_progress=show_progress,
     )
     document = report.to_json()
     document["seconds"] = {"setup": setup_s, **document["seconds"], "total": time.perf_counter() - started}
     document["machine"] = {**machine, "load_average_1m_end": load_average()}
     document["backend"] = reranker.backend_in_use
-    print(format_eval_table(document))
+    document["options"] = {name: value for name, value in options.items() if value is not None}
+    if "single_stage" in document:
+        baseline = document["single_stage"]
+        baseline["backend"] = reranker.backend_in_use
+        print(format_eval_table(baseline, title="single stage (the fine model alone)"))
+        print()
+    print(format_eval_table(document, title="cascade" if reranker.is_cascade else None))
     if baseline is not None:
         document["comparison"] = comparison_document(baseline, document, samples=args.samples, seed=args.seed)
+        if args.against_single_stage:
+            document["comparison"]["baseline_model"] = f"{reranker.model_name} alone (same run)"
+            document["comparison"]["candidate_model"] = f"{reranker.model_name} in the cascade"
         print()
         print(format_comparison(document["comparison"]))
     write_reports(args, document, lambda path: plot_eval([document], path))
@@ -278,18 +304,20 @@ def _on_topic_documents(dataset: BeirDataset, reranker: Reranker) -> tuple[Any, 
     return corpus.text, protocol
 
 
-def format_eval_table(document: dict[str, Any]) -> str:
+def format_eval_table(document: dict[str, Any], *, title: str | None = None) -> str:
     """The eval report as a fixed-width table.
 
     Args:
         document: A report as returned by ``EvalReport.to_json``.
+        title: What the table is of, put before its first line (e.g. ``"cascade"``).
 
     Returns:
         Lines of text, without a trailing newline.
     """
     long = ", long documents" if document["long"] else ""
     lines = [
-        f"{document['dataset']} ({document['split']}), {document['first_stage']} top-{document['k']}, "
+        (f"{title}: " if title else "")
+        + f"{document['dataset']} ({document['split']}), {document['first_stage']} top-{document['k']}, "
         f"{document['queries']} queries{long}; model {document['model']}"
         + (f" ({document['backend']})" if document.get("backend") else ""),
         f"{'variant':<16} {'NDCG@10':>8} {'Recall@10':>9} {'MRR@10':>7} "
@@ -310,7 +338,9 @@ def format_eval_table(document: dict[str, Any]) -> str:
             row += f" {'-':>9} {'-':>8} {'-':>8} {'-':>7}"
         lines.append(row)
     shared = "chunk-max and chunk-max + RRF share one scoring pass"
-    if document["variants"]["truncate"].get("pairs_per_s") is None:
+    if document.get("untimed"):
+        shared += f"; {document['untimed']}"
+    elif document["variants"]["truncate"].get("pairs_per_s") is None:
         shared += "; truncate reuses its first-window scores (not timed)"
     lines.append(f"first-stage Recall@{document['k']}: {document['recall_at_k_first_stage']:.4f}; {shared}")
     return "\n".join(lines)

@@ -9,17 +9,31 @@ by, then truncation. Both passes run with the reranker's score cache off, so eac
 is timed doing its own work; with ``reuse_scores`` they share a per-query cache
 instead, and the truncation pass takes its scores from the chunk-max pass's first
 windows (the same token pairs) instead of the model.
+
+A cascade can also be compared with its own single stage in the same run
+(``single_stage=True``): the fine model alone ranks each query's candidates first,
+and the cascade's passes then read their fine-stage window scores from the same
+cache. Both rankings rest on identical window scores, so the comparison is exact,
+and the pair costs what the single stage costs; the cascade itself is not timed.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from crossrank.evaluation.latency import LatencySummary, summarize_latency
+from crossrank.evaluation.latency import summarize_latency
 from crossrank.evaluation.metrics import evaluate_run, per_query_metrics, recall_at_k
+from crossrank.evaluation.report import (
+    METRIC_CUTOFF,
+    RANKING_DEPTH,
+    RERANK_VARIANTS,
+    VARIANT_LABELS,
+    VARIANTS,
+    EvalReport,
+)
 
 if TYPE_CHECKING:
     from crossrank.evaluation.beir import BeirDataset
@@ -38,22 +52,17 @@ __all__ = [
     "select_query_ids",
 ]
 
-VARIANT_LABELS = {
-    "first_stage": "first stage",
-    "truncate": "truncate",
-    "chunk_max": "chunk-max",
-    "chunk_max_rrf": "chunk-max + RRF",
-}
-"""Each variant, in report order, to its label in tables and charts."""
-VARIANTS = tuple(VARIANT_LABELS)
-RERANK_VARIANTS = ("truncate", "chunk_max", "chunk_max_rrf")
-METRIC_CUTOFF = 10
-# Ranking depth kept per query in the JSON report: what a cascade's cheap stage must keep.
-RANKING_DEPTH = 30
-# The scoring pass each reranking variant's ranking (and so its speed) comes from.
-_PASS_OF = {"truncate": "truncate", "chunk_max": "chunk_max", "chunk_max_rrf": "chunk_max"}
 # Bound of the cache that lets truncation reuse chunk-max's scores: every window of one query.
 _PER_QUERY_CACHE_SIZE = 1_000_000
+# The options that make a reranker a cascade; without them it is its fine model alone.
+_SINGLE_STAGE = {
+    "coarse_model": None,
+    "coarse_backend": None,
+    "coarse_max_length": None,
+    "fine_windows_per_document": None,
+    "fine_window_margin": None,
+}
+_UNTIMED = "not timed: its fine-stage window scores were read from the single stage's (same run)"
 
 
 def _id_key(query_id: str) -> tuple[int, int, str]:
@@ -80,89 +89,50 @@ def select_query_ids(dataset: BeirDataset, limit: int | None = None) -> list[str
     return ordered if limit is None else ordered[:limit]
 
 
-@dataclass(frozen=True)
-class EvalReport:
-    """The outcome of :func:`evaluate`.
+@dataclass
+class _Tally:
+    """One reranker's rankings, timings and pair counts, gathered query by query."""
 
-    Attributes:
-        dataset: Dataset name.
-        split: The qrels split.
-        first_stage: ``"dense"`` or ``"bm25"``.
-        k: Candidates per query.
-        model: The cross-encoder's name or path.
-        query_ids: The evaluated queries, in order.
-        metrics: Variant name to mean ``ndcg_at_10``, ``recall_at_10``, ``mrr_at_10``.
-        recall_at_k_first_stage: Mean Recall@k of the candidates.
-        speed: Scoring pass (``"truncate"``, ``"chunk_max"``) to its latency summary; the
-            truncate pass is missing when it reused the chunk-max pass's scores.
-        candidates_scored: Scoring pass to the number of candidate documents it reranked.
-        pairs_per_pass: Scoring pass to the (query, window) pairs its rankings rest on.
-        per_query: One JSON-ready record per query.
-        retrieval_s: Seconds spent in the first stage.
-        long_protocol: Settings of the long-document protocol, or ``None``.
-    """
+    scoring: Reranker
+    cascade: bool
+    runs: dict[str, dict[str, list[str]]] = field(default_factory=lambda: {n: {} for n in RERANK_VARIANTS})
+    seconds: dict[str, list[float]] = field(default_factory=lambda: {"truncate": [], "chunk_max": []})
+    pairs: dict[str, int] = field(default_factory=lambda: {"truncate": 0, "chunk_max": 0})
+    candidates_scored: dict[str, int] = field(default_factory=lambda: {"truncate": 0, "chunk_max": 0})
+    per_query_speed: dict[str, dict[str, Any]] = field(default_factory=dict)
 
-    dataset: str
-    split: str
-    first_stage: str
-    k: int
-    model: str
-    query_ids: list[str]
-    metrics: dict[str, dict[str, float]]
-    recall_at_k_first_stage: float
-    speed: dict[str, LatencySummary]
-    candidates_scored: dict[str, int]
-    pairs_per_pass: dict[str, int]
-    per_query: list[dict[str, Any]] = field(repr=False)
-    retrieval_s: float = 0.0
-    long_protocol: dict[str, Any] | None = None
+    def __post_init__(self) -> None:
+        plain = {"top_n": None, "score_threshold": None}
+        self._fused = self.scoring.with_options(long_documents="chunk_max", fusion="rrf", **plain)
+        self._truncate = self.scoring.with_options(long_documents="truncate", fusion=None, **plain)
+        # A cascade prunes by its fused ranking when it fuses, so without fusion it keeps other
+        # candidates: chunk-max is then a pass of its own (its scores partly cached with reuse).
+        alone = self.scoring.with_options(long_documents="chunk_max", fusion=None, **plain)
+        self._alone = alone if self.cascade else None
 
-    def to_json(self, *, include_per_query: bool = True) -> dict[str, Any]:
-        """The report as the JSON document ``crossrank eval --json`` writes.
-
-        Args:
-            include_per_query: Add the ``"per_query"`` list.
-
-        Returns:
-            ``{"dataset", "split", "first_stage", "k", "queries", "model", "long",
-            "variants": {name: {...}}, "recall_at_k_first_stage", ...}``.
-        """
-        variants: dict[str, dict[str, Any]] = {
-            "first_stage": {**self.metrics["first_stage"], "recall_at_k": self.recall_at_k_first_stage}
+    def rank(self, query_id: str, query: str, ids: list[str], texts: list[str], scores: list[float]) -> None:
+        """Rank one query's candidates in every variant's scoring pass, timing each pass."""
+        fused, chunk_max_s = _timed(self._fused, query, texts, scores)
+        truncated, truncate_s = _timed(self._truncate, query, texts, scores)
+        if self._alone is not None:
+            by_cross_encoder, _ = _timed(self._alone, query, texts, scores)
+        else:
+            by_cross_encoder = sorted(fused, key=lambda result: (-result.cross_encoder_score, result.index))
+        self.runs["truncate"][query_id] = [ids[result.index] for result in truncated]
+        self.runs["chunk_max"][query_id] = [ids[result.index] for result in by_cross_encoder]
+        self.runs["chunk_max_rrf"][query_id] = [ids[result.index] for result in fused]
+        query_pairs = {
+            "truncate": sum(result.num_windows for result in truncated),
+            "chunk_max": sum(result.num_windows for result in fused),
         }
-        for name in RERANK_VARIANTS:
-            scoring_pass = _PASS_OF[name]
-            speed = self.speed.get(scoring_pass)
-            candidates = self.candidates_scored[scoring_pass]
-            pairs = self.pairs_per_pass[scoring_pass]
-            variants[name] = {
-                **self.metrics[name],
-                "median_latency_ms": speed.median_ms if speed else None,
-                "p95_latency_ms": speed.p95_ms if speed else None,
-                "pairs_per_s": speed.pairs_per_s if speed else None,
-                "pairs_scored": pairs,
-                "windows_per_document": pairs / candidates if candidates else 0.0,
-                "scoring_pass": scoring_pass if speed else "chunk_max (first-window scores reused)",
-            }
-        document: dict[str, Any] = {
-            "dataset": self.dataset,
-            "split": self.split,
-            "first_stage": self.first_stage,
-            "k": self.k,
-            "queries": len(self.query_ids),
-            "model": self.model,
-            "long": self.long_protocol is not None,
-            "variants": variants,
-            "recall_at_k_first_stage": self.recall_at_k_first_stage,
-            "long_protocol": self.long_protocol,
-            "seconds": {
-                "retrieval": self.retrieval_s,
-                **{f"rerank_{name}": summary.total_s for name, summary in self.speed.items()},
-            },
+        for name, elapsed in (("truncate", truncate_s), ("chunk_max", chunk_max_s)):
+            self.seconds[name].append(elapsed)
+            self.pairs[name] += query_pairs[name]
+            self.candidates_scored[name] += len(ids)
+        self.per_query_speed[query_id] = {
+            "latency_ms": {"chunk_max": 1000.0 * chunk_max_s, "truncate": 1000.0 * truncate_s},
+            "pairs": query_pairs,
         }
-        if include_per_query:
-            document["per_query"] = self.per_query
-        return document
 
 
 def evaluate(
@@ -176,6 +146,7 @@ def evaluate(
     document_text: Callable[[str], str] | None = None,
     long_protocol: Mapping[str, Any] | None = None,
     reuse_scores: bool = False,
+    single_stage: bool = False,
     show_progress: bool = False,
     query_document_text: Callable[[str, str, Sequence[str]], str] | None = None,
 ) -> EvalReport:
@@ -201,45 +172,48 @@ def evaluate(
             reuses the first-window scores of the chunk-max pass (the same token pairs)
             instead of calling the model again, which halves the cost of a run on short
             documents; truncation's latency is then not measured.
+        single_stage: For a cascade only: first rank each query's candidates with the
+            cascade's fine model alone (timed, as a report of its own in
+            ``EvalReport.single_stage``), then rank them with the cascade, whose fine
+            stage reads the single stage's window scores from a shared cache. The two
+            rankings rest on identical scores and the run costs the single stage's time;
+            the cascade is not timed. Implies ``reuse_scores``.
         show_progress: Show a progress bar over queries.
 
     Returns:
         The report.
 
     Raises:
-        ValueError: If ``k`` is not a positive integer or a query id is not judged.
+        ValueError: If ``k`` is not a positive integer, a query id is not judged, or
+            ``single_stage`` is asked of a reranker that is not a cascade.
     """
     if isinstance(k, bool) or not isinstance(k, int) or k < 1:
         raise ValueError(f"k must be a positive integer, got {k!r}.")
+    if single_stage and not reranker.is_cascade:
+        raise ValueError(
+            "single_stage=True compares a cascade with its own fine model alone, but this reranker has "
+            "no coarse stage; set coarse_model (or coarse_backend), or evaluate it without single_stage."
+        )
     chosen = list(query_ids) if query_ids is not None else select_query_ids(dataset)
     unknown = [query_id for query_id in chosen if query_id not in dataset.qrels]
     if unknown:
         raise ValueError(f"query ids {unknown[:5]} have no judgements in split {split!r}.")
     text_of = document_text or (lambda doc_id: dataset.corpus[doc_id].full_text)
-    # Off: each pass pays for its own windows. On: one cache per query, shared by both passes.
+    reuse_scores = reuse_scores or single_stage
+    # Off: each pass pays for its own windows. On: one cache per query, shared by every pass.
     scoring = reranker.with_options(score_cache_size=_PER_QUERY_CACHE_SIZE if reuse_scores else 0)
     if scoring.coarse is not None:
-        # Loaded before the copies below are made, so every pass shares one coarse model
+        # Loaded before the copies are made, so every pass shares one coarse model
         # (and, with reuse_scores, its cache) instead of loading its own.
         _ = scoring.coarse.scorer
-    plain = {"top_n": None, "score_threshold": None}
-    truncate = scoring.with_options(long_documents="truncate", fusion=None, **plain)
-    chunk_max_rrf = scoring.with_options(long_documents="chunk_max", fusion="rrf", **plain)
-    # A cascade prunes by its fused ranking when it fuses, so without fusion it keeps other
-    # candidates: chunk-max is then a pass of its own (its scores partly cached with reuse).
-    chunk_max_alone = (
-        scoring.with_options(long_documents="chunk_max", fusion=None, **plain)
-        if reranker.is_cascade
-        else None
-    )
+    # The single stage shares the loaded fine model and its cache (no loading option changes).
+    tallies: dict[str, _Tally] = {}
+    if single_stage:
+        tallies["single_stage"] = _Tally(scoring.with_options(**_SINGLE_STAGE), cascade=False)
+    tallies["reranker"] = _Tally(scoring, cascade=reranker.is_cascade)
 
-    runs: dict[str, dict[str, list[str]]] = {name: {} for name in VARIANTS}
-    seconds: dict[str, list[float]] = {"truncate": [], "chunk_max": []}
-    pairs = {"truncate": 0, "chunk_max": 0}
-    candidates_scored = {"truncate": 0, "chunk_max": 0}
-    per_query_speed: dict[str, dict[str, Any]] = {}
+    first_stage_runs: dict[str, list[str]] = {}
     retrieval_s = 0.0
-
     for query_id in _progress(chosen, show_progress):
         query = dataset.queries[query_id]
         started = time.perf_counter()
@@ -251,74 +225,98 @@ def evaluate(
         else:
             texts = [text_of(doc_id) for doc_id in ids]
         scores = [candidate.score for candidate in candidates]
-        runs["first_stage"][query_id] = ids
-
+        first_stage_runs[query_id] = ids
         scoring.clear_score_cache()
-        fused, chunk_max_s = _timed(chunk_max_rrf, query, texts, scores)
-        truncated, truncate_s = _timed(truncate, query, texts, scores)
-        if chunk_max_alone is not None:
-            by_cross_encoder, _ = _timed(chunk_max_alone, query, texts, scores)
-        else:
-            by_cross_encoder = sorted(fused, key=lambda result: (-result.cross_encoder_score, result.index))
-        runs["truncate"][query_id] = [ids[result.index] for result in truncated]
-        runs["chunk_max"][query_id] = [ids[result.index] for result in by_cross_encoder]
-        runs["chunk_max_rrf"][query_id] = [ids[result.index] for result in fused]
+        for tally in tallies.values():  # the single stage first: it fills the cache
+            tally.rank(query_id, query, ids, texts, scores)
 
-        query_pairs = {
-            "truncate": sum(result.num_windows for result in truncated),
-            "chunk_max": sum(result.num_windows for result in fused),
-        }
-        for name, elapsed in (("truncate", truncate_s), ("chunk_max", chunk_max_s)):
-            seconds[name].append(elapsed)
-            pairs[name] += query_pairs[name]
-            candidates_scored[name] += len(ids)
-        latency_ms = {"chunk_max": 1000.0 * chunk_max_s}
-        if not reuse_scores:
-            latency_ms["truncate"] = 1000.0 * truncate_s
-        per_query_speed[query_id] = {"latency_ms": latency_ms, "pairs": query_pairs}
+    reports = {
+        name: _report(
+            tally,
+            first_stage_runs,
+            dataset=dataset,
+            first_stage_name=first_stage.name,
+            split=split,
+            k=k,
+            model=reranker.model_name,
+            query_ids=chosen,
+            retrieval_s=retrieval_s,
+            long_protocol=long_protocol,
+            reuse_scores=reuse_scores,
+            untimed=_UNTIMED if single_stage and name == "reranker" else None,
+        )
+        for name, tally in tallies.items()
+    }
+    if single_stage:
+        return replace(reports["reranker"], single_stage=reports["single_stage"])
+    return reports["reranker"]
 
-    qrels = {query_id: dataset.qrels[query_id] for query_id in chosen}
+
+def _report(
+    tally: _Tally,
+    first_stage_runs: dict[str, list[str]],
+    *,
+    dataset: BeirDataset,
+    first_stage_name: str,
+    split: str,
+    k: int,
+    model: str,
+    query_ids: list[str],
+    retrieval_s: float,
+    long_protocol: Mapping[str, Any] | None,
+    reuse_scores: bool,
+    untimed: str | None,
+) -> EvalReport:
+    """Score one reranker's rankings against the qrels and summarise its timings."""
+    runs = {"first_stage": first_stage_runs, **tally.runs}
+    qrels = {query_id: dataset.qrels[query_id] for query_id in query_ids}
     metrics = {name: evaluate_run(runs[name], qrels, METRIC_CUTOFF) for name in VARIANTS}
     first_stage_recall = {
-        query_id: recall_at_k(runs["first_stage"][query_id], qrels[query_id], k) for query_id in chosen
+        query_id: recall_at_k(first_stage_runs[query_id], qrels[query_id], k) for query_id in query_ids
     }
     per_variant = {name: per_query_metrics(runs[name], qrels, METRIC_CUTOFF) for name in VARIANTS}
-    per_query = [
-        {
-            "query_id": query_id,
-            "first_stage_recall_at_k": first_stage_recall[query_id],
-            "candidates": len(runs["first_stage"][query_id]),
-            "variants": {
-                name: {
-                    **per_variant[name][query_id],
-                    f"top_{METRIC_CUTOFF}": runs[name][query_id][:METRIC_CUTOFF],
-                    f"top_{RANKING_DEPTH}": runs[name][query_id][:RANKING_DEPTH],
-                }
-                for name in VARIANTS
-            },
-            **per_query_speed[query_id],
-        }
-        for query_id in chosen
-    ]
+    timed = {
+        name: summarize_latency(tally.seconds[name], tally.pairs[name])
+        for name in tally.seconds
+        if untimed is None and not (reuse_scores and name == "truncate")
+    }
+    per_query = []
+    for query_id in query_ids:
+        speed = tally.per_query_speed[query_id]
+        latency_ms = {name: value for name, value in speed["latency_ms"].items() if name in timed}
+        per_query.append(
+            {
+                "query_id": query_id,
+                "first_stage_recall_at_k": first_stage_recall[query_id],
+                "candidates": len(first_stage_runs[query_id]),
+                "variants": {
+                    name: {
+                        **per_variant[name][query_id],
+                        f"top_{METRIC_CUTOFF}": runs[name][query_id][:METRIC_CUTOFF],
+                        f"top_{RANKING_DEPTH}": runs[name][query_id][:RANKING_DEPTH],
+                    }
+                    for name in VARIANTS
+                },
+                "latency_ms": latency_ms,
+                "pairs": speed["pairs"],
+            }
+        )
     return EvalReport(
         dataset=dataset.name,
         split=split,
-        first_stage=first_stage.name,
+        first_stage=first_stage_name,
         k=k,
-        model=reranker.model_name,
-        query_ids=chosen,
+        model=model,
+        query_ids=query_ids,
         metrics=metrics,
-        recall_at_k_first_stage=(sum(first_stage_recall.values()) / len(chosen)) if chosen else 0.0,
-        speed={
-            name: summarize_latency(seconds[name], pairs[name])
-            for name in seconds
-            if not (reuse_scores and name == "truncate")
-        },
-        candidates_scored=candidates_scored,
-        pairs_per_pass=pairs,
+        recall_at_k_first_stage=(sum(first_stage_recall.values()) / len(query_ids)) if query_ids else 0.0,
+        speed=timed,
+        candidates_scored=tally.candidates_scored,
+        pairs_per_pass=tally.pairs,
         per_query=per_query,
         retrieval_s=retrieval_s,
         long_protocol=dict(long_protocol) if long_protocol is not None else None,
+        untimed=untimed,
     )
 
 
