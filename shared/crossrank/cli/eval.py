@@ -15,6 +15,7 @@ from crossrank.cli.args import (
     add_model_argument,
     add_option_argument,
     first_stage_argument,
+    non_negative_int,
     option_values,
     positive_int,
 )
@@ -67,6 +68,13 @@ def add_eval_command(commands: argparse._SubParsersAction[argparse.ArgumentParse
     add_option_argument(parser, "max_windows", "--max-windows", type=positive_int)
     parser.add_argument(
         "--limit", type=positive_int, default=None, help="evaluate only the first N queries by id"
+    )
+    parser.add_argument(
+        "--offset",
+        type=non_negative_int,
+        default=0,
+        help="skip the first N queries by id (with --limit, run a long evaluation in parts, then join "
+        "the parts' reports with crossrank merge)",
     )
     parser.add_argument(
         "--long",
@@ -142,7 +150,7 @@ def run_eval(args: argparse.Namespace) -> int:
     # Read first: a missing or malformed baseline fails before minutes of scoring.
     baseline = read_report(args.compare_to) if args.compare_to else None
     dataset = load_beir(args.data_dir, split=args.split)
-    query_ids = select_query_ids(dataset, args.limit)
+    query_ids = select_query_ids(dataset, args.limit, args.offset)
     options = option_values(args)
     reranker = Reranker(args.model, **options)
     if args.against_single_stage and not reranker.is_cascade:
@@ -198,20 +206,40 @@ def run_eval(args: argparse.Namespace) -> int:
     document["backend"] = reranker.backend_in_use
     document["options"] = {name: value for name, value in options.items() if value is not None}
     if "single_stage" in document:
-        baseline = document["single_stage"]
-        baseline["backend"] = reranker.backend_in_use
-        print(format_eval_table(baseline, title="single stage (the fine model alone)"))
-        print()
-    print(format_eval_table(document, title="cascade" if reranker.is_cascade else None))
-    if baseline is not None:
-        document["comparison"] = comparison_document(baseline, document, samples=args.samples, seed=args.seed)
-        if args.against_single_stage:
-            document["comparison"]["baseline_model"] = f"{reranker.model_name} alone (same run)"
-            document["comparison"]["candidate_model"] = f"{reranker.model_name} in the cascade"
-        print()
-        print(format_comparison(document["comparison"]))
+        document["single_stage"]["backend"] = reranker.backend_in_use
+    print_report(document, baseline, samples=args.samples, seed=args.seed)
     write_reports(args, document, lambda path: plot_eval([document], path))
     return 0
+
+
+def print_report(
+    document: dict[str, Any], baseline: dict[str, Any] | None, *, samples: int, seed: int
+) -> None:
+    """Print an eval report and, against its baseline, add its comparison and print that too.
+
+    A report with a ``single_stage`` report (``--against-single-stage``) is printed after it
+    and compared with it.
+
+    Args:
+        document: The report; ``"comparison"`` is added to it when there is a baseline.
+        baseline: An earlier report to compare with (``--compare-to``), or ``None``.
+        samples: Bootstrap resamples.
+        seed: Bootstrap seed.
+    """
+    single = document.get("single_stage")
+    if single is not None:
+        print(format_eval_table(single, title="single stage (the fine model alone)"))
+        print()
+        baseline = single
+    print(format_eval_table(document, title="cascade" if single is not None else None))
+    if baseline is None:
+        return
+    document["comparison"] = comparison_document(baseline, document, samples=samples, seed=seed)
+    if single is not None:
+        document["comparison"]["baseline_model"] = f"{document['model']} alone (same run)"
+        document["comparison"]["candidate_model"] = f"{document['model']} in the cascade"
+    print()
+    print(format_comparison(document["comparison"]))
 
 
 def warn_about_unjudgeable_queries(dataset: BeirDataset, query_ids: Sequence[str]) -> None:

@@ -18,6 +18,7 @@ def build_parser() -> argparse.ArgumentParser:
     from crossrank.cli.compare import add_compare_command
     from crossrank.cli.demo import add_demo_command
     from crossrank.cli.eval import add_eval_command
+    from crossrank.cli.merge import add_merge_command
     from crossrank.cli.rerank_batch import add_rerank_batch_command
     from crossrank.cli.retrieve import add_retrieve_command
     from crossrank.cli.serve import add_serve_command
@@ -33,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_eval_command(commands)
     add_bench_command(commands)
     add_compare_command(commands)
+    add_merge_command(commands)
     add_serve_command(commands)
     add_train_command(commands)
     add_distill_command(commands)

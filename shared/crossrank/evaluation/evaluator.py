@@ -33,6 +33,7 @@ from crossrank.evaluation.report import (
     VARIANT_LABELS,
     VARIANTS,
     EvalReport,
+    query_id_order,
 )
 
 if TYPE_CHECKING:
@@ -65,27 +66,29 @@ _SINGLE_STAGE = {
 _UNTIMED = "not timed: its fine-stage window scores were read from the single stage's (same run)"
 
 
-def _id_key(query_id: str) -> tuple[int, int, str]:
-    """Numeric ids in numeric order, then the rest alphabetically."""
-    return (0, int(query_id), "") if query_id.isdigit() else (1, 0, query_id)
-
-
-def select_query_ids(dataset: BeirDataset, limit: int | None = None) -> list[str]:
-    """The judged queries in id order (numeric ids numerically), the first ``limit`` of them.
+def select_query_ids(dataset: BeirDataset, limit: int | None = None, offset: int = 0) -> list[str]:
+    """The judged queries in id order (numeric ids numerically): ``limit`` of them after ``offset``.
 
     Args:
         dataset: The loaded dataset.
         limit: How many queries to keep; ``None`` keeps all.
+        offset: How many queries to skip first (a long evaluation run in parts).
 
     Returns:
         Query ids.
 
     Raises:
-        ValueError: If ``limit`` is not a positive integer.
+        ValueError: If ``limit`` is not a positive integer, ``offset`` is negative, or
+            ``offset`` leaves no query.
     """
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
         raise ValueError(f"limit must be a positive integer, got {limit!r}.")
-    ordered = sorted(dataset.qrels, key=_id_key)
+    if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
+        raise ValueError(f"offset must be a non-negative integer, got {offset!r}.")
+    ordered = sorted(dataset.qrels, key=query_id_order)
+    if offset and offset >= len(ordered):
+        raise ValueError(f"offset {offset} skips every one of the {len(ordered)} judged queries.")
+    ordered = ordered[offset:]
     return ordered if limit is None else ordered[:limit]
 
 

@@ -15,6 +15,7 @@ __all__ = [
     "VARIANTS",
     "VARIANT_LABELS",
     "EvalReport",
+    "query_id_order",
 ]
 
 VARIANT_LABELS = {
@@ -32,6 +33,11 @@ RANKING_DEPTH = 30
 SCORING_PASS_OF = {"truncate": "truncate", "chunk_max": "chunk_max", "chunk_max_rrf": "chunk_max"}
 """The scoring pass each reranking variant's ranking (and so its speed) comes from."""
 _REUSED = "chunk_max (first-window scores reused)"
+
+
+def query_id_order(query_id: str) -> tuple[int, int, str]:
+    """Sort key of query ids in reports: numeric ids in numeric order, then the rest alphabetically."""
+    return (0, int(query_id), "") if query_id.isdigit() else (1, 0, query_id)
 
 
 @dataclass(frozen=True)
