@@ -143,23 +143,38 @@ class PairEncoder:
                 tokenized.append(TokenizedText(ids=ids, offsets=offsets))
         return tokenized
 
-    def encode(self, pairs: Sequence[tuple[TokenIds, TokenIds]]) -> dict[str, npt.NDArray[np.int64]]:
+    def pair_length(self, query_ids: TokenIds, passage_ids: TokenIds) -> int:
+        """Tokens of one pair once its special tokens are added (before padding)."""
+        return len(query_ids) + len(passage_ids) + self._template.num_special_tokens
+
+    def encode(
+        self, pairs: Sequence[tuple[TokenIds, TokenIds]], *, pad_to: int | None = None
+    ) -> dict[str, npt.NDArray[np.int64]]:
         """Padded int64 arrays of the model's inputs, padded to the longest pair.
 
         Args:
             pairs: ``(query_ids, passage_ids)`` pairs without special tokens; at least one.
+            pad_to: Pad to this many tokens instead (at least the longest pair's).
 
         Returns:
             ``{name: array of shape (len(pairs), longest)}`` for each of :attr:`input_names`.
+
+        Raises:
+            ValueError: If ``pad_to`` is shorter than the longest pair.
         """
         import numpy as np
 
         built = [self._template.build(query_ids, passage_ids) for query_ids, passage_ids in pairs]
         lengths = np.fromiter((len(ids) for ids, _ in built), dtype=np.int64, count=len(built))
         total = int(lengths.sum())
+        width = int(lengths.max())
+        if pad_to is not None:
+            if pad_to < width:
+                raise ValueError(f"pad_to={pad_to} is shorter than the longest pair ({width} tokens).")
+            width = pad_to
         # The ids of all pairs, flattened in C, land in the padded matrix through a
         # boolean mask: no Python-level loop over tokens.
-        attention = np.arange(int(lengths.max())) < lengths[:, None]
+        attention = np.arange(width) < lengths[:, None]
         input_ids = np.full(attention.shape, self._pad_id, dtype=np.int64)
         flat_ids = chain.from_iterable(ids for ids, _ in built)
         input_ids[attention] = np.fromiter(flat_ids, np.int64, total)
