@@ -39,9 +39,9 @@ from collections.abc import Sequence
 import numpy as np
 
 from crossrank import Reranker
-from crossrank.cli.eval import _long_documents
 from crossrank.evaluation.beir import load_beir
 from crossrank.evaluation.evaluator import select_query_ids
+from crossrank.evaluation.long_protocol import long_documents
 from crossrank.evaluation.run_file import read_trec_run
 from crossrank.models.lexical_scorer import LexicalScorer
 from crossrank.scorer import PairScorer
@@ -85,7 +85,7 @@ def main(model: str, data_dir: str, run_path: str, claims: int, others: int) -> 
     dataset = load_beir(data_dir, split="test")
     run, _ = read_trec_run(run_path)
     fine = Reranker(model, score_cache_size=0)
-    long_text, _ = _long_documents(dataset, fine)
+    long_text, _ = long_documents(dataset, fine)
     tokenizer = fine.scorer
     idf_scorer = _IdfScorer(tokenizer)
     variants = {

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import time
 from collections.abc import Sequence
@@ -26,7 +25,6 @@ from crossrank.evaluation.evaluator import VARIANT_LABELS
 
 if TYPE_CHECKING:
     from crossrank.evaluation.beir import BeirDataset
-    from crossrank.reranker import Reranker
 
 __all__ = ["add_eval_command", "format_eval_table", "run_eval"]
 
@@ -140,6 +138,7 @@ def run_eval(args: argparse.Namespace) -> int:
     from crossrank.evaluation.beir import load_beir
     from crossrank.evaluation.evaluator import evaluate, select_query_ids
     from crossrank.evaluation.first_stage import build_first_stage
+    from crossrank.evaluation.long_protocol import long_documents, on_topic_documents
     from crossrank.models.devices import default_device
     from crossrank.reranker import Reranker
 
@@ -179,9 +178,9 @@ def run_eval(args: argparse.Namespace) -> int:
     if args.long:
         status(args, f"building the long-document corpus ({args.long_protocol} fillers)")
         if args.long_protocol == "on-topic":
-            query_document_text, protocol = _on_topic_documents(dataset, reranker)
+            query_document_text, protocol = on_topic_documents(dataset, reranker)
         else:
-            document_text, protocol = _long_documents(dataset, reranker)
+            document_text, protocol = long_documents(dataset, reranker)
     setup_s = time.perf_counter() - started
     machine = describe_machine(args.device or default_device())
 
@@ -265,71 +264,6 @@ def warn_about_unjudgeable_queries(dataset: BeirDataset, query_ids: Sequence[str
             "check that corpus.jsonl and the qrels file belong to the same dataset.",
             file=sys.stderr,
         )
-
-
-def _protocol_inputs(dataset: BeirDataset, reranker: Reranker) -> tuple[dict[str, str], Any, set[str]]:
-    """What both long protocols start from: the texts, the model's token counter, the judged ids.
-
-    Every document judged relevant in the split is kept out of the fillers.
-    """
-    scorer = reranker.scorer
-    relevant = {
-        doc_id for judgements in dataset.qrels.values() for doc_id, grade in judgements.items() if grade > 0
-    }
-    texts = {doc_id: document.full_text for doc_id, document in dataset.corpus.items()}
-    return texts, lambda batch: [len(tokens.ids) for tokens in scorer.tokenize(batch)], relevant
-
-
-def _long_documents(dataset: BeirDataset, reranker: Reranker) -> tuple[Any, dict[str, Any]]:
-    """The long version of every document, and the protocol settings for the report."""
-    from crossrank.evaluation.long_corpus import build_long_corpus
-
-    scorer = reranker.scorer
-    texts, count_tokens, relevant = _protocol_inputs(dataset, reranker)
-    long_corpus = build_long_corpus(
-        texts,
-        count_tokens,
-        exclude_fillers=relevant,
-    )
-    lengths = list(long_corpus.num_tokens.values())
-    protocol = {
-        "protocol": "random",
-        "min_tokens": long_corpus.min_tokens,
-        "seed": long_corpus.seed,
-        "own_text": "last, after the fillers",
-        "fillers": "other documents' title and text, drawn by random.Random(seed), never the "
-        "document itself and never a document judged relevant in this split",
-        "first_stage_corpus": "original: the first stage is not under test, only the reranked texts are long",
-        "mean_document_tokens": statistics.fmean(lengths) if lengths else 0.0,
-        "min_document_tokens": min(lengths, default=0),
-        "model_max_length": scorer.max_length,
-    }
-    return long_corpus.text, protocol
-
-
-def _on_topic_documents(dataset: BeirDataset, reranker: Reranker) -> tuple[Any, dict[str, Any]]:
-    """The on-topic long version of each candidate, per query, and the protocol settings."""
-    from crossrank.evaluation.long_corpus import build_on_topic_corpus
-
-    scorer = reranker.scorer
-    texts, count_tokens, relevant = _protocol_inputs(dataset, reranker)
-    corpus = build_on_topic_corpus(
-        texts,
-        count_tokens,
-        exclude_fillers=relevant,
-    )
-    protocol = {
-        "protocol": "on-topic",
-        "min_tokens": corpus.min_tokens,
-        "seed": corpus.seed,
-        "own_text": "last, after the fillers",
-        "fillers": "the same query's other first-stage candidates, shuffled by "
-        "random.Random(f'{seed}:{query_id}:{doc_id}'), never the document itself and never a "
-        "document judged relevant in this split",
-        "first_stage_corpus": "original: the first stage is not under test, only the reranked texts are long",
-        "model_max_length": scorer.max_length,
-    }
-    return corpus.text, protocol
 
 
 def format_eval_table(document: dict[str, Any], *, title: str | None = None) -> str:
