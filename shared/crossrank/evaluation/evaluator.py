@@ -97,7 +97,6 @@ class _Tally:
     """One reranker's rankings, timings and pair counts, gathered query by query."""
 
     scoring: Reranker
-    cascade: bool
     runs: dict[str, dict[str, list[str]]] = field(default_factory=lambda: {n: {} for n in RERANK_VARIANTS})
     seconds: dict[str, list[float]] = field(default_factory=lambda: {"truncate": [], "chunk_max": []})
     pairs: dict[str, int] = field(default_factory=lambda: {"truncate": 0, "chunk_max": 0})
@@ -110,8 +109,11 @@ class _Tally:
         self._truncate = self.scoring.with_options(long_documents="truncate", fusion=None, **plain)
         # A cascade prunes by its fused ranking when it fuses, so without fusion it keeps other
         # candidates: chunk-max is then a pass of its own (its scores partly cached with reuse).
-        alone = self.scoring.with_options(long_documents="chunk_max", fusion=None, **plain)
-        self._alone = alone if self.cascade else None
+        self._alone = (
+            self.scoring.with_options(long_documents="chunk_max", fusion=None, **plain)
+            if self.scoring.is_cascade
+            else None
+        )
 
     def rank(self, query_id: str, query: str, ids: list[str], texts: list[str], scores: list[float]) -> None:
         """Rank one query's candidates in every variant's scoring pass, timing each pass."""
@@ -212,8 +214,8 @@ def evaluate(
     # The single stage shares the loaded fine model and its cache (no loading option changes).
     tallies: dict[str, _Tally] = {}
     if single_stage:
-        tallies["single_stage"] = _Tally(scoring.with_options(**_SINGLE_STAGE), cascade=False)
-    tallies["reranker"] = _Tally(scoring, cascade=reranker.is_cascade)
+        tallies["single_stage"] = _Tally(scoring.with_options(**_SINGLE_STAGE))
+    tallies["reranker"] = _Tally(scoring)
 
     first_stage_runs: dict[str, list[str]] = {}
     retrieval_s = 0.0

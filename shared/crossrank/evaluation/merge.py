@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from crossrank.evaluation.latency import summarize_latency
+from crossrank.evaluation.metrics import metric_names
 from crossrank.evaluation.report import (
     METRIC_CUTOFF,
     RERANK_VARIANTS,
@@ -37,7 +38,7 @@ SAME_IN_EVERY_PART = (
 """Report fields every part must share: they decide what the numbers mean."""
 # What the machine record may differ in between parts without the timings meaning something else.
 _MACHINE_MAY_DIFFER = ("load_average_1m", "load_average_1m_end")
-_METRICS = tuple(f"{name}_at_{METRIC_CUTOFF}" for name in ("ndcg", "recall", "mrr"))
+_METRICS = metric_names(METRIC_CUTOFF)
 
 
 def merge_reports(parts: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
