@@ -15,9 +15,8 @@ from crossrank.cascade_stage import (
 )
 from crossrank.models.backends import Backend, Precision, describe_scorer
 from crossrank.models.lexical_scorer import LEXICAL_COARSE_MODEL, LexicalScorer
-from crossrank.models.loading import check_model_spec, load_scorer, resolve_model_name
-from crossrank.models.remote_client import RemoteReranker, is_server_url
-from crossrank.option_value import OptionValue
+from crossrank.models.model_handle import ModelHandle
+from crossrank.models.remote_client import RemoteReranker
 from crossrank.options import (
     LOAD_OPTIONS,
     OPTIONS,
@@ -26,16 +25,15 @@ from crossrank.options import (
     Normalize,
     WindowAggregation,
     WindowBoundaries,
-    check_int,
-    check_threshold,
     options_docstring,
     validate_options,
 )
-from crossrank.ranking.cascade import best_windows, cascade_survivors, rank_cascade
-from crossrank.ranking.inputs import check_documents, check_pairs, check_query, check_retrieval_scores
+from crossrank.ranking.cascade import rank_through_stages
+from crossrank.ranking.inputs import check_pairs, check_rerank_call
 from crossrank.ranking.score_cache import CacheInfo, ScoreCache
 from crossrank.ranking.selection import rank_documents
 from crossrank.ranking.window_scoring import TextScore, WindowScores, score_texts
+from crossrank.reranker_options import RerankerOptions
 from crossrank.results import RerankResult
 from crossrank.scorer import PairScorer
 
@@ -45,7 +43,7 @@ if TYPE_CHECKING:
 __all__ = ["Fusion", "LongDocuments", "Normalize", "Reranker"]
 
 
-class Reranker:
+class Reranker(RerankerOptions):
     """Rerank candidate texts for a query with a cross-encoder.
 
     Long documents are split into overlapping token windows and keep their best
@@ -74,35 +72,6 @@ class Reranker:
         >>> results[0].index, results[0].score  # doctest: +SKIP
         (1, 0.93)
     """
-
-    device: OptionValue[str | None] = OptionValue()
-    trust_remote_code: OptionValue[bool] = OptionValue()
-    cross_encoder_kwargs: OptionValue[dict[str, Any]] = OptionValue()
-    api_key: OptionValue[str | None] = OptionValue()
-    backend: OptionValue[Backend] = OptionValue()
-    """The requested backend (see :attr:`backend_in_use` for the one that runs)."""
-    precision: OptionValue[Precision] = OptionValue()
-    coarse_model: OptionValue[str | CrossEncoder | PairScorer | None] = OptionValue()
-    coarse_backend: OptionValue[Backend | None] = OptionValue()
-    coarse_keep: OptionValue[int] = OptionValue()
-    coarse_max_length: OptionValue[int | None] = OptionValue()
-    fine_windows_per_document: OptionValue[int | None] = OptionValue()
-    fine_window_margin: OptionValue[float | None] = OptionValue()
-    long_documents: OptionValue[LongDocuments] = OptionValue()
-    window_overlap: OptionValue[int | None] = OptionValue()
-    max_windows: OptionValue[int | None] = OptionValue()
-    window_boundaries: OptionValue[WindowBoundaries] = OptionValue()
-    window_aggregation: OptionValue[WindowAggregation] = OptionValue()
-    fusion: OptionValue[Fusion | None] = OptionValue()
-    rrf_k: OptionValue[float] = OptionValue()
-    rrf_weights: OptionValue[tuple[float, float]] = OptionValue()
-    normalize: OptionValue[Normalize | None] = OptionValue()
-    score_threshold: OptionValue[float | None] = OptionValue()
-    top_n: OptionValue[int | None] = OptionValue()
-    batch_size: OptionValue[int] = OptionValue()
-    max_tokens_per_batch: OptionValue[int] = OptionValue()
-    show_progress_bar: OptionValue[bool] = OptionValue()
-    score_cache_size: OptionValue[int] = OptionValue()
 
     def __init__(
         self,
@@ -139,18 +108,16 @@ class Reranker:
         self._options: dict[str, Any] = validate_options(
             {name: value for name, value in locals().items() if name in OPTIONS}
         )
-        check_model_spec(model)
         if isinstance(model, PairScorer) and (backend, precision) != ("auto", "auto"):
             raise ValueError(
                 "backend and precision apply to models crossrank loads (a hub id, a path or a "
                 f"CrossEncoder), not to a ready PairScorer; got backend={backend!r}, "
                 f"precision={precision!r}. Leave them as 'auto'."
             )
-        self._model_spec: str | CrossEncoder | PairScorer | None = model
+        loading = {name: self._options[name] for name in LOAD_OPTIONS if name != "api_key"}
+        self._model = ModelHandle(model, loading=loading, api_key=self._options["api_key"])
         self._score_cache: ScoreCache | None = ScoreCache(score_cache_size) if score_cache_size else None
-        self._scorer: PairScorer | None = model if isinstance(model, PairScorer) else None
-        self._remote: RemoteReranker | None = None
-        self._load_lock: threading.Lock = threading.Lock()
+        self._coarse_lock = threading.Lock()
         self._coarse: Reranker | None = None
         if self.is_cascade:
             check_cascade(model, self._options)
@@ -158,42 +125,19 @@ class Reranker:
             check_single_stage(self._options)
 
     @property
-    def options(self) -> dict[str, Any]:
-        """Every option's value (a copy), as :func:`crossrank.options.validate_options` gives it."""
-        return dict(self._options)
-
-    @property
     def model_spec(self) -> str | CrossEncoder | PairScorer | None:
         """The ``model`` argument as given (shared by copies from :meth:`with_options`)."""
-        return self._model_spec
+        return self._model.spec
 
     @property
     def model_name(self) -> str:
         """The model's id or path (without loading it)."""
-        spec = self._scorer or self._model_spec
-        if isinstance(spec, PairScorer):
-            return spec.name
-        if isinstance(spec, str) or spec is None:
-            return resolve_model_name(spec)
-        from crossrank.models.torch_scorer import cross_encoder_name
-
-        return cross_encoder_name(spec)
+        return self._model.name
 
     @property
     def remote(self) -> RemoteReranker | None:
         """The client of the server named by a URL ``model`` (``None`` for a local model)."""
-        if self._remote is None and is_server_url(self._model_spec):
-            with self._load_lock:
-                if self._remote is None:
-                    self._remote = RemoteReranker(str(self._model_spec), api_key=self.api_key)
-        return self._remote
-
-    @property
-    def is_cascade(self) -> bool:
-        """Whether a coarse stage runs first (a ``coarse_*`` model, backend or length is set)."""
-        return any(
-            value is not None for value in (self.coarse_model, self.coarse_backend, self.coarse_max_length)
-        )
+        return self._model.remote
 
     @property
     def coarse(self) -> Reranker | None:
@@ -201,11 +145,10 @@ class Reranker:
         if not self.is_cascade:
             return None
         if self._coarse is None:
-            spec = self.coarse_model or self._model_spec
+            spec = self.coarse_model or self.model_spec
             if spec == LEXICAL_COARSE_MODEL:
-                # Outside the lock: the model's scorer (its tokenizer) loads under the same lock.
                 spec = LexicalScorer(self.scorer)
-            with self._load_lock:
+            with self._coarse_lock:
                 if self._coarse is None:
                     self._coarse = Reranker(spec, **coarse_stage_options(self._options))
         return self._coarse
@@ -217,13 +160,7 @@ class Reranker:
         Raises:
             TypeError: For a server URL ``model``: the server holds the model.
         """
-        if is_server_url(self._model_spec):
-            raise TypeError(f"the model is the server at {self._model_spec}; it has no local scorer.")
-        if self._scorer is None:
-            with self._load_lock:
-                if self._scorer is None:
-                    self._scorer = self._load_scorer()
-        return self._scorer
+        return self._model.scorer
 
     @property
     def backend_in_use(self) -> str:
@@ -232,9 +169,7 @@ class Reranker:
         One of ``"onnx-int8"``, ``"onnx"``, ``"torch-fp32"``, ``"torch-bf16"``,
         ``"torch-fp16"``, ``"remote"`` (a server URL), or a custom scorer's class name.
         """
-        if is_server_url(self._model_spec):
-            return "remote"
-        return describe_scorer(self.scorer)
+        return self._model.description
 
     def cache_info(self) -> CacheInfo:
         """Hits, misses, bound and size of the window-score cache (all 0 when it is off).
@@ -253,13 +188,6 @@ class Reranker:
             self._score_cache.clear()
         if self._coarse is not None:
             self._coarse.clear_score_cache()
-
-    def _load_scorer(self) -> PairScorer:
-        spec = self._model_spec
-        if isinstance(spec, PairScorer):
-            return spec
-        loading = {name: self._options[name] for name in LOAD_OPTIONS if name != "api_key"}
-        return load_scorer(spec, **loading)
 
     def rerank(
         self,
@@ -288,7 +216,7 @@ class Reranker:
             TypeError: If the query or a document is not a string.
             ValueError: If the query is empty or an option is out of range.
         """
-        query, documents, scores_in, top_n, score_threshold = _checked(
+        query, documents, scores_in, top_n, score_threshold = check_rerank_call(
             query, documents, retrieval_scores, top_n, score_threshold
         )
         if not documents:
@@ -309,25 +237,18 @@ class Reranker:
         if coarse is not None:
             if self.coarse_max_length is not None:
                 check_coarse_length(self.coarse_max_length, self.scorer.max_length)
-            windows: WindowScores | None = {} if self.fine_windows_per_document else None
-            coarse_scores = coarse._score_texts(query, documents, names, window_scores_out=windows)
-            survivors = cascade_survivors(
+            return rank_through_stages(
+                query,
                 documents,
-                coarse_scores,
-                self.coarse_keep,
-                retrieval_scores=scores_in,
-                fusion=ranking["fusion"],
-                rrf_k=ranking["rrf_k"],
-                rrf_weights=ranking["rrf_weights"],
+                names,
+                scores_in,
+                coarse=coarse._score_texts,
+                fine=self._score_texts,
+                keep=self.coarse_keep,
+                fine_windows=self.fine_windows_per_document,
+                fine_window_margin=self.fine_window_margin,
+                ranking=ranking,
             )
-            texts = [documents[i] for i in survivors]
-            only = (
-                None
-                if windows is None
-                else best_windows(windows, texts, self.fine_windows_per_document, self.fine_window_margin)
-            )
-            fine_scores = self._score_texts(query, texts, [names[i] for i in survivors], only_windows=only)
-            return rank_cascade(documents, coarse_scores, fine_scores, survivors, scores_in, **ranking)
         text_scores = self._score_texts(query, documents, names)
         return rank_documents(documents, text_scores, scores_in, **ranking)
 
@@ -343,7 +264,7 @@ class Reranker:
         """Async :meth:`rerank`: scores in a worker thread (or awaits the server) so the event loop runs."""
         remote = self.remote
         if remote is not None:
-            query, documents, scores_in, top_n, score_threshold = _checked(
+            query, documents, scores_in, top_n, score_threshold = check_rerank_call(
                 query, documents, retrieval_scores, top_n, score_threshold
             )
             if not documents:
@@ -452,15 +373,13 @@ class Reranker:
         current = self._options
         merged = validate_options({**current, **options})
         reload = any(merged[name] != current[name] for name in LOAD_OPTIONS)
-        copy = Reranker(self._model_spec, **merged)
-        if self._remote is not None and not reload:
-            copy._remote = self._remote
+        copy = Reranker(self.model_spec, **merged)
         if self._coarse is not None and copy.is_cascade and _same_spec(merged, current, "coarse_model"):
             # The coarse stage's own with_options shares its loaded model unless its loading changed.
             copy._coarse = self._coarse.with_options(**coarse_stage_options(merged))
-        if self._scorer is not None and (not reload or isinstance(self._model_spec, PairScorer)):
-            copy._scorer = self._scorer
-            # A cache only ever serves one scorer object, so its keys stay unambiguous.
+        if not reload or isinstance(self.model_spec, PairScorer):
+            copy._model = self._model
+            # A cache only ever serves one model, so its keys stay unambiguous.
             if self._score_cache is not None and merged["score_cache_size"] == self.score_cache_size:
                 copy._score_cache = self._score_cache
         return copy
@@ -469,19 +388,6 @@ class Reranker:
 def _same_spec(merged: dict[str, Any], current: dict[str, Any], name: str) -> bool:
     a, b = merged[name], current[name]
     return a is b or (isinstance(a, str) and a == b)
-
-
-def _checked(
-    query: object, documents: object, retrieval_scores: object, top_n: object, score_threshold: object
-) -> tuple[str, list[str], list[float] | None, int | None, float | None]:
-    checked = check_documents(documents)
-    return (
-        check_query(query),
-        checked,
-        check_retrieval_scores(retrieval_scores, len(checked)),
-        None if top_n is None else check_int("top_n", top_n, minimum=1),
-        check_threshold(score_threshold),
-    )
 
 
 # The options' documentation lives once, in the table.

@@ -87,6 +87,17 @@ def test_lazy_loading_from_a_path_happens_once_across_threads(model_path: str) -
     assert reranker.model_name == model_path
 
 
+def test_copies_made_before_the_model_loads_share_one_load(model_path: str) -> None:
+    reranker = Reranker(model_path, device="cpu")
+    top_two = reranker.with_options(top_n=2)
+    on_another_backend = reranker.with_options(backend="torch")
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        first, second = pool.map(lambda r: r.scorer, [top_two, reranker])
+    assert first is second
+    assert on_another_backend.scorer is not first  # a loading option changed: a load of its own
+    assert on_another_backend.backend_in_use == "torch-fp32"
+
+
 def test_sigmoid_normalize_leaves_a_sigmoid_model_alone(cross_encoder: CrossEncoder) -> None:
     raw = Reranker(cross_encoder).rerank(QUERY, DOCUMENTS[:3])
     normalized = Reranker(cross_encoder, normalize="sigmoid").rerank(QUERY, DOCUMENTS[:3])

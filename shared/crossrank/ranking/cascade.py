@@ -15,16 +15,94 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
 
 from crossrank.ranking.fusion import ranks_by_score, reciprocal_rank_fusion
 from crossrank.ranking.selection import retrieval_ranks, select_top
 from crossrank.ranking.window_scoring import TextScore, WindowScores
 from crossrank.results import RerankResult
 
-__all__ = ["COARSE_STAGE", "best_windows", "cascade_survivors", "rank_cascade"]
+__all__ = [
+    "COARSE_STAGE",
+    "StageScoring",
+    "best_windows",
+    "cascade_survivors",
+    "rank_cascade",
+    "rank_through_stages",
+]
 
 COARSE_STAGE = "coarse"
 """The ``cut_at_stage`` of a candidate the coarse stage did not pass on."""
+
+
+class StageScoring(Protocol):
+    """How a stage scores texts: each distinct text's chunk-max :class:`TextScore`.
+
+    ``window_scores_out`` collects every window's score and span (the coarse stage's, for
+    choosing the fine stage's windows); ``only_windows`` restricts scoring to the windows
+    that overlap the given spans (see :func:`crossrank.ranking.window_scoring.score_texts`).
+    """
+
+    def __call__(
+        self,
+        query: str,
+        texts: Sequence[str],
+        names: Sequence[str],
+        *,
+        window_scores_out: WindowScores | None = None,
+        only_windows: Mapping[str, Sequence[tuple[int, int]]] | None = None,
+    ) -> dict[str, TextScore]:
+        """Score ``texts`` against ``query`` (``names`` name them in errors)."""
+        ...
+
+
+def rank_through_stages(
+    query: str,
+    documents: Sequence[str],
+    names: Sequence[str],
+    retrieval_scores: Sequence[float] | None,
+    *,
+    coarse: StageScoring,
+    fine: StageScoring,
+    keep: int,
+    fine_windows: int | None,
+    fine_window_margin: float | None,
+    ranking: Mapping[str, Any],
+) -> list[RerankResult]:
+    """A two-stage reranking: the coarse stage scores all, the fine stage the survivors.
+
+    Args:
+        query: The query (checked).
+        documents: The candidates (checked), in the retriever's order.
+        names: How to name each document in an error.
+        retrieval_scores: The retriever's scores, or ``None`` for input order.
+        coarse: The coarse stage's scoring.
+        fine: The fine stage's scoring.
+        keep: How many candidates the coarse stage passes on.
+        fine_windows: Windows per survivor the fine stage reads (the coarse stage's best,
+            see :func:`best_windows`); ``None`` reads every window.
+        fine_window_margin: See :func:`best_windows`.
+        ranking: :func:`rank_cascade`'s keyword arguments (``fusion``, ``rrf_k``,
+            ``rrf_weights``, ``top_n``, ``score_threshold``).
+
+    Returns:
+        :func:`rank_cascade`'s results.
+    """
+    windows: WindowScores | None = {} if fine_windows else None
+    coarse_scores = coarse(query, documents, names, window_scores_out=windows)
+    survivors = cascade_survivors(
+        documents,
+        coarse_scores,
+        keep,
+        retrieval_scores=retrieval_scores,
+        fusion=ranking["fusion"],
+        rrf_k=ranking["rrf_k"],
+        rrf_weights=ranking["rrf_weights"],
+    )
+    texts = [documents[i] for i in survivors]
+    only = None if windows is None else best_windows(windows, texts, fine_windows, fine_window_margin)
+    fine_scores = fine(query, texts, [names[i] for i in survivors], only_windows=only)
+    return rank_cascade(documents, coarse_scores, fine_scores, survivors, retrieval_scores, **ranking)
 
 
 def cascade_survivors(

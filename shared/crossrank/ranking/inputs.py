@@ -11,7 +11,16 @@ import math
 from collections.abc import Iterable, Mapping
 from numbers import Real
 
-__all__ = ["check_documents", "check_pairs", "check_query", "check_retrieval_scores", "check_text"]
+from crossrank.option_checks import check_int, check_threshold
+
+__all__ = [
+    "check_documents",
+    "check_pairs",
+    "check_query",
+    "check_rerank_call",
+    "check_retrieval_scores",
+    "check_text",
+]
 
 
 def check_text(name: str, text: object) -> str:
@@ -115,3 +124,22 @@ def check_pairs(pairs: object) -> list[tuple[str, str]]:
         query = check_query(pair[0], f"pairs[{position}][0]")
         checked.append((query, check_text(f"pairs[{position}][1]", pair[1])))
     return checked
+
+
+def check_rerank_call(
+    query: object, documents: object, retrieval_scores: object, top_n: object, score_threshold: object
+) -> tuple[str, list[str], list[float] | None, int | None, float | None]:
+    """The arguments of a ``rerank`` call, checked and normalized (``None`` stays ``None``).
+
+    Raises:
+        TypeError: If the query or a document is not a string.
+        ValueError: If a value is out of range, naming it.
+    """
+    checked = check_documents(documents)
+    return (
+        check_query(query),
+        checked,
+        check_retrieval_scores(retrieval_scores, len(checked)),
+        None if top_n is None else check_int("top_n", top_n, minimum=1),
+        check_threshold(score_threshold),
+    )
