@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import shlex
 from pathlib import Path
@@ -128,28 +129,100 @@ def test_train_on_a_pairs_file_saves_a_model_whose_card_has_the_command(
     assert "--resume" in capsys.readouterr().err
 
 
+DOCUMENTED_IN = ("README.md", "docs/training.md")
+# Flags whose value is a model a command reads.
+MODEL_FLAGS = ("--base", "--teacher", "--student", "--model")
+
+
 def _documented_commands() -> list[list[str]]:
+    """Every ``crossrank ...`` command line of README.md and docs/training.md, in order.
+
+    Commented-out lines are left out; continuation lines are joined; each command is returned
+    without the leading ``crossrank``.
+    """
     root = Path(__file__).resolve().parents[2]
-    text = "\n".join(
-        (root / name).read_text(encoding="utf-8") for name in ("README.md", "docs/training.md")
-    ).replace("\\\n", " ")
+    text = "\n".join((root / name).read_text(encoding="utf-8") for name in DOCUMENTED_IN)
     commands = []
-    for line in text.splitlines():
-        words = shlex.split(line.split("#", 1)[0]) if line.lstrip().startswith("crossrank ") else []
-        if words[1:2] in (["train"], ["distill"]):
-            commands.append(words[1:])
+    for line in text.replace("\\\n", " ").splitlines():
+        if line.lstrip().startswith("crossrank "):
+            commands.append(shlex.split(line.split("#", 1)[0])[1:])
     return commands
 
 
-def test_the_documented_train_and_distill_commands_parse(model_path: str, tmp_path: Path) -> None:
-    commands = _documented_commands()
-    assert {command[0] for command in commands} == {"train", "distill"}
-    parser = build_parser()
+def _parse_in_a_fresh_checkout(
+    commands: list[list[str]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> int:
+    """Parse the ``train`` and ``distill`` commands as on a fresh machine; return how many.
+
+    The documented commands run from the root of a checkout with ``../shared`` beside it. Here
+    the checkout is an empty folder and ``../shared`` holds empty stand-ins for the paths the
+    commands name there (argparse checks only that a model path starting with ``.`` exists, and
+    that a ``run:`` file does). Nothing else exists but what the documented commands make: the
+    run files that a ``crossrank retrieve`` records, and each command's ``--output`` once that
+    command has come. So a command that names a path outside the checkout, or reads a model no
+    earlier command makes, fails, and so does one argparse refuses (exit 2).
+    """
+    checkout = tmp_path / "checkout"
+    checkout.mkdir()
+    monkeypatch.chdir(checkout)
+    recorded = {
+        command[command.index("--output") + 1]
+        for command in commands
+        if command[:1] == ["retrieve"] and "--output" in command
+    }
+    for run in recorded:
+        Path(run).parent.mkdir(parents=True, exist_ok=True)
+        Path(run).write_text("1 Q0 d 1 1.0 dense\n", encoding="utf-8")
+    parser, parsed = build_parser(), 0
+    made: set[str] = set()
     for command in commands:
-        # A recorded run must exist to parse (--first-stage checks at once): stand one in.
-        for position, word in enumerate(command):
+        line = "crossrank " + shlex.join(command)
+        for word in command:
+            path = word.removeprefix("run:")
+            assert not path.startswith(("/", "~")), f"{line}: {path} is outside the checkout"
+            if path.startswith("../"):
+                assert path.startswith("../shared/"), f"{line}: {path} is outside the checkout"
+                Path(path).mkdir(parents=True, exist_ok=True)
             if word.startswith("run:"):
-                stand_in = tmp_path / Path(word[4:]).name
-                stand_in.write_text("1 Q0 d 1 1.0 dense\n")
-                command[position] = f"run:{stand_in}"
-        parser.parse_args(command)  # exits 2 on a flag that does not exist
+                assert path in recorded, f"{line}: no documented `crossrank retrieve` records {path}"
+        for flag, value in itertools.pairwise(command):
+            if flag in MODEL_FLAGS and value.startswith(("models/", "./")):
+                assert value in made, f"{line}: no earlier documented command makes {value}"
+        if command[0] in ("train", "distill"):
+            parser.parse_args(command)  # exits 2 on a flag that does not exist
+            parsed += 1
+        if "--output" in command:
+            output = command[command.index("--output") + 1]
+            made.add(output)
+            if command[0] != "retrieve":
+                Path(output).mkdir(parents=True, exist_ok=True)
+    return parsed
+
+
+def test_the_documented_train_and_distill_commands_parse(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    commands = _documented_commands()
+    assert {"train", "distill"} <= {command[0] for command in commands}
+    assert _parse_in_a_fresh_checkout(commands, tmp_path, monkeypatch) >= 10
+
+
+TRAIN = ["train", "../shared/data/scifact", "--base", "../shared/models/m", "--output", "models/a"]
+
+
+@pytest.mark.parametrize(
+    ("commands", "error"),
+    [
+        ([[*TRAIN, "--negatvies", "4"]], SystemExit),
+        ([[*TRAIN, "--negatives", "four"]], SystemExit),
+        ([["distill", "../shared/data/scifact", "--teacher", "models/a", "--layers", "2"]], AssertionError),
+        ([TRAIN, ["distill", "d", "--teacher", "/elsewhere/models/a", "--layers", "2"]], AssertionError),
+        ([[*TRAIN, "--first-stage", "run:runs/dense-train.trec"]], AssertionError),
+    ],
+    ids=["unknown-flag", "bad-value", "model-never-made", "absolute-path", "run-never-recorded"],
+)
+def test_a_malformed_documented_command_fails_the_check(
+    commands: list[list[str]], error: type[BaseException], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with pytest.raises(error):
+        _parse_in_a_fresh_checkout(commands, tmp_path, monkeypatch)
