@@ -164,18 +164,18 @@ _OPTION_LIST = (
         "A cheaper cross-encoder (a path, a hub id, a CrossEncoder or a PairScorer; e.g. a student "
         "from crossrank distill) for a "
         "coarse-to-fine cascade: it scores every candidate and only its best coarse_keep are scored "
-        "by model. 'lexical': no model, the query's words counted in each window (with "
-        "fine_windows_per_document, the model reads only each candidate's best windows by that "
-        "count). None with coarse_backend set: model itself in that backend (a self-cascade); "
-        "both None: a single stage.",
+        "by the main model. 'lexical': no model, the query's words counted in each window (with "
+        "fine_windows_per_document, the main model reads only each candidate's best windows by that "
+        "count). None with coarse_backend set: the main model itself in that backend (a "
+        "self-cascade); both None: a single stage.",
         _optional_model,
         ranking=True,
     ),
     Option(
         "coarse_backend",
         None,
-        "The coarse stage's backend (as backend; e.g. 'onnx-int8'); None is 'auto' for a "
-        "coarse_model and no cascade without one.",
+        "The coarse stage's backend, one of the main model's backends (e.g. 'onnx-int8'); None is "
+        "'auto' for a coarse_model and no cascade without one.",
         choice("coarse_backend", (None, *BACKENDS)),
         ranking=True,
         choices=BACKENDS,
@@ -183,7 +183,7 @@ _OPTION_LIST = (
     Option(
         "coarse_keep",
         30,
-        "Candidates the coarse stage passes on to model; the rest follow them, marked "
+        "Candidates the coarse stage passes on to the main model; the rest follow them, marked "
         "cut_at_stage='coarse'. Measured cost and quality are in docs/benchmarks.md.",
         integer("coarse_keep", 1),
         ranking=True,
@@ -211,8 +211,8 @@ _OPTION_LIST = (
     Option(
         "fine_window_margin",
         None,
-        "With fine_windows_per_document: a window after a document's best is read by model only "
-        "if its coarse score is within this margin of the best window's, so a clear winner costs "
+        "With fine_windows_per_document: a window after a document's best is read by the main model "
+        "only if its coarse score is within this margin of the best window's, so a clear winner costs "
         "one window and a close call up to fine_windows_per_document; None reads that many "
         "always. For coarse_model='lexical' the unit is log(1 + count) of one query word. "
         "Measured in docs/benchmarks.md.",
@@ -222,7 +222,7 @@ _OPTION_LIST = (
     Option(
         "long_documents",
         "chunk_max",
-        "'chunk_max' scores every window of a long document and keeps the best; 'truncate' scores "
+        "How a long document is scored: 'chunk_max', every window, keeping the best; 'truncate', "
         "only its first window, like other rerankers.",
         choice("long_documents", ("chunk_max", "truncate")),
         choices=("chunk_max", "truncate"),
@@ -263,8 +263,9 @@ _OPTION_LIST = (
     Option(
         "fusion",
         None,
-        "'rrf' fuses the cross-encoder ranking with the retrieval ranking by Reciprocal Rank "
-        "Fusion: w_ce/(k + rank_ce) + w_ret/(k + rank_ret); None ranks by the cross-encoder alone.",
+        "How results are ranked: 'rrf', by Reciprocal Rank Fusion of the cross-encoder ranking "
+        "with the retrieval ranking, w_ce/(k + rank_ce) + w_ret/(k + rank_ret); None, by the "
+        "cross-encoder alone.",
         choice("fusion", (None, "rrf")),
         ranking=True,
         choices=("rrf",),
@@ -295,7 +296,7 @@ _OPTION_LIST = (
     Option(
         "top_n",
         None,
-        "Keep only the best top_n results (None: all of them).",
+        "Keep only this many of the best results (None: all of them).",
         optional_int("top_n", 1),
         ranking=True,
     ),

@@ -9,6 +9,7 @@ import pytest
 from crossrank.cli.args import add_option_argument, option_values, positive_int
 from crossrank.cli.demo import demo_settings
 from crossrank.cli.main import build_parser
+from crossrank.cli.option_help import cli_text, option_flag
 from crossrank.demo.runner import DemoSettings
 from crossrank.options import OPTIONS
 from crossrank.reranker import Reranker
@@ -24,7 +25,8 @@ def test_a_value_flag_takes_its_doc_choices_and_default_from_the_table() -> None
     action = _action(parser, "--backend")
     assert action.choices == OPTIONS["backend"].choices
     assert action.default == OPTIONS["backend"].default == "auto"
-    assert action.help == f"{OPTIONS['backend'].doc} (default: auto)"
+    assert action.help == f"{cli_text(OPTIONS['backend'].doc)} (default: auto)"
+    assert str(action.help).startswith("How the model runs: auto (ONNX Runtime in fp32 on a CPU")
     assert parser.parse_args(["--backend", "onnx-int8"]).backend == "onnx-int8"
     with pytest.raises(SystemExit):
         parser.parse_args(["--backend", "fast"])
@@ -34,9 +36,11 @@ def test_a_default_of_the_command_is_named_beside_the_librarys() -> None:
     parser = argparse.ArgumentParser()
     add_option_argument(parser, "top_n", "--top-n", type=positive_int, default=5, note="Shown per query.")
     action = _action(parser, "--top-n")
-    assert action.help == (
-        f"{OPTIONS['top_n'].doc} Shown per query. (default here: 5; the library's default is None)"
-    )
+    # The library's unset default (all of them) cannot happen with a default of 5: not said.
+    assert action.help == "Keep only this many of the best results. Shown per query. (default here: 5)"
+    bench = argparse.ArgumentParser()
+    add_option_argument(bench, "batch_size", "--batch-size", default=8)
+    assert str(_action(bench, "--batch-size").help).endswith("(default here: 8; the library's default is 32)")
     assert parser.parse_args([]).top_n == 5
     assert parser.parse_args(["--top-n", "3"]).top_n == 3
 
@@ -45,8 +49,11 @@ def test_a_switch_sets_the_option_and_the_value_lands_under_the_option_name() ->
     parser = argparse.ArgumentParser()
     add_option_argument(parser, "long_documents", "--no-chunk", const="truncate")
     add_option_argument(parser, "score_threshold", "--threshold", type=float)
-    no_chunk = str(_action(parser, "--no-chunk").help)
-    assert no_chunk.endswith("(this flag sets long_documents=truncate; default: chunk_max)")
+    # A switch's help says what the flag does and what happens without it, not the option's values.
+    assert _action(parser, "--no-chunk").help == (
+        "How a long document is scored: without it, every window, keeping the best; this flag, "
+        "only its first window, like other rerankers."
+    )
     # The usage line names the flag, not the option.
     assert "[--threshold THRESHOLD]" in parser.format_usage()
     args = parser.parse_args(["--no-chunk", "--threshold", "0.5"])
@@ -184,3 +191,96 @@ def test_library_progress_bars_are_hidden_unless_verbose(monkeypatch: pytest.Mon
     set_up_progress(quiet=False, verbose=False)
     assert not transformers_logging.is_progress_bar_enabled()
     transformers_logging.enable_progress_bar()
+
+
+def _helps(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """``crossrank --help`` and every sub-command's ``--help``, as printed, one line per paragraph."""
+    monkeypatch.setenv("COLUMNS", "10000")  # no wrapping: a phrase is never cut across lines
+    parser = build_parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    helps = {"crossrank": parser.format_help()}
+    helps.update({name: command.format_help() for name, command in commands.choices.items()})
+    return helps
+
+
+def test_every_help_speaks_command_line_terms(monkeypatch: pytest.MonkeyPatch) -> None:
+    import re
+
+    helps = _helps(monkeypatch)
+    assert set(helps) >= {"crossrank", "demo", "eval", "bench", "compare", "serve", "train", "rerank-batch"}
+    for command, text in helps.items():
+        # argparse %-formats help strings but not descriptions: a %% in either is a doubled escape.
+        assert "%%" not in text, command
+        # Python literals: None, True/False, quoted values ('chunk_max'), float reprs (1.67772e+07).
+        for literal in (r"\bNone\b", r"\bTrue\b", r"\bFalse\b", r"(?<!\w)'[^'\s]+'(?!\w)", r"\d\.\d+e[+-]\d"):
+            assert not re.search(literal, text), (
+                command,
+                literal,
+                re.search(rf".{{0,60}}{literal}.{{0,20}}", text),
+            )
+        assert not re.search(r"<[\w.]+ object at|<function |<class ", text), command
+
+
+def test_every_option_flag_names_flags_its_command_has(monkeypatch: pytest.MonkeyPatch) -> None:
+    # An option named in another's doc is shown as its flag (coarse_keep -> --coarse-keep), and
+    # that flag is one the same command takes.
+    import re
+
+    monkeypatch.setenv("COLUMNS", "10000")
+    parser = build_parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    for name, command in commands.choices.items():
+        flags = {flag for action in command._actions for flag in action.option_strings}
+        for action in command._actions:
+            if action.dest in OPTIONS:
+                named = set(re.findall(r"(?<![\w-])--[a-z][a-z0-9-]*", str(action.help)))
+                assert named <= flags, (name, action.option_strings, named - flags)
+                assignments = set(re.findall(r"\b([a-z][a-z0-9_]*)=", str(action.help)))
+                assert not assignments & set(OPTIONS), (name, action.help)
+
+
+def test_compare_and_serve_help(monkeypatch: pytest.MonkeyPatch) -> None:
+    helps = _helps(monkeypatch)
+    assert "mean NDCG@10 difference with a 95% paired bootstrap interval" in helps["compare"]
+    assert "paired NDCG@10 difference (95% bootstrap interval)" in helps["crossrank"]
+    serve = helps["serve"]
+    assert "largest request body, in bytes (default: 16777216 = 16 MiB)" in serve
+    assert "how much the server logs: debug, info, warning or error" in serve
+    # The cascade's and the options' docs in flags and values: no Python to translate.
+    assert "only its best --coarse-keep are scored by the main model" in serve
+    assert "Unset with --coarse-backend set" in serve
+    assert "(cpu, cuda, mps...); unset picks cuda, then mps, then cpu" in serve
+    assert "Reranker.cache_info()" not in serve
+    # --max-windows has a value here without being given: what None does in Python is not said.
+    assert "Most windows scored per document. Beyond the cap" in serve
+    assert "How results are ranked: this flag, by Reciprocal Rank Fusion" in helps["demo"]
+    assert "without it, by the cross-encoder alone" in helps["demo"]
+    assert "--fusion {rrf}" in helps["rerank-batch"]
+    assert "unset, by the cross-encoder alone." in helps["rerank-batch"]
+    assert "An explicit precision with --backend auto selects PyTorch, so --precision fp32" in serve
+    train = helps["train"]
+    assert "(default: None)" not in train
+    assert "--max-length MAX_LENGTH" in train
+    assert "(unset: the model's own window)" not in train
+
+
+@pytest.mark.parametrize(
+    ("doc", "said"),
+    [
+        ("None picks cuda.", "Unset picks cuda."),
+        ("(None: all of them)", "(unset: all of them)"),
+        ("'chunk_max' or 'truncate'; the model's own", "chunk_max or truncate; the model's own"),
+        ("with backend='auto' and coarse_keep", "with --backend auto and --coarse-keep"),
+        ("fine_windows_per_document=None", "--fine-windows unset"),
+        ("a score_threshold; cut_at_stage='coarse'", "a --threshold; cut_at_stage=coarse"),
+        ("Fast. See Reranker.cache_info(). Done.", "Fast. Done."),
+    ],
+)
+def test_a_doc_in_command_line_terms(doc: str, said: str) -> None:
+    assert cli_text(doc) == said
+
+
+def test_option_flags() -> None:
+    assert option_flag("coarse_keep") == "--coarse-keep"
+    assert option_flag("fine_windows_per_document") == "--fine-windows"
+    assert option_flag("score_threshold") == "--threshold"

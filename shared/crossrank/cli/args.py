@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from crossrank.cli.option_help import UNSET, cli_text, cli_value, drop_unset_clauses, switch_text
 from crossrank.evaluation.first_stage import RUN_PREFIX
 from crossrank.options import OPTIONS
 from crossrank.ranking.inputs import check_query
@@ -134,11 +135,12 @@ def add_option_argument(
 ) -> None:
     """Add the flag of one reranking option, described by :data:`~crossrank.options.OPTIONS`.
 
-    The help is the option's doc, then ``note``, then its default; the choices are the
-    option's. The parsed value goes through the option's own check while parsing, so
-    ``--rrf-k -1`` fails at once with the library's message. The value is stored under the
-    option's name (``--threshold`` sets ``args.score_threshold``), which :func:`option_values`
-    reads back.
+    The help is the option's doc in the command line's terms (values as typed, ``None``
+    as unset, options as flags: :mod:`crossrank.cli.option_help`), then ``note``, then its
+    default; the choices are the option's. The parsed value goes through the option's own
+    check while parsing, so ``--rrf-k -1`` fails at once with the library's message. The
+    value is stored under the option's name (``--threshold`` sets ``args.score_threshold``),
+    which :func:`option_values` reads back.
 
     Args:
         parser: The sub-command's parser.
@@ -147,7 +149,8 @@ def add_option_argument(
         type: Parses the flag's text (ignored for a switch).
         const: Makes the flag a switch that sets the option to this value.
         default: A default of this command's own, where it differs from the table's;
-            the help then names both.
+            the help then names both (the table's only if it is set: an unset one cannot
+            happen here).
         note: What the flag means for this command, added to the option's doc.
 
     Example:
@@ -158,14 +161,22 @@ def add_option_argument(
     """
     option = OPTIONS[name]
     value = option.default if default is _UNSET else default
-    if value == option.default:
-        said = f"default: {value}"
-    else:
-        said = f"default here: {value}; the library's default is {option.default}"
     switch = const is not _UNSET
-    if switch:
-        said = f"this flag sets {name}={const}; {said}"
-    text = " ".join(part for part in (option.doc, note, f"({said})") if part).replace("%", "%%")
+    text = switch_text(option.doc, const, value) if switch else option.doc
+    if value is not None:
+        # Unset cannot happen when the flag has a value without being given.
+        text = drop_unset_clauses(text)
+    text = " ".join(part for part in (cli_text(text), note) if part)
+    if value != option.default:
+        library = "" if option.default is None else f"; the library's default is {cli_value(option.default)}"
+        text += f" (default here: {cli_value(value)}{library})"
+    elif switch and "this flag" not in text.lower():
+        text += f" (this flag: {cli_value(const)}; without it: {cli_value(value)})"
+    elif not switch and not (value is None and UNSET in text.lower()):
+        # An unset default the doc already explains is not said twice.
+        text += f" (default: {cli_value(value)})"
+    # argparse %-formats help: a literal % must be doubled.
+    text = text.replace("%", "%%")
     if switch:
         parser.add_argument(flag, dest=name, action="store_const", const=const, default=value, help=text)
     else:

@@ -21,7 +21,8 @@ def add_compare_command(commands: argparse._SubParsersAction[argparse.ArgumentPa
         help="paired NDCG@10 difference (95%% bootstrap interval) of two crossrank eval --json reports",
         description=(
             "Compare a candidate (a speed option, a fine-tuned model, a student) with a baseline on the "
-            "same queries and candidates: mean NDCG@10 difference with a 95%% paired bootstrap interval, "
+            # A description is printed as it is (only help strings are %-formatted): one %.
+            "same queries and candidates: mean NDCG@10 difference with a 95% paired bootstrap interval, "
             "the share of queries whose top 10 changed, and the share of the baseline's top 10 the "
             "candidate keeps in its top 30."
         ),

@@ -41,7 +41,7 @@ def add_rerank_batch_command(commands: Any) -> None:
     parser.add_argument(
         "--ray-address",
         default=None,
-        help="a Ray cluster to join ('auto' or HOST:PORT; default: start a local Ray)",
+        help="a Ray cluster to join (auto or HOST:PORT; default: start a local Ray)",
     )
     parser.add_argument(
         "--no-ray", action="store_true", help="rerank in this process even if Ray is installed"

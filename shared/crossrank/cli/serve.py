@@ -13,6 +13,7 @@ from crossrank.cli.args import (
     option_values,
     positive_int,
 )
+from crossrank.cli.option_help import cli_value
 
 __all__ = ["add_serve_command", "run_serve"]
 
@@ -58,11 +59,12 @@ def add_serve_command(commands: Any) -> None:
         ),
         ("--max-documents", positive_int, defaults.max_documents, "most documents per request"),
         ("--max-document-chars", positive_int, defaults.max_document_chars, "most characters per document"),
-        ("--max-body-bytes", positive_int, defaults.max_body_bytes, "largest request body"),
+        ("--max-body-bytes", positive_int, defaults.max_body_bytes, "largest request body, in bytes"),
         ("--max-queue", positive_int, defaults.max_queue, "most requests in flight; beyond it, 429"),
     )
     for flag, kind, default, text in limits:
-        parser.add_argument(flag, type=kind, default=default, help=f"{text} (default: {default:g})")
+        shown = _in_mib(default) if flag == "--max-body-bytes" else cli_value(default)
+        parser.add_argument(flag, type=kind, default=default, help=f"{text} (default: {shown})")
     served_options: tuple[tuple[str, str, Any], ...] = (
         ("device", "--device", None),
         ("backend", "--backend", None),
@@ -73,7 +75,14 @@ def add_serve_command(commands: Any) -> None:
     for name, flag, parse in served_options:
         add_option_argument(parser, name, flag, type=parse)
     add_cascade_arguments(parser)
-    parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    levels = ("debug", "info", "warning", "error")
+    parser.add_argument(
+        "--log-level",
+        default="info",
+        choices=levels,
+        help=f"how much the server logs: {', '.join(levels[:-1])} or {levels[-1]}; info logs one line per "
+        "request (default: info)",
+    )
     on_ray = parser.add_argument_group('Ray Serve (pip install "crossrank[ray]")')
     on_ray.add_argument("--ray", action="store_true", help="serve the same app as Ray Serve replicas")
     on_ray.add_argument("--replicas", type=positive_int, default=1, help="fixed replica count (default: 1)")
@@ -83,11 +92,16 @@ def add_serve_command(commands: Any) -> None:
     on_ray.add_argument(
         "--ray-address",
         default=None,
-        help="a Ray cluster to join ('auto' or HOST:PORT; default: a local Ray)",
+        help="a Ray cluster to join (auto or HOST:PORT; default: a local Ray)",
     )
     on_ray.add_argument("--cpus-per-replica", type=float, default=1.0, help="CPUs per replica (default: 1)")
     on_ray.add_argument("--gpus-per-replica", type=float, default=0.0, help="GPUs per replica (default: 0)")
     parser.set_defaults(run=run_serve)
+
+
+def _in_mib(size: float) -> str:
+    """A byte count as typed, and in MiB: ``16777216 = 16 MiB``, not ``1.67772e+07``."""
+    return f"{cli_value(size)} = {size / 2**20:g} MiB"
 
 
 def run_serve(args: argparse.Namespace) -> int:

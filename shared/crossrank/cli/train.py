@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from crossrank.cli.args import first_stage_argument, model_argument, non_negative_int, positive_int
+from crossrank.cli.option_help import cli_value, drop_unset_clauses
 from crossrank.cli.output import json_text, status
 from crossrank.cli.progress import add_verbose_flag, set_up_progress
 
@@ -32,6 +33,14 @@ def _fraction(text: str) -> float:
     if not 0.0 < value < 1.0:
         raise argparse.ArgumentTypeError(f"expected a fraction strictly between 0 and 1, got {value}")
     return value
+
+
+def _flag_help(doc: str, default: Any) -> str:
+    """A setting's help with its default; an unset default is said by the doc, not as ``None``."""
+    if default is None:
+        return doc
+    # The flag has a value without being given: what unset does cannot happen here.
+    return f"{drop_unset_clauses(doc)} (default: {cli_value(default)})"
 
 
 def _add_common(parser: argparse.ArgumentParser, losses: tuple[str, ...], default_loss: str) -> None:
@@ -57,7 +66,12 @@ def _add_common(parser: argparse.ArgumentParser, losses: tuple[str, ...], defaul
         help="hold out this share of the training queries as the dev split (default: 0.1)",
     )
     dev.add_argument("--no-dev", action="store_true", help="train without a dev split (no best checkpoint)")
-    parser.add_argument("--loss", choices=losses, default=default_loss, help=f"(default: {default_loss})")
+    parser.add_argument(
+        "--loss",
+        choices=losses,
+        default=default_loss,
+        help=f"the training objective (default: {default_loss})",
+    )
     hints = typing.get_type_hints(TrainingSettings)
     for name, flag in TRAINING_FLAGS.items():
         hint = str(hints[name])
@@ -74,7 +88,7 @@ def _add_common(parser: argparse.ArgumentParser, losses: tuple[str, ...], defaul
             type=parse or str,
             choices=flag["choices"],
             default=flag["default"],
-            help=f"{flag['help']} (default: {flag['default']})".replace("%", "%%"),
+            help=_flag_help(flag["help"], flag["default"]).replace("%", "%%"),
         )
     parser.add_argument(
         "--resume", action="store_true", help="continue the run whose checkpoints are in --output"
