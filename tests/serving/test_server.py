@@ -243,6 +243,56 @@ def test_limits_and_bad_input_name_the_field(
     assert message in response.json()["message"]
 
 
+@pytest.mark.parametrize(
+    ("method", "route", "status", "message", "allow"),
+    [
+        ("GET", "/v2/rerank", 405, "GET /v2/rerank: method not allowed; use POST /v2/rerank", "POST"),
+        ("PUT", "/rerank", 405, "PUT /rerank: method not allowed; use POST /rerank", "POST"),
+        ("POST", "/health", 405, "POST /health: method not allowed; use GET /health", "GET"),
+        ("GET", "/v3/rerank", 404, "no route GET /v3/rerank; the rerank routes are POST /v2/rerank", None),
+    ],
+    ids=["get-rerank", "put-tei", "post-health", "no-route"],
+)
+def test_a_wrong_method_or_route_answers_a_message_like_every_error(
+    server: Server, method: str, route: str, status: int, message: str, allow: str | None
+) -> None:
+    # Starlette's own 404 and 405 would answer {"detail": ...}; every error here is {"message": ...}.
+    response = httpx.request(method, f"{server.url}{route}", headers=AUTH, timeout=10)
+    assert response.status_code == status
+    assert list(response.json()) == ["message"]
+    assert message in response.json()["message"]
+    assert response.headers.get("allow") == allow
+
+
+def test_fastapis_own_errors_answer_a_message_too() -> None:
+    from fastapi.testclient import TestClient
+
+    from crossrank.serving.app import create_app
+    from crossrank.serving.settings import ServeSettings
+
+    # The real app, with two routes of its own kind added: one FastAPI validates, one that fails.
+    app = create_app(ServeSettings(model="never-loaded"))
+
+    @app.get("/probe")
+    async def probe(n: int) -> dict[str, int]:
+        return {"n": n}
+
+    @app.get("/fails")
+    async def fails() -> None:
+        raise RuntimeError("a bug")
+
+    # Not entered as a context manager: the lifespan, which loads the model, never runs.
+    client = TestClient(app, raise_server_exceptions=False)
+    invalid = client.get("/probe", params={"n": "x"})
+    assert invalid.status_code == 422
+    assert invalid.json() == {
+        "message": "query.n: Input should be a valid integer, unable to parse string as an integer"
+    }
+    failed = client.get("/fails")
+    assert failed.status_code == 500
+    assert failed.json() == {"message": "the server failed on GET /fails; see the server log"}
+
+
 def test_the_body_size_limit(model_path: str) -> None:
     small = Server(model_path, "--max-body-bytes", "1000")
     try:

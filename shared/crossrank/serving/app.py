@@ -30,6 +30,7 @@ from crossrank.serving.batching import (
     RequestHandle,
     request_scope,
 )
+from crossrank.serving.error_bodies import add_error_handlers, error_body
 from crossrank.serving.metrics import ServerMetrics
 from crossrank.serving.requests import HttpError, check_key, check_limits, parse_body, request_inputs
 from crossrank.serving.responses import cohere_response, jina_response, tei_response
@@ -124,9 +125,7 @@ def create_app(settings: ServeSettings, *, load_in_background: bool = True) -> F
     app = FastAPI(title="crossrank", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.crossrank = state
 
-    @app.exception_handler(HttpError)
-    async def http_error(request: Request, exc: HttpError) -> Response:
-        return JSONResponse({"message": exc.message}, status_code=exc.status, headers=exc.headers)
+    add_error_handlers(app)
 
     @app.get("/health")
     async def health() -> dict[str, str]:
@@ -214,10 +213,7 @@ def create_app(settings: ServeSettings, *, load_in_background: bool = True) -> F
         except Exception:
             log.exception("crossrank serve: request %s failed", request_id)
             return JSONResponse(
-                {
-                    "message": f"the model failed on this request (request id {request_id}); "
-                    "see the server log"
-                },
+                error_body(f"the model failed on this request (request id {request_id}); see the server log"),
                 status_code=500,
                 headers={"x-request-id": request_id},
             )

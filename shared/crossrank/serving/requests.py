@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+from collections.abc import Sequence
 from typing import Any, TypeVar
 
 from fastapi import Request
@@ -11,7 +12,7 @@ from pydantic import BaseModel, ValidationError
 from crossrank.serving.schemas import CohereRequest, CrossrankOptions, JinaRequest, TeiRequest
 from crossrank.serving.settings import ServeSettings
 
-__all__ = ["HttpError", "check_key", "check_limits", "parse_body", "request_inputs"]
+__all__ = ["HttpError", "check_key", "check_limits", "describe_errors", "parse_body", "request_inputs"]
 
 Body = TypeVar("Body", bound=BaseModel)
 
@@ -48,9 +49,16 @@ async def parse_body(request: Request, body_type: type[Body], settings: ServeSet
     try:
         return body_type.model_validate_json(raw)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"]) or "body"
-        raise HttpError(422, f"{where}: {first['msg']}") from None
+        raise HttpError(422, describe_errors(exc.errors())) from None
+
+
+def describe_errors(errors: Sequence[Any]) -> str:
+    """The first of pydantic's (or FastAPI's) validation errors, as ``field.path: what is wrong``."""
+    if not errors:
+        return "the request is not valid"
+    first = errors[0]
+    where = ".".join(str(part) for part in first["loc"]) or "body"
+    return f"{where}: {first['msg']}"
 
 
 def request_inputs(body: BaseModel) -> tuple[str, list[str], dict[str, Any], int | None]:
