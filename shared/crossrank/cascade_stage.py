@@ -64,6 +64,7 @@ def check_cascade(model: object, options: Mapping[str, Any]) -> None:
             self-cascade whose coarse stage would be the model itself,
             ``fine_window_margin`` without ``fine_windows_per_document``, or
             ``coarse_max_length`` where it cannot apply.
+        ModelLoadError: For a ``coarse_model`` path that does not exist or holds no model.
     """
     from crossrank.models.remote_client import is_server_url
 
@@ -78,8 +79,14 @@ def check_cascade(model: object, options: Mapping[str, Any]) -> None:
             "and later windows are read, but fine_windows_per_document is None (every window is "
             "read); set fine_windows_per_document (e.g. 2) or drop fine_window_margin."
         )
-    if options["coarse_model"] == LEXICAL_COARSE_MODEL:
+    coarse = options["coarse_model"]
+    if coarse == LEXICAL_COARSE_MODEL:
         _check_lexical(options)
+    elif isinstance(coarse, str):
+        # A typo'd coarse path fails here, not on the first call after the model loaded.
+        from crossrank.models.loading import check_local_model
+
+        check_local_model(coarse)
     if options["coarse_max_length"] is not None:
         _check_coarse_max_length(options)
         _check_length_can_apply(model, options)

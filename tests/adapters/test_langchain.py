@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 
     from crossrank.models.torch_scorer import CrossEncoderScorer
 
-MISSING_MODEL = "/nonexistent/crossrank-test-model"  # loading it would fail loudly
+MISSING_MODEL = "crossrank-tests/not-in-the-cache"  # a hub id the offline tests cannot load: loading fails loudly
 
 # --- Short documents: one answers the query, the others are keyword traps. ---------
 

@@ -127,7 +127,7 @@ def test_rrf_takes_the_retrieval_rank_from_retrieval_scores() -> None:
 
 
 def test_empty_candidates_return_nothing_without_loading_the_model() -> None:
-    reranker = Reranker("/definitely/not/a/model")
+    reranker = Reranker("crossrank-tests/never-loaded")  # a hub id: checked only when loaded
     assert reranker.rerank("query", []) == []
 
 

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import difflib
 import os
 import socket
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
@@ -21,6 +25,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_MODEL",
     "MODEL_ENV_VAR",
+    "check_local_model",
     "check_model_spec",
     "load_cross_encoder",
     "load_scorer",
@@ -73,6 +78,52 @@ def _short(exc: BaseException) -> str:
     return text if len(text) <= 200 else text[:197] + "..."
 
 
+def _looks_local(name: str) -> bool:
+    """Whether ``name`` is meant as a local path rather than a hub id or a URL."""
+    return name.startswith((".", "/", "~")) or Path(name).expanduser().exists()
+
+
+def _near_names(path: Path) -> str:
+    """``" (did you mean '...'?)"`` naming the closest siblings of a missing ``path``, or ``""``."""
+    parent = path.parent
+    try:
+        siblings = [child.name for child in parent.iterdir()]
+    except OSError:
+        return ""
+    close = difflib.get_close_matches(path.name, siblings, n=2, cutoff=0.75)
+    if not close:
+        return ""
+    return " (did you mean " + " or ".join(repr(str(parent / name)) for name in close) + "?)"
+
+
+def check_local_model(name: str) -> None:
+    """Refuse, without loading anything, a local model path that cannot hold a model.
+
+    Called where a reranker is built, so a typo'd path fails at once instead of on the
+    first call, after a model would have loaded. Hub ids and URLs pass unchecked (the
+    hub's answer is only known when loading).
+
+    Args:
+        name: A model as the caller named it (already resolved from ``$CROSSRANK_MODEL``).
+
+    Raises:
+        ModelLoadError: For a path (it starts with ``.``, ``/`` or ``~``, or exists) that
+            does not exist, is not a directory, or holds no ``config.json``.
+    """
+    if "://" in name or not _looks_local(name):
+        return
+    path = Path(name).expanduser()
+    if not path.exists():
+        raise ModelLoadError(_LOCAL_FIX, f"{name!r} does not exist{_near_names(path)}")
+    if not path.is_dir():
+        raise ModelLoadError(_LOCAL_FIX, f"{name!r} is a file, not a model directory")
+    if not (path / "config.json").is_file():
+        raise ModelLoadError(
+            _LOCAL_FIX,
+            f"{name!r} holds no model (no config.json; a saved CrossEncoder directory has one)",
+        )
+
+
 def load_cross_encoder(
     name: str,
     *,
@@ -113,15 +164,16 @@ def load_cross_encoder(
         "trust_remote_code": trust_remote_code,
         **(cross_encoder_kwargs or {}),
     }
-    looks_local = Path(name).expanduser().exists() or name.startswith((".", "/", "~"))
-    if looks_local:
+    if _looks_local(name):
         path = Path(name).expanduser()
         if not path.exists():
             raise ModelLoadError(_LOCAL_FIX, f"{str(path)!r} does not exist")
-        return _load(CrossEncoder, str(path), kwargs, local=True)
+        with _no_loading_bars():
+            return _load(CrossEncoder, str(path), kwargs, local=True)
 
     try:
-        cached: CrossEncoder = CrossEncoder(name, **{**kwargs, "local_files_only": True})
+        with _no_loading_bars():
+            cached: CrossEncoder = CrossEncoder(name, **{**kwargs, "local_files_only": True})
         return cached
     except Exception as cached_exc:  # any failure means "not usable from the cache"
         if kwargs.get("local_files_only") or not _hub_is_reachable():
@@ -129,6 +181,7 @@ def load_cross_encoder(
                 _HUB_FIX,
                 f"the hub id {name!r} is not in the local Hugging Face cache and the hub cannot be reached",
             ) from cached_exc
+    # A download keeps the hub's progress bars: minutes without a sign of life are worse.
     return _load(CrossEncoder, name, kwargs, local=False)
 
 
@@ -143,6 +196,39 @@ def _load(
             _LOCAL_FIX if local else _HUB_FIX, f"{where} did not load ({_short(exc)})"
         ) from exc
     return model
+
+
+_bars_lock = threading.Lock()
+_quiet_loads = 0  # loads in progress with transformers' bars turned off by us
+
+
+@contextmanager
+def _no_loading_bars() -> Iterator[None]:
+    """Turn off transformers' "Loading weights" bar while a local model loads.
+
+    A library call prints no progress bar unless asked (``show_progress_bar=True`` is
+    about scoring). transformers has one process-wide switch, so loads in several
+    threads are counted and the switch is put back, as the caller had it, by the last.
+    """
+    global _quiet_loads
+    from transformers.utils import logging as transformers_logging
+
+    with _bars_lock:
+        # Bars the caller turned off already stay off, and the switch stays theirs.
+        ours = _quiet_loads > 0 or transformers_logging.is_progress_bar_enabled()
+        if ours:
+            _quiet_loads += 1
+            transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+    if not ours:
+        yield
+        return
+    try:
+        yield
+    finally:
+        with _bars_lock:
+            _quiet_loads -= 1
+            if _quiet_loads == 0:
+                transformers_logging.enable_progress_bar()  # type: ignore[no-untyped-call]
 
 
 def check_model_spec(model: object) -> None:

@@ -7,7 +7,12 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from crossrank.models.backends import describe_scorer
-from crossrank.models.loading import check_model_spec, load_scorer, resolve_model_name
+from crossrank.models.loading import (
+    check_local_model,
+    check_model_spec,
+    load_scorer,
+    resolve_model_name,
+)
 from crossrank.models.remote_client import RemoteReranker, is_server_url
 from crossrank.scorer import PairScorer
 
@@ -34,6 +39,8 @@ class ModelHandle:
 
     Raises:
         TypeError: If ``spec`` could never load.
+        ModelLoadError: If ``spec`` (or ``$CROSSRANK_MODEL`` for ``None``) is a local path
+            that does not exist or holds no model: known now, not on first use.
     """
 
     def __init__(
@@ -44,6 +51,8 @@ class ModelHandle:
         api_key: str | None = None,
     ) -> None:
         check_model_spec(spec)
+        if (spec is None or isinstance(spec, str)) and not is_server_url(spec):
+            check_local_model(resolve_model_name(spec))
         self._spec = spec
         self._loading = dict(loading)
         self._api_key = api_key

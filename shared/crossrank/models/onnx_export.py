@@ -85,7 +85,6 @@ def exported_model_path(
             reproduce its PyTorch scores; the message says why.
         ImportError: If ``onnx`` or ``onnxruntime`` (or, for ``"int8-static"``, NNCF) is missing.
     """
-    import onnx  # noqa: F401  (the export and the quantizer need it)
     import onnxruntime  # noqa: F401
 
     _check_exportable(cross_encoder)
@@ -95,6 +94,9 @@ def exported_model_path(
     verified = verified_model_file(entry, key=key, variant=variant)
     if verified is not None:
         return verified
+    # Only an export needs onnx: importing it costs about 2 s of a cold start (ml_dtypes).
+    import onnx  # noqa: F401
+
     model_file = entry / MODEL_FILE
 
     root.mkdir(parents=True, exist_ok=True)
@@ -194,7 +196,8 @@ def _cache_key(cross_encoder: CrossEncoder, variant: OnnxVariant) -> str:
 
 
 def _library_versions() -> dict[str, str]:
-    import onnx
+    from importlib.metadata import version
+
     import onnxruntime
     import sentence_transformers
     import torch
@@ -204,7 +207,8 @@ def _library_versions() -> dict[str, str]:
         "torch": torch.__version__,
         "transformers": transformers.__version__,
         "sentence_transformers": sentence_transformers.__version__,
-        "onnx": onnx.__version__,
+        # Read without importing onnx (2 s): a cache hit needs only its version.
+        "onnx": version("onnx"),
         "onnxruntime": onnxruntime.__version__,
     }
 
