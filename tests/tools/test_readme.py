@@ -42,6 +42,25 @@ def assert_same_output(got: str, expected: str) -> None:
                 assert got_token == expected_token, (got_line, expected_line)
 
 
+def test_the_readme_opens_with_the_two_commands_then_what_crossrank_is_and_a_quickstart() -> None:
+    title, blank, fence, *_ = README.splitlines()
+    assert title.startswith("# ")
+    assert (blank, fence) == ("", "```bash")
+    commands = README.split("```bash\n", 1)[1].split("```", 1)[0].splitlines()
+    assert [command.split("#")[0].split() for command in commands] == [["make", "demo"], ["make", "test"]]
+    assert README.index("crossrank is ") < README.index("## Quickstart") < README.index("../shared")
+    quickstart = BLOCKS[0]
+    assert "Reranker(" in quickstart
+    assert len(quickstart.strip().splitlines()) <= 10, quickstart
+    assert README.index("## Quickstart") < README.index("## Install")
+
+
+def test_the_readme_links_to_docs_that_exist() -> None:
+    links = re.findall(r"\]\((docs/[^)#]+)", README)
+    assert "docs/contributing.md" in links
+    assert [link for link in links if not (ROOT / link).is_file()] == []
+
+
 def test_every_python_example_shows_its_output() -> None:
     assert len(BLOCKS) >= 3
     assert len(EXAMPLES) == len(BLOCKS), "a ```python block in README.md lacks its Output block"
