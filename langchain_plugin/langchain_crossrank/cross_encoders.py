@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import ConfigDict, model_validator
 
@@ -78,6 +78,7 @@ class CrossEncoderModel(SyncedReranker, BaseCrossEncoder):
     """
 
     model_config = ConfigDict(extra="forbid")
+    _ranking_belongs_to: ClassVar[str | None] = "LangChain's CrossEncoderReranker(model=..., top_n=...)"
 
     def __init__(self, model: ModelSpec = None, /, **data: Any) -> None:
         # The model may come positionally (CrossEncoderModel("path")) as well as by name.

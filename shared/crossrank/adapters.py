@@ -16,13 +16,17 @@ contract checks it).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from crossrank.models.backends import Backend, Precision
+from crossrank.option_checks import closest_name, name_hint
 from crossrank.options import (
     OPTIONS,
+    RANKING_OPTIONS,
     Fusion,
     LongDocuments,
     Normalize,
@@ -38,6 +42,7 @@ if TYPE_CHECKING:
     from typing import TypeAlias
 
     from sentence_transformers import CrossEncoder
+    from typing_extensions import Self
 
     ModelSpec: TypeAlias = "str | CrossEncoder | PairScorer | None"
 else:
@@ -181,6 +186,55 @@ class SyncedReranker(BaseModel):
     score_cache_size: int = option_field("score_cache_size")
 
     _reranker: Reranker | None = PrivateAttr(default=None)
+    _ranking_belongs_to: ClassVar[str | None] = None
+    """For a pure scorer: where the ranking options it has no field for belong instead."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _refuse_unknown_names(cls, data: Any) -> Any:
+        # pydantic's own refusal ("Extra inputs are not permitted") gives no hint.
+        if isinstance(data, Mapping):
+            cls._check_names(data)
+        return data
+
+    @classmethod
+    def _check_names(cls, values: Mapping[str, Any], kind: str = "extra_forbidden") -> None:
+        """Raise a ``ValidationError`` naming each unknown name and what it likely meant."""
+        known = cls._field_names()
+        unknown = [name for name in values if isinstance(name, str) and name not in known]
+        if not unknown:
+            return
+        errors = []
+        for name in unknown:
+            # pydantic's own words first, so code matching them keeps working; then the hint.
+            if kind == "no_such_attribute":
+                said = f"Object has no attribute {name!r}"
+            else:
+                said = f"Extra inputs are not permitted: {name!r} is not a field of {cls.__name__}"
+            error = PydanticCustomError(kind, f"{said}; {cls._hint(name)}")
+            errors.append(InitErrorDetails(type=error, loc=(name,), input=values[name]))
+        raise ValidationError.from_exception_data(cls.__name__, errors)
+
+    @classmethod
+    def _field_names(cls) -> set[str]:
+        fields = cls.model_fields
+        aliases = (field.alias for field in fields.values() if field.alias)
+        return {*fields, *aliases}
+
+    @classmethod
+    def _hint(cls, name: str) -> str:
+        public = sorted(field for field in cls._field_names() if not field.startswith("_"))
+        ranking = closest_name(name, RANKING_OPTIONS)
+        if cls._ranking_belongs_to and ranking is not None and ranking not in public:
+            meant = f"{ranking} is" if ranking == name else f"did you mean `{ranking}`? It is"
+            return f"{meant} a ranking option: give it to {cls._ranking_belongs_to}, not to {cls.__name__}."
+        return name_hint(name, public)
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
+        """A copy with ``update`` applied; an unknown name in it is an error, not a silent no-op."""
+        if update:
+            self._check_names(update)
+        return super().model_copy(update=update, deep=deep)
 
     def model_post_init(self, context: Any, /) -> None:
         """Build the core reranker, so option errors surface at construction."""
@@ -209,6 +263,8 @@ class SyncedReranker(BaseModel):
         return reranker
 
     def __setattr__(self, name: str, value: Any) -> None:
+        if name not in self._field_names() and not name.startswith("_") and not hasattr(type(self), name):
+            self._check_names({name: value}, kind="no_such_attribute")
         if name != "model" and name not in OPTIONS:
             super().__setattr__(name, value)
             return

@@ -6,25 +6,37 @@ never silently used.
 
 from __future__ import annotations
 
+import difflib
+import functools
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from numbers import Integral, Real
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 __all__ = [
     "boolean",
     "check_int",
     "check_threshold",
     "choice",
+    "closest_name",
     "integer",
     "kwargs_dict",
+    "name_hint",
     "optional_int",
     "optional_key",
     "optional_non_negative",
     "optional_str",
+    "refuses_unknown_keywords",
     "rrf_k",
     "rrf_weights",
+    "unknown_names_message",
 ]
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+_SYNONYMS = {"top_k": "top_n"}
+"""Other rerankers' words for an option (SentenceTransformerRerank's and Cohere's ``top_k``...)."""
 
 
 def check_int(name: str, value: object, *, minimum: int) -> int:
@@ -137,3 +149,80 @@ def rrf_weights(value: Any) -> tuple[float, float]:
     ):
         raise ValueError(f"rrf_weights must be two numbers >= 0 (cross-encoder, retrieval), got {value!r}.")
     return (float(weights[0]), float(weights[1]))
+
+
+def closest_name(name: str, known: Iterable[str]) -> str | None:
+    """The known name that ``name`` most likely meant, or ``None`` when none is close.
+
+    Another reranker's word for it (``top_k`` is ``top_n``), the same name with dashes or
+    capitals (``top-n``), else :func:`difflib.get_close_matches`'s best (``fussion``).
+    """
+    names = list(known)
+    spelt = name.strip().replace("-", "_").lower()
+    for guess in (_SYNONYMS.get(spelt), spelt):
+        if guess in names:
+            return guess
+    matches = difflib.get_close_matches(spelt, names, n=1)
+    return matches[0] if matches else None
+
+
+def name_hint(name: str, known: Iterable[str]) -> str:
+    """``did you mean `top_n`?``, or the valid names when none is close."""
+    names = sorted(known)
+    match = closest_name(name, names)
+    if match is not None:
+        return f"did you mean `{match}`?"
+    return f"the valid names are {', '.join(names)}."
+
+
+def unknown_names_message(unknown: Iterable[str], known: Iterable[str], *, what: str) -> str:
+    """The error for names that are not among ``known``, each with its :func:`name_hint`.
+
+    Args:
+        unknown: The names given that are not known.
+        known: The valid names.
+        what: What a name is, such as ``"Reranker option"``.
+
+    Returns:
+        ``Unknown Reranker option 'top_k': did you mean `top_n`?``; for several names, a
+        hint for each that has a close match, and the valid names if one has none.
+    """
+    names = sorted(known)
+    given = sorted(unknown)
+    if len(given) == 1:
+        return f"Unknown {what} {given[0]!r}: {name_hint(given[0], names)}"
+    sentences = [f"Unknown {what}s {', '.join(repr(name) for name in given)}."]
+    matches = {name: closest_name(name, names) for name in given}
+    sentences += [f"For {name!r} did you mean `{match}`?" for name, match in matches.items() if match]
+    if None in matches.values():
+        sentences.append(f"The valid names are {', '.join(names)}.")
+    return " ".join(sentences)
+
+
+def refuses_unknown_keywords(
+    known: Collection[str], what: str
+) -> Callable[[Callable[_P, _R]], Callable[_P, _R]]:
+    """Decorate a function so an unknown keyword names itself and the name it likely meant.
+
+    Python's own ``TypeError`` (``got an unexpected keyword argument 'top_k'``) gives no
+    hint; this one says ``did you mean `top_n`?``. The signature is kept (``__wrapped__``).
+
+    Args:
+        known: The keywords the function takes.
+        what: What a keyword is, for the message (``"Reranker option"``).
+
+    Returns:
+        The decorator.
+    """
+
+    def decorate(function: Callable[_P, _R]) -> Callable[_P, _R]:
+        @functools.wraps(function)
+        def checked(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+            unknown = kwargs.keys() - set(known)
+            if unknown:
+                raise TypeError(unknown_names_message(unknown, known, what=what))
+            return function(*args, **kwargs)
+
+        return checked
+
+    return decorate

@@ -32,6 +32,7 @@ from crossrank.option_checks import (
     optional_str,
     rrf_k,
     rrf_weights,
+    unknown_names_message,
 )
 
 __all__ = [
@@ -347,12 +348,13 @@ def validate_options(values: Mapping[str, Any]) -> dict[str, Any]:
         ``cross_encoder_kwargs`` as a dict).
 
     Raises:
-        TypeError: For an unknown option name, or a value of the wrong type.
+        TypeError: For an unknown option name (naming the option it likely meant), or a
+            value of the wrong type.
         ValueError: For a value out of range, naming it.
     """
     unknown = set(values) - set(OPTIONS)
     if unknown:
-        raise TypeError(f"Unknown Reranker option(s): {sorted(unknown)}. Known: {sorted(OPTIONS)}.")
+        raise TypeError(unknown_names_message(unknown, OPTIONS, what="Reranker option"))
     checked = {name: option.check(values.get(name, option.default)) for name, option in OPTIONS.items()}
     check_backend_options(checked["backend"], checked["precision"])
     return checked

@@ -17,6 +17,7 @@ from crossrank.models.backends import Backend, Precision, describe_scorer
 from crossrank.models.lexical_scorer import LEXICAL_COARSE_MODEL, LexicalScorer
 from crossrank.models.model_handle import ModelHandle
 from crossrank.models.remote_client import RemoteReranker
+from crossrank.option_checks import refuses_unknown_keywords
 from crossrank.options import (
     LOAD_OPTIONS,
     OPTIONS,
@@ -73,6 +74,8 @@ class Reranker(RerankerOptions):
         (1, 0.93)
     """
 
+    # Python's own error for Reranker(top_k=1) gives no hint; this one says "did you mean `top_n`?".
+    @refuses_unknown_keywords(("model", *OPTIONS), "Reranker option")
     def __init__(
         self,
         model: str | CrossEncoder | PairScorer | None = None,

@@ -11,6 +11,7 @@ import pytest
 from fake_scorer import FakeScorer
 
 from crossrank import Reranker
+from crossrank.option_checks import closest_name
 from crossrank.options import LOAD_OPTIONS, OPTIONS, default_options, validate_options
 
 
@@ -51,7 +52,7 @@ def test_with_options_changes_only_what_it_is_given() -> None:
     copy = reranker.with_options(max_windows=3)
     assert copy.options == {**reranker.options, "max_windows": 3}
     assert copy.scorer is reranker.scorer
-    with pytest.raises(TypeError, match=re.escape("Unknown Reranker option(s): ['top_k']")):
+    with pytest.raises(TypeError, match=re.escape("Unknown Reranker option 'top_k': did you mean `top_n`?")):
         reranker.with_options(top_k=3)
 
 
@@ -101,3 +102,37 @@ def test_the_readme_table_names_every_option() -> None:
     rows = [line for line in readme.splitlines() if line.startswith("| `")]
     for name in OPTIONS:
         assert any(f"`{name}`" in row.split("|")[1] for row in rows), name
+
+
+@pytest.mark.parametrize(
+    ("given", "message"),
+    [
+        # SentenceTransformerRerank's and Cohere's word for it.
+        ({"top_k": 1}, "Unknown Reranker option 'top_k': did you mean `top_n`?"),
+        ({"fussion": "rrf"}, "Unknown Reranker option 'fussion': did you mean `fusion`?"),
+        ({"top-n": 1}, "Unknown Reranker option 'top-n': did you mean `top_n`?"),
+        ({"mdoel": "x"}, "Unknown Reranker option 'mdoel': did you mean `model`?"),
+        ({"colour": "red"}, "Unknown Reranker option 'colour': the valid names are api_key, backend, "),
+        (
+            {"colour": "red", "fussion": "rrf"},
+            "Unknown Reranker options 'colour', 'fussion'. For 'fussion' did you mean `fusion`? The valid "
+            "names are api_key, backend, ",
+        ),
+    ],
+    ids=["top_k", "typo", "dashes", "model", "no-match", "several"],
+)
+def test_an_unknown_option_names_itself_and_what_it_likely_meant(given: dict[str, Any], message: str) -> None:
+    # Python's own "got an unexpected keyword argument 'top_k'" gave no hint.
+    with pytest.raises(TypeError, match="^" + re.escape(message)):
+        Reranker(FakeScorer(), **given)
+    if "mdoel" not in given:  # model is the constructor's, not an option with_options changes
+        with pytest.raises(TypeError, match="^" + re.escape(message)):
+            Reranker(FakeScorer()).with_options(**given)
+
+
+def test_the_closest_name() -> None:
+    assert closest_name("top_k", OPTIONS) == "top_n"
+    assert closest_name("TOP-N", OPTIONS) == "top_n"
+    assert closest_name("window_overlaps", OPTIONS) == "window_overlap"
+    assert closest_name("colour", OPTIONS) is None
+    assert closest_name("top_k", ["max_windows"]) is None  # no top_n to suggest

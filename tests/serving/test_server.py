@@ -223,6 +223,31 @@ def _metric(text: str, name: str) -> float:
             422,
             "crossrank.max_windows",
         ),
+        (
+            "/v2/rerank",
+            {"query": "q", "documents": ["d"], "crossrank": {"fussion": "rrf"}},
+            422,
+            "crossrank.fussion: Extra inputs are not permitted; did you mean `fusion`?",
+        ),
+        (
+            "/v2/rerank",
+            {"query": "q", "documents": ["d"], "crossrank": {"top_k": 1}},
+            422,
+            "crossrank.top_k: Extra inputs are not permitted; did you mean `top_n`? It is a field of the "
+            "request itself",
+        ),
+        (
+            "/v1/rerank",
+            {"query": "q", "documents": ["d"], "crossrank": {"backend": "onnx"}},
+            422,
+            "backend is fixed when the server starts",
+        ),
+        (
+            "/rerank",
+            {"query": "q", "texts": ["d"], "crossrank": {"colour": "red"}},
+            422,
+            "crossrank.colour: Extra inputs are not permitted; the valid names are coarse_keep, details,",
+        ),
     ],
     ids=[
         "too-many",
@@ -233,6 +258,10 @@ def _metric(text: str, name: str) -> float:
         "top-n",
         "no-model-choice",
         "bad-option",
+        "option-typo",
+        "top-k",
+        "server-option",
+        "no-close-option",
     ],
 )
 def test_limits_and_bad_input_name_the_field(

@@ -9,6 +9,8 @@ from typing import Any, TypeVar
 from fastapi import Request
 from pydantic import BaseModel, ValidationError
 
+from crossrank.option_checks import closest_name, name_hint
+from crossrank.options import OPTIONS
 from crossrank.serving.schemas import CohereRequest, CrossrankOptions, JinaRequest, TeiRequest
 from crossrank.serving.settings import ServeSettings
 
@@ -49,16 +51,39 @@ async def parse_body(request: Request, body_type: type[Body], settings: ServeSet
     try:
         return body_type.model_validate_json(raw)
     except ValidationError as exc:
-        raise HttpError(422, describe_errors(exc.errors())) from None
+        raise HttpError(422, describe_errors(exc.errors(), body_type)) from None
 
 
-def describe_errors(errors: Sequence[Any]) -> str:
-    """The first of pydantic's (or FastAPI's) validation errors, as ``field.path: what is wrong``."""
+def describe_errors(errors: Sequence[Any], body_type: type[BaseModel] | None = None) -> str:
+    """The first of pydantic's (or FastAPI's) validation errors, as ``field.path: what is wrong``.
+
+    An unknown name in the ``crossrank`` object also says the name it likely meant.
+    """
     if not errors:
         return "the request is not valid"
     first = errors[0]
     where = ".".join(str(part) for part in first["loc"]) or "body"
-    return f"{where}: {first['msg']}"
+    message = f"{where}: {first['msg']}"
+    if first["type"] == "extra_forbidden" and tuple(first["loc"][:1]) == ("crossrank",):
+        message += f"; {_option_hint(str(first['loc'][-1]), body_type)}"
+    return message
+
+
+def _option_hint(name: str, body_type: type[BaseModel] | None) -> str:
+    per_request = CrossrankOptions.model_fields
+    # top_n is not the server's: a field of the request itself (Cohere, Jina), or none (TEI).
+    if name in OPTIONS and name not in per_request and name != "top_n":
+        return f"{name} is fixed when the server starts (see crossrank serve --help), not per request"
+    if name == "model":
+        return "the model is fixed when the server starts (crossrank serve --model)"
+    match = closest_name(name, per_request)
+    if match is not None:
+        return f"did you mean `{match}`?"
+    own_fields = set(body_type.model_fields) - {"crossrank"} if body_type is not None else set()
+    beside = closest_name(name, own_fields)
+    if beside is not None:  # top_k: top_n is a field of the request itself
+        return f"did you mean `{beside}`? It is a field of the request itself, beside query"
+    return name_hint(name, per_request)
 
 
 def request_inputs(body: BaseModel) -> tuple[str, list[str], dict[str, Any], int | None]:
