@@ -56,6 +56,19 @@ def test_a_switch_sets_the_option_and_the_value_lands_under_the_option_name() ->
     )
     # The usage line names the flag, not the option.
     assert "[--threshold THRESHOLD]" in parser.format_usage()
+    fusion = argparse.ArgumentParser()
+    add_option_argument(fusion, "fusion", "--rrf", const="rrf")
+    add_option_argument(fusion, "fusion", "--no-rrf", const=None, default="rrf")
+    add_option_argument(fusion, "fusion", "--rrf-again", const="rrf", default="rrf")
+    fused = "by Reciprocal Rank Fusion of the cross-encoder ranking with the retrieval ranking"
+    assert str(_action(fusion, "--rrf").help).startswith(f"How results are ranked: this flag, {fused}")
+    assert str(_action(fusion, "--rrf").help).endswith("; without it, by the cross-encoder alone.")
+    assert str(_action(fusion, "--no-rrf").help).startswith(f"How results are ranked: without it, {fused}")
+    assert str(_action(fusion, "--no-rrf").help).endswith("; this flag, by the cross-encoder alone.")
+    # A switch that sets the command's default: no None, no "without it" (it cannot be unset here).
+    assert str(_action(fusion, "--rrf-again").help).endswith(
+        "w_ce/(k + rank_ce) + w_ret/(k + rank_ret). (already the default here)"
+    )
     args = parser.parse_args(["--no-chunk", "--threshold", "0.5"])
     assert option_values(args) == {"long_documents": "truncate", "score_threshold": 0.5}
     assert option_values(parser.parse_args([])) == {"long_documents": "chunk_max", "score_threshold": None}
@@ -253,8 +266,6 @@ def test_compare_and_serve_help(monkeypatch: pytest.MonkeyPatch) -> None:
     assert "Reranker.cache_info()" not in serve
     # --max-windows has a value here without being given: what None does in Python is not said.
     assert "Most windows scored per document. Beyond the cap" in serve
-    assert "How results are ranked: this flag, by Reciprocal Rank Fusion" in helps["demo"]
-    assert "without it, by the cross-encoder alone" in helps["demo"]
     assert "--fusion {rrf}" in helps["rerank-batch"]
     assert "unset, by the cross-encoder alone." in helps["rerank-batch"]
     assert "An explicit precision with --backend auto selects PyTorch, so --precision fp32" in serve

@@ -167,12 +167,17 @@ def add_option_argument(
         # Unset cannot happen when the flag has a value without being given.
         text = drop_unset_clauses(text)
     text = " ".join(part for part in (cli_text(text), note) if part)
-    if value != option.default:
+    said = text.lower()
+    if switch:
+        # The doc says what the flag does and what happens without it, unless it cannot.
+        if const == value:
+            text += " (already the default here)"
+        elif "this flag" not in said or "without it" not in said:
+            text += f" (this flag: {cli_value(const)}; without it: {cli_value(value)})"
+    elif value != option.default:
         library = "" if option.default is None else f"; the library's default is {cli_value(option.default)}"
         text += f" (default here: {cli_value(value)}{library})"
-    elif switch and "this flag" not in text.lower():
-        text += f" (this flag: {cli_value(const)}; without it: {cli_value(value)})"
-    elif not switch and not (value is None and UNSET in text.lower()):
+    elif not (value is None and UNSET in said):
         # An unset default the doc already explains is not said twice.
         text += f" (default: {cli_value(value)})"
     # argparse %-formats help: a literal % must be doubled.
