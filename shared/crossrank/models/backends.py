@@ -8,15 +8,16 @@ quantized statically once (NNCF, calibrated on crossrank's sample pairs) and cac
 How much faster each is depends on the machine: docs/benchmarks.md has the measurements,
 each with the machine it ran on. When
 ONNX cannot be used (onnxruntime missing, an export that fails or does not
-reproduce PyTorch's scores...), scoring falls back to PyTorch and a warning on the
-``crossrank`` logger says why.
+reproduce PyTorch's scores...), ``"auto"`` falls back to PyTorch, a warning on the
+``crossrank`` logger says why and ``backend_in_use`` says ``"torch-fp32"``; a backend
+named explicitly never changes silently: it raises :class:`~crossrank.ModelLoadError`.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Literal
 
-from crossrank.errors import OnnxExportError
+from crossrank.errors import ModelLoadError, OnnxExportError
 from crossrank.log import logger
 from crossrank.models.cpu import cpu_flags
 from crossrank.models.tokenizer_check import check_tokenizer
@@ -124,11 +125,13 @@ def build_scorer(
             means PyTorch.
 
     Returns:
-        An ONNX Runtime or OpenVINO scorer, or a PyTorch one (also when those cannot be used).
+        An ONNX Runtime or OpenVINO scorer, or a PyTorch one (also, for ``"auto"``, when
+        those cannot be used).
 
     Raises:
         ValueError: If the options are unknown or contradict each other.
-        ModelLoadError: If the tokenizer cannot be the model's own.
+        ModelLoadError: If the tokenizer cannot be the model's own, or a backend named
+            explicitly cannot run the model (the message names the cause and the fix).
     """
     check_backend_options(backend, precision)
     check_tokenizer(cross_encoder, name)
@@ -143,6 +146,14 @@ def build_scorer(
             variant: OnnxVariant = "fp32" if chosen == "onnx" else "int8"
             return _onnx_scorer(cross_encoder, variant, name)
         except (ImportError, OSError, OnnxExportError) as exc:
+            if backend != "auto":
+                # The caller named this backend: running another one instead would be a
+                # silent change of speed and, for the lower precisions, of scores.
+                raise ModelLoadError(
+                    "Fix the cause below, or pass backend='auto' (it falls back to PyTorch and "
+                    "says so) or backend='torch'",
+                    f"backend={backend!r} cannot run {name!r}: {_reason(exc)}",
+                ) from exc
             logger.warning(
                 "crossrank: backend %r is not usable for %s: %s. Scoring with PyTorch instead.",
                 chosen,

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from crossrank.models.cpu import usable_cpu_count
-from crossrank.models.pair_encoder import CrossEncoderPairScorer
+from crossrank.models.pair_encoder import CrossEncoderPairScorer, graph_input_names
 
 if TYPE_CHECKING:
     from sentence_transformers import CrossEncoder
@@ -59,6 +59,9 @@ class OnnxScorer(CrossEncoderPairScorer):
             str(model_file), options, providers=["CPUExecutionProvider"]
         )
         self._variant: OnnxVariant = variant
+        self._inputs = graph_input_names(
+            [value.name for value in self._session.get_inputs()], self._encoder.input_names, str(model_file)
+        )
 
     @property
     def backend(self) -> str:
@@ -80,5 +83,6 @@ class OnnxScorer(CrossEncoderPairScorer):
         return self._run(pairs)
 
     def _run(self, pairs: Sequence[tuple[Sequence[int], Sequence[int]]]) -> list[float]:
-        (scores,) = self._session.run(["scores"], self._encoder.encode(pairs))
+        arrays = self._encoder.encode(pairs)
+        (scores,) = self._session.run(["scores"], {name: arrays[name] for name in self._inputs})
         return [float(value) for value in scores.reshape(len(pairs)).tolist()]

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from crossrank.models.cpu import usable_cpu_count
-from crossrank.models.pair_encoder import CrossEncoderPairScorer
+from crossrank.models.pair_encoder import CrossEncoderPairScorer, graph_input_names
 
 if TYPE_CHECKING:
     from sentence_transformers import CrossEncoder
@@ -97,6 +97,11 @@ class OpenVinoScorer(CrossEncoderPairScorer):
         self._request = self._compiled.create_infer_request()
         self._request_lock = threading.Lock()
         self._output = self._compiled.output(0)
+        self._inputs = graph_input_names(
+            [value.get_any_name() for value in self._compiled.inputs],
+            self._encoder.input_names,
+            str(model_file),
+        )
         self._precision: OpenVinoPrecision = precision
 
     @property
@@ -135,5 +140,5 @@ class OpenVinoScorer(CrossEncoderPairScorer):
         # An infer request is not thread-safe, and a Reranker may be shared by threads;
         # they would contend for the same cores anyway, so they take turns.
         with self._request_lock:
-            scores = self._request.infer(inputs)[self._output].copy()
+            scores = self._request.infer({name: inputs[name] for name in self._inputs})[self._output].copy()
         return [float(value) for value in scores.reshape(count).tolist()]

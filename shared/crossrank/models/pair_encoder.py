@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
     from crossrank.scorer import TokenIds
 
-__all__ = ["CrossEncoderPairScorer", "PairEncoder", "PairTemplate"]
+__all__ = ["CrossEncoderPairScorer", "PairEncoder", "PairTemplate", "graph_input_names", "model_window"]
 
 
 # Texts per tokenizer call: large enough for its thread pool, small enough to bound memory.
@@ -187,6 +187,75 @@ class PairEncoder:
         return {name: arrays[name] for name in self._input_names}
 
 
+# Tokenizers without a model_max_length report this sentinel (transformers' VERY_LARGE_INTEGER).
+_NO_TOKENIZER_LIMIT = 10**12
+
+
+def model_window(cross_encoder: CrossEncoder) -> int:
+    """Tokens of one pair the model can read: its tokenizer's limit, within its positions.
+
+    sentence-transformers caps the tokenizer's ``model_max_length`` at the config's
+    ``max_position_embeddings``, but RoBERTa-family models (XLM-R, bge-reranker-v2-m3)
+    number positions from ``padding_idx + 1``: with 8,194 positions they read 8,192
+    tokens, and 8,194 would index past the table.
+
+    Args:
+        cross_encoder: The loaded model.
+
+    Returns:
+        The window, at least 1.
+
+    Raises:
+        ValueError: If neither the tokenizer nor the config gives a limit.
+    """
+    declared = cross_encoder.max_seq_length or cross_encoder.tokenizer.model_max_length
+    limit = int(declared) if declared and declared < _NO_TOKENIZER_LIMIT else None
+    model = getattr(cross_encoder, "model", None)
+    config = getattr(model, "config", None)
+    positions = getattr(config, "max_position_embeddings", None)
+    if isinstance(positions, int) and positions > 0:
+        embeddings = getattr(getattr(model, "base_model", None), "embeddings", None)
+        position_table = getattr(embeddings, "position_embeddings", None)
+        # RoBERTa's position embedding table is indexed from padding_idx + 1.
+        offset = int(getattr(embeddings, "padding_idx", -1)) + 1 if position_table is not None else 0
+        usable = positions - max(offset, 0)
+        limit = usable if limit is None else min(limit, usable)
+    if limit is None or limit < 1:
+        raise ValueError(
+            "cannot tell how many tokens the model reads: the tokenizer has no model_max_length and "
+            "the config no max_position_embeddings; pass cross_encoder_kwargs={'max_length': N}."
+        )
+    return limit
+
+
+def graph_input_names(declared: Sequence[str], produced: Sequence[str], graph: str) -> tuple[str, ...]:
+    """The inputs an exported graph declares, checked against the ones crossrank produces.
+
+    An exporter drops an input the model ignores (DeBERTa-v3 ignores ``token_type_ids``),
+    so a graph is fed exactly what it declares, never more.
+
+    Args:
+        declared: The graph's input names.
+        produced: :attr:`PairEncoder.input_names`.
+        graph: The graph's file, for the message.
+
+    Returns:
+        ``declared``, as a tuple, in the graph's order.
+
+    Raises:
+        OnnxExportError: If the graph declares an input crossrank does not produce.
+    """
+    from crossrank.errors import OnnxExportError
+
+    unknown = [name for name in declared if name not in produced]
+    if unknown:
+        raise OnnxExportError(
+            f"the graph {graph} takes {', '.join(unknown)}, which crossrank does not produce "
+            f"(it produces {', '.join(produced)}); delete the file so it is exported again"
+        )
+    return tuple(declared)
+
+
 class CrossEncoderPairScorer:
     """What every backend's scorer for a loaded CrossEncoder shares: name, limits, tokenizer.
 
@@ -203,7 +272,7 @@ class CrossEncoderPairScorer:
 
         self._name = name
         self._encoder = PairEncoder(cross_encoder.tokenizer)
-        self._max_length = int(cross_encoder.max_seq_length or cross_encoder.tokenizer.model_max_length)
+        self._max_length = model_window(cross_encoder)
         self._outputs_probabilities = isinstance(cross_encoder.activation_fn, torch.nn.Sigmoid)
 
     @property

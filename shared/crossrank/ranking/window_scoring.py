@@ -20,10 +20,12 @@ from crossrank.ranking.score_cache import ScoreCache
 from crossrank.ranking.windows import (
     TokenWindow,
     aggregate_window_scores,
+    align_to_words,
     plan_snapped_windows,
     plan_windows,
     sentence_starts,
     window_char_span,
+    word_starts,
 )
 from crossrank.scorer import PairScorer, TokenizedText
 
@@ -45,6 +47,7 @@ class _Window:
     owner: int  # index of the distinct text
     span: TokenWindow
     index: int  # position in the text's full window plan (document order)
+    ids: Any = None  # the window's text tokenized alone, where that differs from the slice
 
 
 WindowScores = dict[str, list[tuple[float, tuple[int, int]]]]
@@ -110,6 +113,7 @@ def score_texts(
         wanted = None if only_windows is None else only_windows.get(distinct[owner])
         chosen = range(len(plan)) if not wanted or len(plan) < 2 else _overlapping(plan, tokens, wanted)
         windows.extend(_Window(owner, plan[index], index) for index in chosen)
+    windows = _as_their_own_text(scorer, distinct, tokenized, windows, window_size)
     scores = _score_windows(scorer, query_ids, tokenized, windows, options, cache, backend)
     best: dict[str, TextScore] = {}
     cursor = 0
@@ -166,11 +170,59 @@ def _plan(
     overlap = window_size // 8 if options["window_overlap"] is None else options["window_overlap"]
     if options.get("window_boundaries", "tokens") == "sentences" and num_tokens > window_size:
         paragraphs, sentences = sentence_starts(text, tokens.offsets)
-        return plan_snapped_windows(
+        windows = plan_snapped_windows(
             num_tokens, window_size, overlap, options["max_windows"], paragraphs, sentences
         )
-    windows: list[TokenWindow] = plan_windows(num_tokens, window_size, overlap, options["max_windows"])
-    return windows
+    else:
+        windows = plan_windows(num_tokens, window_size, overlap, options["max_windows"])
+    # Whole words per window, so a window scores as its own text would (its window_span).
+    return align_to_words(
+        windows, word_starts(text, tokens.offsets), num_tokens, window_size, options["max_windows"]
+    )
+
+
+def _as_their_own_text(
+    scorer: PairScorer,
+    texts: Sequence[str],
+    tokenized: Sequence[TokenizedText],
+    windows: list[_Window],
+    window_size: int,
+) -> list[_Window]:
+    """Give each window of a long text the tokens of its own text, where they differ from the slice.
+
+    A byte-level BPE token carries the space before its word (" word"), so the slice of a
+    window that starts mid-document differs from its text tokenized alone ("word"), and
+    ``CrossEncoder.predict`` on the window's text would score other tokens. WordPiece and
+    Unigram give the slice back, and the window is left as it is. A window whose own
+    tokens would not fit drops its last word (a window of one word keeps the slice).
+    """
+    parts = [i for i, window in enumerate(windows) if 0 < window.span.start < window.span.end]
+    if not parts:
+        return windows
+    own = scorer.tokenize([texts[windows[i].owner][slice(*_char_span(windows[i], tokenized))] for i in parts])
+    result = list(windows)
+    for i, alone in zip(parts, own, strict=True):
+        window = windows[i]
+        sliced = tokenized[window.owner].ids[window.span.start : window.span.end]
+        if [int(token) for token in alone.ids] == [int(token) for token in sliced]:
+            continue
+        ids = alone.ids
+        if len(ids) > window_size:
+            text = texts[window.owner]
+            starts = word_starts(text, tokenized[window.owner].offsets)
+            shorter = [start for start in starts if window.span.start < start < window.span.end]
+            if not shorter:
+                continue
+            window = _Window(window.owner, TokenWindow(window.span.start, shorter[-1]), window.index)
+            ids = scorer.tokenize([text[slice(*_char_span(window, tokenized))]])[0].ids
+            if len(ids) > window_size:
+                continue
+        result[i] = _Window(window.owner, window.span, window.index, ids)
+    return result
+
+
+def _char_span(window: _Window, tokenized: Sequence[TokenizedText]) -> tuple[int, int]:
+    return window_char_span(window.span, tokenized[window.owner].offsets)
 
 
 def _score_windows(
@@ -184,6 +236,8 @@ def _score_windows(
 ) -> list[float]:
     def passage(i: int) -> Any:
         window = windows[i]
+        if window.ids is not None:
+            return window.ids
         return tokenized[window.owner].ids[window.span.start : window.span.end]
 
     keys: list[Hashable] = (
@@ -201,9 +255,7 @@ def _score_windows(
         if key not in scores:
             first_of_key.setdefault(key, i)
     todo = list(first_of_key.values())
-    lengths = [
-        len(query_ids) + windows[i].span.end - windows[i].span.start + scorer.num_special_tokens for i in todo
-    ]
+    lengths = [len(query_ids) + len(passage(i)) + scorer.num_special_tokens for i in todo]
     batches = plan_batches(lengths, options["batch_size"], options["max_tokens_per_batch"])
     for batch in _progress(batches, options["show_progress_bar"]):
         items = [todo[j] for j in batch]

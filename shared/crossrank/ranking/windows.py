@@ -10,10 +10,12 @@ from typing import Any
 __all__ = [
     "TokenWindow",
     "aggregate_window_scores",
+    "align_to_words",
     "plan_snapped_windows",
     "plan_windows",
     "sentence_starts",
     "window_char_span",
+    "word_starts",
 ]
 
 _SENTENCE_END = ".!?"
@@ -208,6 +210,85 @@ def _first_at_least(positions: Sequence[int], low: int, high: int) -> int | None
     """The first of ``positions`` (ascending) in ``[low, high]``, or ``None``."""
     index = bisect.bisect_left(positions, low)
     return positions[index] if index < len(positions) and positions[index] <= high else None
+
+
+def word_starts(text: str, offsets: Sequence[tuple[int, int]] | Any) -> list[int]:
+    """Token positions that start a whitespace-separated word (token 0 always does).
+
+    Read from the tokenizer's character offsets: token ``i`` starts a word when whitespace
+    separates it from token ``i - 1``. A window cut there holds whole words, so its text,
+    tokenized alone, gives the window's tokens back (WordPiece and Unigram) or tokens the
+    model scores as it would that text (byte-level BPE).
+
+    Args:
+        text: The document.
+        offsets: Per-token ``(start, end)`` character offsets into ``text``.
+
+    Returns:
+        The word starts, ascending.
+    """
+    starts = [0] if len(offsets) else []
+    for i in range(1, len(offsets)):
+        previous_end, start = int(offsets[i - 1][1]), int(offsets[i][0])
+        if start > previous_end and text[previous_end:start].isspace():
+            starts.append(i)
+        elif start == previous_end and start < len(text) and text[start].isspace():
+            starts.append(i)  # a token that carries the separating whitespace in its offsets
+    return starts
+
+
+def align_to_words(
+    windows: Sequence[TokenWindow],
+    starts: Sequence[int],
+    num_tokens: int,
+    window_size: int,
+    max_windows: int | None = None,
+) -> list[TokenWindow]:
+    """Move each window's ends onto word starts, inside its size, leaving no gap a plan had not.
+
+    A window starts at the first word start at or after its planned start (at the end of
+    the previous window at the latest, where the plan left no gap, so no token goes
+    unread) and ends at the last word start that keeps it within ``window_size``, or at
+    the document's end. Where that leaves the document's tail unread (windows that
+    shrank to whole words by more than the plan's overlap), windows are added until it
+    is read, up to ``max_windows``. Where one word is longer than the window, that window
+    keeps its token cut. Windows that come out the same are kept once.
+
+    Args:
+        windows: A plan from :func:`plan_windows` or :func:`plan_snapped_windows`.
+        starts: :func:`word_starts` of the document.
+        num_tokens: Length of the tokenized document.
+        window_size: Tokens per window.
+        max_windows: The plan's cap, which added windows respect (``None``: no cap).
+
+    Returns:
+        The aligned windows, in document order.
+    """
+    if len(windows) < 2:
+        return list(windows)
+
+    def from_start(start: int) -> TokenWindow:
+        limit = min(start + window_size, num_tokens)
+        if limit < num_tokens:
+            last = bisect.bisect_right(starts, limit) - 1
+            if last >= 0 and starts[last] > start:
+                return TokenWindow(start, starts[last])
+        return TokenWindow(start, limit)
+
+    aligned: list[TokenWindow] = []
+    previous: TokenWindow | None = None
+    for planned in windows:
+        first = _first_at_least(starts, planned.start, planned.end - 1)
+        start = planned.start if first is None else first
+        if aligned and previous is not None and planned.start <= previous.end:
+            start = min(start, aligned[-1].end)  # the plan left no gap here: neither do we
+        window = from_start(start)
+        if not aligned or window != aligned[-1]:
+            aligned.append(window)
+        previous = planned
+    while aligned[-1].end < num_tokens and (max_windows is None or len(aligned) < max_windows):
+        aligned.append(from_start(aligned[-1].end))
+    return aligned
 
 
 def aggregate_window_scores(scores: Sequence[float], aggregation: str) -> tuple[float, int]:
