@@ -16,11 +16,11 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["COLD_START_PHASES", "ColdStart", "main", "measure_cold_start"]
+__all__ = ["COLD_START_PHASES", "ColdStart", "format_cold_starts", "main", "measure_cold_start"]
 
 COLD_START_PHASES = (
     "import_crossrank",
@@ -84,6 +84,25 @@ def measure_cold_start(model: str, *, threads: int | None = None, timeout_s: flo
             result = json.loads(completed.stdout.strip().splitlines()[-1])
             runs.append(ColdStart(cache, result["phases"], result["backend"], round(total_s, 2)))
     return runs
+
+
+def format_cold_starts(runs: Sequence[Mapping[str, Any]]) -> str:
+    """Cold starts as a table: a row per phase, a column per cache state, and the totals.
+
+    Args:
+        runs: :class:`ColdStart` records as dictionaries (the ``--json`` report's ``cold_start``).
+
+    Returns:
+        Lines of text, without a trailing newline.
+    """
+    header = f"{'cold start (s)':<30}" + "".join(f"{run['cache'] + ' cache':>14}" for run in runs)
+    lines = [header]
+    for phase in COLD_START_PHASES:
+        lines.append(f"{phase:<30}" + "".join(f"{run['phases'].get(phase, 0.0):>14.2f}" for run in runs))
+    totals = "".join(f"{run['total_s']:>14.2f}" for run in runs)
+    lines.append(f"{'process (interpreter included)':<30}{totals}")
+    lines.append(f"{'backend':<30}" + "".join(f"{run['backend']:>14}" for run in runs))
+    return "\n".join(lines)
 
 
 # The child times ``import crossrank`` before anything of crossrank is imported.

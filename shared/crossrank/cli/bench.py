@@ -72,6 +72,12 @@ def add_bench_command(commands: argparse._SubParsersAction[argparse.ArgumentPars
         action="store_true",
         help="skip the per-configuration peak-memory runs (peak_rss_mb null)",
     )
+    parser.add_argument(
+        "--cold-start",
+        action="store_true",
+        help="also time a fresh process's first rerank by phase (imports, model load, ONNX export, "
+        "session, first call), once with an empty cache and once with the cache that run filled",
+    )
     parser.add_argument("--json", metavar="OUT.json", default=None, help="write the report as JSON")
     parser.add_argument("--plot", metavar="OUT.png", default=None, help="draw a bar chart of pairs/s")
     parser.add_argument("--quiet", action="store_true", help="no progress bar or status lines")
@@ -194,6 +200,13 @@ def run_bench(args: argparse.Namespace) -> int:
                 memory[contender.name] = None
                 print(f"crossrank bench: {exc}", file=sys.stderr)
 
+    cold_starts = None
+    if args.cold_start:
+        from crossrank.benchmark.cold_start import measure_cold_start
+
+        status(args, "timing cold starts (two fresh processes)")
+        cold_starts = [asdict(run) for run in measure_cold_start(settings.model, threads=args.threads)]
+
     qrels = {item.query_id: dataset.qrels[item.query_id] for item in inputs}
     peak_size = gemm_size_for(args.device)
     machine["load_average_1m_end"] = load_average()
@@ -224,9 +237,14 @@ def run_bench(args: argparse.Namespace) -> int:
         "gemm_peak_gflop_per_s": gemm_peaks,
         "configs": summarize_contenders(measured, qrels, memory, gemm_peaks),
         "skipped": skipped,
+        "cold_start": cold_starts,
         "seconds": {"timed_phase": timed_s, "total": time.perf_counter() - started},
     }
     print(format_bench_table(document))
+    if cold_starts:
+        from crossrank.benchmark.cold_start import format_cold_starts
+
+        print(format_cold_starts(cold_starts))
     write_reports(args, document, lambda path: plot_bench(document, path))
     return 0
 
