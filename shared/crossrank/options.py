@@ -142,8 +142,9 @@ _OPTION_LIST = (
         'by NNCF: a score does not depend on its batch; pip install "crossrank[openvino]" for the '
         "OpenVINO ones). ONNX models are exported once and "
         "cached under $CROSSRANK_CACHE_DIR/onnx (default ~/.cache/crossrank/onnx), and OpenVINO "
-        "runs the same files; when a backend cannot be used, scoring falls back to PyTorch with a "
-        "warning on the 'crossrank' logger. Measured "
+        "runs the same files. When 'auto' cannot use ONNX Runtime it falls back to PyTorch, "
+        "says so in a warning on the 'crossrank' logger and in backend_in_use; a backend named "
+        "explicitly never changes: it loads or raises an error naming the cause. Measured "
         "speed-ups, with the machine they were measured on, are in docs/benchmarks.md.",
         choice("backend", BACKENDS),
         reloads_model=True,
