@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -15,7 +16,10 @@ from typing import Any
 
 import pytest
 
-from crossrank.cli.main import main
+from crossrank.cli.demo import demo_settings, format_overall, summary_line
+from crossrank.cli.main import build_parser, main
+from crossrank.demo.runner import DEMO_OPTIONS, DEMO_TOP_K, DemoQueryReport
+from crossrank.demo.summary import summarize, verdict
 
 # Two built-in queries whose answers sit deep inside long documents.
 QUERIES = [
@@ -69,33 +73,71 @@ def chunked(model_path: str, store_dir: Path) -> dict[str, Any]:
     return _demo_json(model_path, store_dir)
 
 
-def test_demo_table_shows_moves_and_a_summary(
+_VERDICT_OF_TEXT = {
+    "reranking helped": "helped",
+    "reranking hurt": "hurt",
+    "no change in quality": "unchanged",
+}
+
+
+def _verdicts_of_summary_lines(out: str) -> dict[str, str]:
+    """Each query's verdict as its own table's summary line states it (none for an unlabelled one)."""
+    verdicts: dict[str, str] = {}
+    query = ""
+    for line in out.splitlines():
+        if line.startswith("Query: "):
+            query = line.removeprefix("Query: ")
+        elif line.strip().startswith("Summary:"):
+            stated = [v for text, v in _VERDICT_OF_TEXT.items() if f": {text}" in line]
+            assert len(stated) <= 1, line
+            if stated:
+                verdicts[query] = stated[0]
+    return verdicts
+
+
+def _overall_block(out: str) -> list[str]:
+    lines = out.splitlines()
+    return lines[next(i for i, line in enumerate(lines) if line.startswith("Overall: ")) :]
+
+
+def test_demo_table_shows_moves_and_a_summary_that_agrees_with_its_queries(
     model_path: str, store_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     code, out, err = run_cli(
-        [
-            "demo",
-            "--model",
-            model_path,
-            "--persist-dir",
-            str(store_dir),
-            "--quiet",
-            "--top-n",
-            "3",
-            "--query",
-            QUERIES[0],
-        ],
+        ["demo", "--model", model_path, "--persist-dir", str(store_dir), "--quiet", "--top-n", "3",
+         *_query_args(), "--query", "How long do I boil an egg?"],
         capsys,
-    )
+    )  # fmt: skip
     assert code == 0, err
+    # The header names what ran: the demo's defaults.
+    assert out.splitlines()[0].endswith(
+        f"top-{DEMO_TOP_K} by vector search, reranked (chunk-max, RRF with the vector ranking), top-3 shown"
+    )
     assert f"Query: {QUERIES[0]}" in out
-    assert "new vec move rel  ce_score" in out
+    assert "new vec move rel  ce_score    fused" in out
     table_rows = [line for line in out.splitlines() if line.strip()[:1].isdigit()]
-    assert len(table_rows) == 3
-    assert "Summary:" in out
+    assert len(table_rows) == 3 * 3
     assert "shown positions changed" in out
     assert "; NDCG@3 " in out
-    assert out.strip().splitlines()[-1].startswith("Overall: mean NDCG@3 over 1 built-in query ")
+    # The summary counts the two built-in queries only (the egg has no labels), by the verdicts
+    # their own lines print, and lists each one that helped or hurt with its NDCG.
+    verdicts = _verdicts_of_summary_lines(out)
+    assert sorted(verdicts) == sorted(QUERIES)
+    overall = _overall_block(out)
+    assert overall[0].startswith("Overall: mean NDCG@3 over 2 built-in queries ")
+    count = {v: sum(1 for x in verdicts.values() if x == v) for v in ("helped", "hurt", "unchanged")}
+    assert overall[1] == (
+        f"  Per query, reranking helped {count['helped']}, hurt {count['hurt']} and left "
+        f"{count['unchanged']} unchanged (NDCG@3, vector -> reranked):"
+    )
+    listed = [
+        re.fullmatch(r" {4}(helped|hurt) +\d\.\d{3} -> \d\.\d{3}  (.+)", line) for line in overall[2:-1]
+    ]
+    assert all(listed), overall
+    assert {m.group(2): m.group(1) for m in listed if m} == {
+        query: v for query, v in verdicts.items() if v != "unchanged"
+    }
+    assert overall[-1] == "  (rel: ** answers, * helps, - does not)"
 
 
 def test_the_demo_says_which_documents_are_relevant_and_whether_reranking_helped(
@@ -120,6 +162,13 @@ def test_the_demo_says_which_documents_are_relevant_and_whether_reranking_helped
     assert means["reranked"] == pytest.approx(
         sum(q["summary"]["ndcg_reranked"] for q in chunked["queries"]) / len(chunked["queries"])
     )
+    # The overall counts are those of the per-query verdicts.
+    overall = chunked["overall"]
+    verdicts = [query["summary"]["verdict"] for query in chunked["queries"]]
+    assert overall["queries"] == len(verdicts) == 2
+    for which in ("helped", "hurt", "unchanged"):
+        assert overall[which] == verdicts.count(which)
+    assert (overall["ndcg_vector"], overall["ndcg_reranked"]) == (means["vector"], means["reranked"])
     # The JSON names the models actually used, never None.
     assert chunked["embedding_model"]
     assert chunked["model"]
@@ -158,12 +207,84 @@ def test_no_chunk_gives_a_different_order(chunked: dict[str, Any], model_path: s
     assert all(row["num_windows"] == 1 for q in truncated["queries"] for row in q["results"])
 
 
-def test_rrf_adds_a_fused_score(model_path: str, store_dir: Path) -> None:
-    fused = _demo_json(model_path, store_dir, "--rrf", "--top-n", "3")
-    for query in fused["queries"]:
+def test_the_default_run_is_the_rrf_the_demo_says(chunked: dict[str, Any]) -> None:
+    ran = (chunked["top_k"], chunked["long_documents"], chunked["fusion"])
+    assert ran == (DEMO_TOP_K, "chunk_max", "rrf")
+    for query in chunked["queries"]:
+        assert query["candidates"] == DEMO_TOP_K
         for row in query["results"]:
             assert row["score"] <= 2 / 61 + 1e-12  # an RRF value, not a cross-encoder score
             assert row["score"] != row["cross_encoder_score"]
+
+
+def test_no_rrf_ranks_by_the_cross_encoder_alone(model_path: str, store_dir: Path) -> None:
+    alone = _demo_json(model_path, store_dir, "--no-rrf", "--top-n", "3")
+    assert alone["fusion"] is None
+    for query in alone["queries"]:
+        scores = [row["cross_encoder_score"] for row in query["results"]]
+        assert [row["score"] for row in query["results"]] == scores
+        assert scores == sorted(scores, reverse=True)
+
+
+def test_the_default_settings_are_the_demos_and_reach_its_reranker() -> None:
+    from crossrank.reranker import Reranker
+
+    parser = build_parser()
+    settings = demo_settings(parser.parse_args(["demo"]))
+    assert settings.top_k == DEMO_TOP_K
+    assert DEMO_OPTIONS.items() <= settings.options.items()
+    assert (settings.option("long_documents"), settings.option("fusion")) == ("chunk_max", "rrf")
+    reranker = Reranker(settings.model, top_n=settings.top_n, **settings.options)  # lazy: loads nothing
+    assert (reranker.long_documents, reranker.fusion) == ("chunk_max", "rrf")
+    # The flags still turn each default off, and --rrf still parses.
+    off = demo_settings(parser.parse_args(["demo", "--no-rrf", "--no-chunk", "--top-k", "20"]))
+    assert (off.top_k, off.option("fusion"), off.option("long_documents")) == (20, None, "truncate")
+    assert demo_settings(parser.parse_args(["demo", "--rrf"])).option("fusion") == "rrf"
+
+
+def _report(query: str, before: float | None, after: float | None) -> DemoQueryReport:
+    return DemoQueryReport(query=query, rows=[], candidates=0, ndcg_vector=before, ndcg_reranked=after)
+
+
+def test_the_overall_summary_counts_and_lists_the_per_query_verdicts() -> None:
+    reports = [
+        _report("up one", 0.2, 0.6),
+        _report("down one", 0.9, 0.8),
+        _report("same one", 0.5, 0.5),
+        _report("mine, unlabelled", None, None),
+        _report("up two", 0.7, 1.0),
+        _report("float noise", 0.1 + 0.2, 0.3),
+    ]
+    summary = summarize(reports, 5)
+    assert summary is not None
+    assert [o.verdict for o in summary.outcomes] == ["helped", "hurt", "unchanged", "helped", "unchanged"]
+    assert summary.ndcg_vector == pytest.approx((0.2 + 0.9 + 0.5 + 0.7 + 0.3) / 5)
+    assert summary.ndcg_reranked == pytest.approx((0.6 + 0.8 + 0.5 + 1.0 + 0.3) / 5)
+    assert format_overall(summary).splitlines() == [
+        "Overall: mean NDCG@5 over 5 built-in queries 0.520 (vector) -> 0.640 (reranked): reranking helped.",
+        "  Per query, reranking helped 2, hurt 1 and left 2 unchanged (NDCG@5, vector -> reranked):",
+        "    helped  0.200 -> 0.600  up one",
+        "    helped  0.700 -> 1.000  up two",
+        "    hurt    0.900 -> 0.800  down one",
+        "  (rel: ** answers, * helps, - does not)",
+    ]
+    assert summarize([_report("mine", None, None)], 5) is None
+
+
+def test_a_querys_line_states_the_verdict_the_summary_counts() -> None:
+    from crossrank.demo.runner import DemoRow
+
+    row = DemoRow(
+        rank=1, vector_rank=1, doc_id="d", title="t", cross_encoder_score=0.5, score=0.5,
+        num_windows=1, window_index=0, window_span=(0, 1), snippet="s", relevance=2,
+    )  # fmt: skip
+    for before, after in [(0.2, 0.6), (0.9, 0.8), (0.5, 0.5), (0.1 + 0.2, 0.3)]:
+        report = DemoQueryReport(query="q", rows=[row], candidates=1, ndcg_vector=before, ndcg_reranked=after)
+        summary = summarize([report], 1)
+        assert summary is not None
+        assert summary.outcomes[0].verdict == verdict(before, after)
+        line = summary_line(report)
+        assert [v for text, v in _VERDICT_OF_TEXT.items() if f": {text}" in line] == [verdict(before, after)]
 
 
 def _free_port() -> int:

@@ -18,20 +18,22 @@ from crossrank.cli.args import (
 from crossrank.cli.output import json_text
 from crossrank.cli.progress import add_verbose_flag, set_up_progress
 from crossrank.demo.runner import (
+    DEMO_OPTIONS,
+    DEMO_TOP_K,
     DEMO_TOP_N,
     DemoQueryReport,
     DemoSettings,
     default_persist_dir,
-    mean_ndcg,
     run_demo,
 )
 from crossrank.demo.sample_corpus import load_sample_queries
+from crossrank.demo.summary import DemoSummary, Verdict, query_verdict, summarize, verdict
 from crossrank.evaluation.embeddings import offline_embedding_model_path
 from crossrank.evaluation.evaluator import VARIANT_LABELS
 from crossrank.models.loading import resolve_model_name
 from crossrank.options import OPTIONS
 
-__all__ = ["add_demo_command", "format_report", "report_to_json"]
+__all__ = ["add_demo_command", "demo_settings", "format_overall", "format_report", "report_to_json"]
 
 _TITLE_WIDTH = 36
 _SNIPPET_WIDTH = 60
@@ -70,7 +72,12 @@ def add_demo_command(commands: Any) -> None:
     parser.add_argument(
         "--embedding-model", help="bi-encoder for Chroma (default: the offline all-MiniLM-L6-v2)"
     )
-    parser.add_argument("--top-k", type=positive_int, default=20, help="candidates from Chroma (default 20)")
+    parser.add_argument(
+        "--top-k",
+        type=positive_int,
+        default=DEMO_TOP_K,
+        help=f"candidates from Chroma (default {DEMO_TOP_K}, which measured best with RRF)",
+    )
     add_option_argument(
         parser,
         "top_n",
@@ -79,17 +86,17 @@ def add_demo_command(commands: Any) -> None:
         default=DEMO_TOP_N,
         note="The demo shows them per query.",
     )
-    add_option_argument(parser, "long_documents", "--no-chunk", const="truncate")
+    add_option_argument(
+        parser, "long_documents", "--no-chunk", const="truncate", default=DEMO_OPTIONS["long_documents"]
+    )
     add_option_argument(parser, "backend", "--backend")
     add_option_argument(parser, "precision", "--precision")
     add_cascade_arguments(parser)
-    add_option_argument(
-        parser,
-        "fusion",
-        "--rrf",
-        const="rrf",
-        note=f"The retrieval ranking is the vector ranking; k={OPTIONS['rrf_k'].default:g}.",
-    )
+    # RRF is the demo's default (it measured best over the built-in queries); --rrf stays for
+    # the scripts that name it, --no-rrf ranks by the cross-encoder alone.
+    rrf_note = f"The retrieval ranking is the vector ranking; k={OPTIONS['rrf_k'].default:g}."
+    add_option_argument(parser, "fusion", "--rrf", const="rrf", default=DEMO_OPTIONS["fusion"], note=rrf_note)
+    add_option_argument(parser, "fusion", "--no-rrf", const=None, default=DEMO_OPTIONS["fusion"])
     add_option_argument(parser, "score_threshold", "--threshold", type=float)
     parser.add_argument("--chroma-host", help="use a running Chroma server instead of the embedded store")
     parser.add_argument("--chroma-port", type=_port, default=8000, help="Chroma server port (default 8000)")
@@ -147,9 +154,9 @@ def run_demo_command(args: argparse.Namespace) -> int:
             print(format_report(report, fused=settings.option("fusion") is not None), flush=True)
 
         reports = run_demo(settings, on_query=show)
-        overall = overall_line(reports, settings.top_n)
-        if overall is not None:
-            print("\n" + overall)
+        summary = summarize(reports, settings.top_n)
+        if summary is not None:
+            print("\n" + format_overall(summary))
     return 0
 
 
@@ -202,12 +209,11 @@ def _relevance(grade: int | None) -> str:
     return "" if grade is None else {0: "-", 1: "*"}.get(grade, "**")
 
 
-def _verdict(before: float, after: float) -> str:
-    if after > before + 1e-9:
-        return "reranking helped"
-    if after < before - 1e-9:
-        return "reranking hurt"
-    return "no change in quality"
+_VERDICT_TEXT: dict[Verdict, str] = {
+    "helped": "reranking helped",
+    "hurt": "reranking hurt",
+    "unchanged": "no change in quality",
+}
 
 
 def summary_line(report: DemoQueryReport) -> str:
@@ -215,11 +221,12 @@ def summary_line(report: DemoQueryReport) -> str:
     if not report.rows:
         return f"Summary: no result passed the threshold (of {report.candidates} candidates)."
     text = f"Summary: {report.changed} of {len(report.rows)} shown positions changed"
-    if report.ndcg_vector is not None and report.ndcg_reranked is not None:
+    before, after = report.ndcg_vector, report.ndcg_reranked
+    if before is not None and after is not None:
         k = len(report.rows)
         text += (
-            f"; NDCG@{k} {report.ndcg_vector:.3f} (vector) -> {report.ndcg_reranked:.3f} (reranked): "
-            + _verdict(report.ndcg_vector, report.ndcg_reranked)
+            f"; NDCG@{k} {before:.3f} (vector) -> {after:.3f} (reranked): "
+            + _VERDICT_TEXT[verdict(before, after)]
         )
     riser = report.biggest_riser
     if riser is None:
@@ -229,29 +236,47 @@ def summary_line(report: DemoQueryReport) -> str:
     return text + f"; {riser.doc_id} rose most ({moved})."
 
 
-def _mean_ndcg_json(reports: list[DemoQueryReport], top_n: int) -> dict[str, float | int] | None:
-    means = mean_ndcg(reports)
-    if means is None:
-        return None
-    return {"k": top_n, "vector": means[0], "reranked": means[1]}
+def format_overall(summary: DemoSummary) -> str:
+    """The run's summary over its built-in queries: mean NDCG, then what helped and what hurt.
+
+    The first line keeps the form ``Overall: mean NDCG@k over N built-in queries A (vector) ->
+    B (reranked): VERDICT.``; the counts and lists below it use the per-query verdicts.
+    """
+    n = len(summary.outcomes)
+    lines = [
+        f"Overall: mean NDCG@{summary.k} over {n} built-in {'query' if n == 1 else 'queries'} "
+        f"{summary.ndcg_vector:.3f} (vector) -> {summary.ndcg_reranked:.3f} (reranked): "
+        f"{_VERDICT_TEXT[summary.verdict]}.",
+        f"  Per query, reranking helped {summary.count('helped')}, hurt {summary.count('hurt')} "
+        f"and left {summary.count('unchanged')} unchanged (NDCG@{summary.k}, vector -> reranked):",
+    ]
+    for which in ("helped", "hurt"):
+        lines += [
+            f"    {which:<6}  {outcome.ndcg_vector:.3f} -> {outcome.ndcg_reranked:.3f}  {outcome.query}"
+            for outcome in summary.queries_that(which)
+        ]
+    lines.append("  (rel: ** answers, * helps, - does not)")
+    return "\n".join(lines)
 
 
-def overall_line(reports: list[DemoQueryReport], top_n: int) -> str | None:
-    """Mean NDCG before and after reranking over the built-in queries (``None``: none ran)."""
-    means = mean_ndcg(reports)
-    if means is None:
+def _summary_json(summary: DemoSummary | None) -> dict[str, Any] | None:
+    if summary is None:
         return None
-    labelled = sum(1 for report in reports if report.ndcg_vector is not None)
-    before, after = means
-    return (
-        f"Overall: mean NDCG@{top_n} over {labelled} built-in {'query' if labelled == 1 else 'queries'} "
-        f"{before:.3f} (vector) -> "
-        f"{after:.3f} (reranked): {_verdict(before, after)}. (rel: ** answers, * helps, - does not)"
-    )
+    return {
+        "k": summary.k,
+        "queries": len(summary.outcomes),
+        "ndcg_vector": summary.ndcg_vector,
+        "ndcg_reranked": summary.ndcg_reranked,
+        "verdict": summary.verdict,
+        "helped": summary.count("helped"),
+        "hurt": summary.count("hurt"),
+        "unchanged": summary.count("unchanged"),
+    }
 
 
 def report_to_json(settings: DemoSettings, reports: list[DemoQueryReport]) -> dict[str, Any]:
     """The demo's results as JSON-ready data, for scripts."""
+    summary = summarize(reports, settings.top_n)
     return {
         # The models actually used, not the (possibly empty) options that chose them.
         "model": resolve_model_name(settings.model),
@@ -265,7 +290,10 @@ def report_to_json(settings: DemoSettings, reports: list[DemoQueryReport]) -> di
         "top_n": settings.top_n,
         "long_documents": settings.option("long_documents"),
         "fusion": settings.option("fusion"),
-        "mean_ndcg": _mean_ndcg_json(reports, settings.top_n),
+        "mean_ndcg": None
+        if summary is None
+        else {"k": summary.k, "vector": summary.ndcg_vector, "reranked": summary.ndcg_reranked},
+        "overall": _summary_json(summary),
         "queries": [
             {
                 "query": report.query,
@@ -291,6 +319,7 @@ def report_to_json(settings: DemoSettings, reports: list[DemoQueryReport]) -> di
                     "changed": report.changed,
                     "ndcg_vector": report.ndcg_vector,
                     "ndcg_reranked": report.ndcg_reranked,
+                    "verdict": query_verdict(report),
                     "shown": len(report.rows),
                     "biggest_riser": report.biggest_riser.doc_id if report.biggest_riser else None,
                     "text": summary_line(report),
