@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
     TokenIds: TypeAlias = "Sequence[int] | NDArray[np.int32]"
 
-__all__ = ["DelegatingScorer", "PairScorer", "TokenizedText"]
+__all__ = ["DelegatingScorer", "PairScorer", "TokenizedText", "query_ids"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +77,28 @@ class PairScorer(Protocol):
         ...
 
 
+def query_ids(scorer: PairScorer, query: str, max_tokens: int) -> list[int]:
+    """The query's part of every pair the scorer is given.
+
+    A scorer that lays pairs out itself (a chat template around the query, a prompt before
+    it) has a ``query_ids(query, max_tokens)`` method, and its answer is the template's
+    head with the query's first ``max_tokens`` tokens in it; any other scorer's query part
+    is its first ``max_tokens`` tokens.
+
+    Args:
+        scorer: The model.
+        query: The query.
+        max_tokens: The most tokens of the query's own text to keep.
+
+    Returns:
+        Token ids, as plain ints.
+    """
+    own = getattr(scorer, "query_ids", None)
+    if callable(own):
+        return [int(token) for token in own(query, max_tokens)]
+    return [int(token) for token in scorer.tokenize([query])[0].ids[:max_tokens]]
+
+
 class DelegatingScorer:
     """A :class:`PairScorer` that hands everything to another one.
 
@@ -118,6 +140,10 @@ class DelegatingScorer:
     def tokenize(self, texts: Sequence[str]) -> list[TokenizedText]:
         """The inner scorer's tokenization."""
         return self._inner.tokenize(texts)
+
+    def query_ids(self, query: str, max_tokens: int) -> list[int]:
+        """The inner scorer's query part of a pair (see :func:`query_ids`)."""
+        return query_ids(self._inner, query, max_tokens)
 
     def score(self, pairs: Sequence[tuple[Sequence[int], Sequence[int]]]) -> list[float]:
         """The inner scorer's scores."""

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Literal
 from crossrank.errors import ModelLoadError, OnnxExportError
 from crossrank.log import logger
 from crossrank.models.cpu import cpu_flags
+from crossrank.models.supported import check_supported_model
 from crossrank.models.tokenizer_check import check_tokenizer
 from crossrank.scorer import PairScorer
 
@@ -133,12 +134,24 @@ def build_scorer(
         ModelLoadError: If the tokenizer cannot be the model's own, or a backend named
             explicitly cannot run the model (the message names the cause and the fix).
     """
+    from crossrank.models.causal_scorer import logit_score_module
+
     check_backend_options(backend, precision)
+    check_supported_model(cross_encoder, name)
     check_tokenizer(cross_encoder, name)
     device_type = cross_encoder.device.type
+    causal = logit_score_module(cross_encoder) is not None
     chosen = backend
     if chosen == "auto":
-        chosen = _CPU_AUTO_BACKEND if device_type == "cpu" and precision == "auto" else "torch"
+        # A causal LM's scoring graph is not exported yet: PyTorch is its exact backend.
+        exportable = device_type == "cpu" and precision == "auto" and not causal
+        chosen = _CPU_AUTO_BACKEND if exportable else "torch"
+    elif causal and chosen in _EXPORT_BACKENDS:
+        raise ModelLoadError(
+            "Pass backend='torch' or backend='auto' for a causal-LM reranker",
+            f"backend={backend!r} cannot run {name!r}: crossrank does not export causal-LM rerankers "
+            "(a LogitScore model) to ONNX yet",
+        )
     if chosen in _EXPORT_BACKENDS:
         try:
             if chosen.startswith("openvino"):
@@ -217,6 +230,7 @@ def _openvino_scorer(cross_encoder: CrossEncoder, backend: str, name: str) -> Pa
 def _torch_scorer(cross_encoder: CrossEncoder, name: str, precision: Precision) -> PairScorer:
     import torch
 
+    from crossrank.models.causal_scorer import CausalLogitScorer, logit_score_module
     from crossrank.models.cpu import usable_cpu_count
     from crossrank.models.torch_scorer import CrossEncoderScorer
 
@@ -231,6 +245,8 @@ def _torch_scorer(cross_encoder: CrossEncoder, name: str, precision: Precision) 
     # torch sizes its pool by physical cores and can exceed a container's CPU share.
     if device_type == "cpu" and torch.get_num_threads() > usable_cpu_count():
         torch.set_num_threads(usable_cpu_count())
+    if logit_score_module(cross_encoder) is not None:
+        return CausalLogitScorer(cross_encoder, name=name, precision=resolved)
     return CrossEncoderScorer(cross_encoder, name=name, precision=resolved)
 
 

@@ -235,16 +235,16 @@ def _probe_inputs(cross_encoder: CrossEncoder) -> dict[str, Any]:
     """Two pairs of different lengths, so the traced graph handles padding."""
     from crossrank.models.pair_encoder import PairEncoder
 
-    encoder = PairEncoder(cross_encoder.tokenizer)
-    query, short, long = encoder.tokenize(
+    encoder = PairEncoder(cross_encoder.tokenizer, cross_encoder)
+    query = encoder.query_ids("how do cross-encoders rank passages", 10**9)
+    short, long = encoder.tokenize(
         [
-            "how do cross-encoders rank passages",
             "A cross-encoder reads the query and the passage together.",
             "Rerankers score each candidate passage jointly with the query, which is slower than "
             "comparing embeddings but much more accurate on hard, ambiguous questions.",
         ]
     )
-    return encoder.encode([(query.ids, long.ids), (query.ids, short.ids)])
+    return encoder.encode([(query, long.ids), (query, short.ids)])
 
 
 def export_unfused(cross_encoder: CrossEncoder, path: Path) -> None:
@@ -375,9 +375,9 @@ def _validate(cross_encoder: CrossEncoder, path: Path, *, tolerance: float = _VA
         ),
         dtype=np.float64,
     )
-    encoder = PairEncoder(cross_encoder.tokenizer)
-    query_text, *document_texts = encoder.tokenize([query, *documents])
-    inputs = encoder.encode([(query_text.ids, text.ids) for text in document_texts])
+    encoder = PairEncoder(cross_encoder.tokenizer, cross_encoder)
+    query_part = encoder.query_ids(query, 10**9)
+    inputs = encoder.encode([(query_part, text.ids) for text in encoder.tokenize(documents)])
     try:
         session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
         declared = graph_input_names([value.name for value in session.get_inputs()], tuple(inputs), str(path))

@@ -10,16 +10,26 @@ The calibration pairs are crossrank's own sample texts (:mod:`crossrank.samples`
 built-in query with the sample documents, the first window of each pair. What is kept in
 float and what the pairs are was chosen by measurement (``benchmarks/static_int8_probe.py``;
 docs/benchmarks.md has the numbers).
+
+Calibrating takes minutes on a CPU: NNCF runs the float graph over every calibration pair
+twice (SmoothQuant's statistics, then the activation ranges) and the check runs the float
+and the quantized graph once more each, so the time grows with the number of pairs. The
+environment variable ``CROSSRANK_STATIC_INT8_PAIRS_PER_QUERY`` calibrates on fewer (or
+more) pairs per sample query than :data:`STATIC_INT8_OPTIONS` says; the quantized graph is
+cached under its own key, as for any other option. The test suite sets it low, to keep
+the quantization it checks to seconds.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from crossrank.errors import OnnxExportError
+from crossrank.log import logger
 
 if TYPE_CHECKING:
     import numpy as np
@@ -29,6 +39,7 @@ if TYPE_CHECKING:
     from crossrank.models.pair_encoder import PairEncoder
 
 __all__ = [
+    "PAIRS_PER_QUERY_ENV",
     "STATIC_INT8_OPTIONS",
     "calibration_batches",
     "check_quantized",
@@ -37,6 +48,7 @@ __all__ = [
     "require_nncf",
     "sample_calibration_pairs",
     "static_int8_fingerprint",
+    "static_int8_options",
 ]
 
 # A quantized graph whose scores of the calibration pairs rank below this against fp32's
@@ -55,6 +67,23 @@ STATIC_INT8_OPTIONS: dict[str, Any] = {
     "pairs_per_query": 32,
     "pairs_per_sample": 4,
 }
+PAIRS_PER_QUERY_ENV = "CROSSRANK_STATIC_INT8_PAIRS_PER_QUERY"
+"""Environment variable that overrides ``STATIC_INT8_OPTIONS["pairs_per_query"]`` (see the module's text)."""
+
+
+def static_int8_options() -> dict[str, Any]:
+    """:data:`STATIC_INT8_OPTIONS`, with ``pairs_per_query`` from :data:`PAIRS_PER_QUERY_ENV` where set.
+
+    Raises:
+        ValueError: If the variable is set to anything but a positive integer.
+    """
+    options = dict(STATIC_INT8_OPTIONS)
+    value = os.environ.get(PAIRS_PER_QUERY_ENV, "").strip()
+    if value:
+        if not value.isdigit() or int(value) < 1:
+            raise ValueError(f"{PAIRS_PER_QUERY_ENV} must be a positive integer, got {value!r}.")
+        options["pairs_per_query"] = int(value)
+    return options
 
 
 def require_nncf() -> Any:
@@ -76,13 +105,18 @@ def static_int8_fingerprint() -> dict[str, Any]:
 
     nncf = require_nncf()
     return {
-        "options": STATIC_INT8_OPTIONS,
+        "options": static_int8_options(),
         "nncf": nncf.__version__,
         "calibration_texts": sample_files_digest(),
     }
 
 
-def quantize_calibrated(cross_encoder: CrossEncoder, source: Path, path: Path) -> None:
+def quantize_calibrated(
+    cross_encoder: CrossEncoder,
+    source: Path,
+    path: Path,
+    options: Mapping[str, Any] | None = None,
+) -> None:
     """Quantize ``source`` on the sample calibration pairs and refuse a broken result.
 
     Args:
@@ -90,6 +124,8 @@ def quantize_calibrated(cross_encoder: CrossEncoder, source: Path, path: Path) -
             and window).
         source: The plain fp32 graph.
         path: Where the quantized graph goes.
+        options: :data:`STATIC_INT8_OPTIONS` or a variant of it; :func:`static_int8_options`
+            (the defaults, and the environment's calibration size) when ``None``.
 
     Raises:
         ImportError: If NNCF or OpenVINO is missing.
@@ -97,35 +133,52 @@ def quantize_calibrated(cross_encoder: CrossEncoder, source: Path, path: Path) -
     """
     from crossrank.models.pair_encoder import PairEncoder
 
+    options = static_int8_options() if options is None else options
     encoder = PairEncoder(cross_encoder.tokenizer)
     window = int(cross_encoder.max_seq_length or cross_encoder.tokenizer.model_max_length)
-    batches = calibration_batches(encoder, sample_calibration_pairs(encoder, window))
-    quantize_static(source, path, batches)
+    pairs = sample_calibration_pairs(encoder, window, pairs_per_query=int(options["pairs_per_query"]))
+    batches = calibration_batches(encoder, pairs, pairs_per_sample=int(options["pairs_per_sample"]))
+    # The longest step of a first load: say what it is, and roughly how long, before it starts.
+    logger.info(
+        "crossrank: calibrating static int8 with NNCF on %d sample pairs (%d per sample query, "
+        "up to %d tokens each), about four passes over them: minutes on a CPU at the default "
+        "%d per query (%s sets it)",
+        len(pairs),
+        options["pairs_per_query"],
+        window,
+        STATIC_INT8_OPTIONS["pairs_per_query"],
+        PAIRS_PER_QUERY_ENV,
+    )
+    quantize_static(source, path, batches, options)
     check_quantized(source, path, batches)
 
 
-def sample_calibration_pairs(encoder: PairEncoder, max_length: int) -> list[tuple[list[int], list[int]]]:
+def sample_calibration_pairs(
+    encoder: PairEncoder, max_length: int, *, pairs_per_query: int | None = None
+) -> list[tuple[list[int], list[int]]]:
     """Token-id pairs from crossrank's sample texts: each query with its first documents.
 
     Every query is paired with the documents it is labelled with and then the corpus in
-    file order, up to ``STATIC_INT8_OPTIONS["pairs_per_query"]`` pairs, so calibration sees
-    relevant, related and unrelated candidates of every length (a long document's first
-    window). Deterministic: the same pairs, so the same quantized graph, every time.
+    file order, up to ``pairs_per_query`` pairs, so calibration sees relevant, related and
+    unrelated candidates of every length (a long document's first window). Deterministic:
+    the same pairs, so the same quantized graph, every time.
 
     Args:
         encoder: The model's pair encoder (its tokenizer).
         max_length: The model's window in tokens; each pair is cut to fit it.
+        pairs_per_query: Pairs per sample query; ``STATIC_INT8_OPTIONS["pairs_per_query"]``
+            when ``None``.
     """
     from crossrank.samples import load_sample_corpus, load_sample_queries
 
     corpus = load_sample_corpus()
     document_ids = [document.id for document in corpus]
     tokenized = dict(zip(document_ids, encoder.tokenize([d.full_text for d in corpus]), strict=True))
-    per_query = int(STATIC_INT8_OPTIONS["pairs_per_query"])
-    room = max_length - encoder.template.num_special_tokens
+    per_query = int(STATIC_INT8_OPTIONS["pairs_per_query"] if pairs_per_query is None else pairs_per_query)
+    room = max_length - encoder.num_special_tokens
     pairs = []
     for query in load_sample_queries():
-        query_ids = list(encoder.tokenize([query.text])[0].ids)
+        query_ids = encoder.query_ids(query.text, room // 2)
         labelled = [i for i in query.relevant if i in tokenized]
         chosen = (labelled + [i for i in document_ids if i not in labelled])[:per_query]
         for document_id in chosen:
@@ -134,10 +187,19 @@ def sample_calibration_pairs(encoder: PairEncoder, max_length: int) -> list[tupl
 
 
 def calibration_batches(
-    encoder: PairEncoder, pairs: Sequence[tuple[Sequence[int], Sequence[int]]]
+    encoder: PairEncoder,
+    pairs: Sequence[tuple[Sequence[int], Sequence[int]]],
+    *,
+    pairs_per_sample: int | None = None,
 ) -> list[dict[str, npt.NDArray[np.int64]]]:
-    """The model inputs NNCF calibrates on: the pairs in groups of ``pairs_per_sample``."""
-    size = int(STATIC_INT8_OPTIONS["pairs_per_sample"])
+    """The model inputs NNCF calibrates on: the pairs in groups of ``pairs_per_sample``.
+
+    Args:
+        encoder: The model's pair encoder.
+        pairs: Token-id pairs (:func:`sample_calibration_pairs`).
+        pairs_per_sample: Pairs per batch; ``STATIC_INT8_OPTIONS["pairs_per_sample"]`` when ``None``.
+    """
+    size = int(STATIC_INT8_OPTIONS["pairs_per_sample"] if pairs_per_sample is None else pairs_per_sample)
     return [encoder.encode(pairs[start : start + size]) for start in range(0, len(pairs), size)]
 
 

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from tokenizers import Tokenizer
     from transformers import PreTrainedTokenizerBase
 
+    from crossrank.models.pair_format import PairFormat
     from crossrank.scorer import TokenIds
 
 __all__ = ["CrossEncoderPairScorer", "PairEncoder", "PairTemplate", "graph_input_names", "model_window"]
@@ -103,12 +104,18 @@ class PairEncoder:
         (1, 7)
     """
 
-    def __init__(self, tokenizer: PreTrainedTokenizerBase) -> None:
+    def __init__(self, tokenizer: PreTrainedTokenizerBase, cross_encoder: CrossEncoder | None = None) -> None:
+        from crossrank.models.pair_format import TextPairFormat, read_pair_format
+
         backend_tokenizer = tokenizer.backend_tokenizer
         self._tokenizer: Tokenizer = type(backend_tokenizer).from_str(backend_tokenizer.to_str())
         self._tokenizer.no_truncation()
         self._tokenizer.no_padding()
-        self._template = PairTemplate.from_tokenizer(self._tokenizer)
+        self._layout: PairFormat = (
+            TextPairFormat(PairTemplate.from_tokenizer(self._tokenizer), None)
+            if cross_encoder is None
+            else read_pair_format(cross_encoder, self._tokenizer)
+        )
         self._pad_id = int(tokenizer.pad_token_id or 0)
         names = tuple(tokenizer.model_input_names)
         self._input_names = tuple(
@@ -116,9 +123,18 @@ class PairEncoder:
         )
 
     @property
-    def template(self) -> PairTemplate:
-        """Where the special tokens go."""
-        return self._template
+    def layout(self) -> PairFormat:
+        """How a pair is laid out: the tokenizer's pair template or a chat template."""
+        return self._layout
+
+    @property
+    def num_special_tokens(self) -> int:
+        """Tokens a pair gets beyond its query part and its document."""
+        return self._layout.num_special_tokens
+
+    def query_ids(self, query: str, max_tokens: int) -> list[int]:
+        """The query part of every pair: prompt and query, or a chat template's head."""
+        return self._layout.query_ids(query, max_tokens, self._tokenizer)
 
     @property
     def input_names(self) -> tuple[str, ...]:
@@ -134,18 +150,23 @@ class PairEncoder:
         """
         import numpy as np
 
+        # A chat template's separator before the document (a space) is tokenized with it, as
+        # in the rendered text; offsets stay offsets into the text itself.
+        prefix = self._layout.document_prefix
         tokenized: list[TokenizedText] = []
         for start in range(0, len(texts), _TOKENIZE_CHUNK):
-            chunk = list(texts[start : start + _TOKENIZE_CHUNK])
+            chunk = [prefix + text for text in texts[start : start + _TOKENIZE_CHUNK]]
             for encoding in self._tokenizer.encode_batch(chunk, add_special_tokens=False):
                 ids = np.asarray(encoding.ids, dtype=np.int32)
                 offsets = np.asarray(encoding.offsets, dtype=np.int32).reshape(-1, 2)
+                if prefix:
+                    offsets = np.clip(offsets - len(prefix), 0, None).astype(np.int32)
                 tokenized.append(TokenizedText(ids=ids, offsets=offsets))
         return tokenized
 
     def pair_length(self, query_ids: TokenIds, passage_ids: TokenIds) -> int:
         """Tokens of one pair once its special tokens are added (before padding)."""
-        return len(query_ids) + len(passage_ids) + self._template.num_special_tokens
+        return len(query_ids) + len(passage_ids) + self._layout.num_special_tokens
 
     def encode(
         self, pairs: Sequence[tuple[TokenIds, TokenIds]], *, pad_to: int | None = None
@@ -164,7 +185,7 @@ class PairEncoder:
         """
         import numpy as np
 
-        built = [self._template.build(query_ids, passage_ids) for query_ids, passage_ids in pairs]
+        built = [self._layout.build(query_ids, passage_ids) for query_ids, passage_ids in pairs]
         lengths = np.fromiter((len(ids) for ids, _ in built), dtype=np.int64, count=len(built))
         total = int(lengths.sum())
         width = int(lengths.max())
@@ -270,8 +291,11 @@ class CrossEncoderPairScorer:
     def __init__(self, cross_encoder: CrossEncoder, name: str) -> None:
         import torch
 
+        from crossrank.models.pair_format import check_pair_format
+
         self._name = name
-        self._encoder = PairEncoder(cross_encoder.tokenizer)
+        self._encoder = PairEncoder(cross_encoder.tokenizer, cross_encoder)
+        check_pair_format(cross_encoder, self._encoder, name)
         self._max_length = model_window(cross_encoder)
         self._outputs_probabilities = isinstance(cross_encoder.activation_fn, torch.nn.Sigmoid)
 
@@ -287,8 +311,8 @@ class CrossEncoderPairScorer:
 
     @property
     def num_special_tokens(self) -> int:
-        """Special tokens added around a pair."""
-        return self._encoder.template.num_special_tokens
+        """Tokens a pair gets beyond its query part and its document."""
+        return self._encoder.num_special_tokens
 
     @property
     def outputs_probabilities(self) -> bool:
@@ -298,3 +322,7 @@ class CrossEncoderPairScorer:
     def tokenize(self, texts: Sequence[str]) -> list[TokenizedText]:
         """Tokenize texts once, without special tokens, with character offsets."""
         return self._encoder.tokenize(texts)
+
+    def query_ids(self, query: str, max_tokens: int) -> list[int]:
+        """The query part of every pair (see :func:`crossrank.scorer.query_ids`)."""
+        return self._encoder.query_ids(query, max_tokens)

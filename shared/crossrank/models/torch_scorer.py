@@ -67,13 +67,17 @@ class CrossEncoderScorer(CrossEncoderPairScorer):
             name: torch.from_numpy(array).to(device) for name, array in self._encoder.encode(pairs).items()
         }
         with torch.inference_mode(), self._autocast(device):
-            scores = self._model(features)["scores"]
+            scores = self._forward(features)
             if torch.is_floating_point(scores) and torch.finfo(scores.dtype).bits < 32:
                 scores = scores.float()
             activation = self._model.activation_fn
             if activation is not None:
                 scores = activation(scores)
         return [float(value) for value in scores.reshape(len(pairs)).cpu().tolist()]
+
+    def _forward(self, features: dict[str, Any]) -> Any:
+        """The model's scores for padded features, before its activation."""
+        return self._model(features)["scores"]
 
     def _autocast(self, device: Any) -> Any:
         import contextlib

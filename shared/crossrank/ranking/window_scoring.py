@@ -28,6 +28,7 @@ from crossrank.ranking.windows import (
     word_starts,
 )
 from crossrank.scorer import PairScorer, TokenizedText
+from crossrank.scorer import query_ids as query_part
 
 __all__ = ["TextScore", "score_texts"]
 
@@ -99,7 +100,7 @@ def score_texts(
     distinct = list(dict.fromkeys(texts))
     first_name = dict(zip(reversed(texts), reversed(names), strict=True))
     room = scorer.max_length - scorer.num_special_tokens
-    query_ids = [int(token) for token in scorer.tokenize([query])[0].ids[: room // 2]]
+    query_ids = query_part(scorer, query, room // 2)
     if not query_ids:
         raise ValueError(
             f"{query_name} {query!r} has no tokens for this model (only characters its tokenizer "
