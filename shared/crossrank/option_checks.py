@@ -55,13 +55,30 @@ def check_threshold(value: object) -> float | None:
     """``score_threshold`` as a float, or ``None``.
 
     Raises:
-        ValueError: If it is not a number (or is NaN).
+        ValueError: If it is not a finite number (NaN or infinity would keep all or nothing).
     """
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, Real) or math.isnan(value):
+    if isinstance(value, bool) or not isinstance(value, Real) or _is_nan(value):
         raise ValueError(f"score_threshold must be a number or None, got {value!r}.")
+    if not _finite(value):
+        raise ValueError(f"score_threshold must be a finite number or None, got {value!r}.")
     return float(value)
+
+
+def _is_nan(value: Real) -> bool:
+    try:
+        return math.isnan(float(value))
+    except OverflowError:  # an int past 1e308 is a number, just not a finite float
+        return False
+
+
+def _finite(value: Real) -> bool:
+    """Whether ``value`` is a float that is neither NaN nor infinite (nor too large for one)."""
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:  # an int past 1e308
+        return False
 
 
 def choice(name: str, choices: tuple[Any, ...]) -> Callable[[Any], Any]:
@@ -132,22 +149,27 @@ def rrf_k(value: Any) -> float:
 
 
 def _non_negative(name: str, value: Any, or_else: str) -> float:
-    # Not a bool (True is a Real) and not NaN (every comparison with it is False).
-    if isinstance(value, bool) or not isinstance(value, Real) or math.isnan(value) or value < 0:
+    # Not a bool (True is a Real), not NaN (every comparison with it is False) and not
+    # infinite (rrf_k=inf makes every fused score 0.0).
+    if isinstance(value, bool) or not isinstance(value, Real) or _is_nan(value) or value < 0:
         raise ValueError(f"{name} must be a number >= 0{or_else}, got {value!r}.")
+    if not _finite(value):
+        raise ValueError(f"{name} must be a finite number >= 0{or_else}, got {value!r}.")
     return float(value)
 
 
 def rrf_weights(value: Any) -> tuple[float, float]:
-    """``rrf_weights``: two numbers ``>= 0``."""
+    """``rrf_weights``: two finite numbers ``>= 0``."""
     try:
         weights = tuple(value)
     except TypeError:
         weights = ()
     if len(weights) != 2 or not all(
-        isinstance(w, Real) and not isinstance(w, bool) and float(w) >= 0 for w in weights
+        isinstance(w, Real) and not isinstance(w, bool) and _finite(w) and w >= 0 for w in weights
     ):
-        raise ValueError(f"rrf_weights must be two numbers >= 0 (cross-encoder, retrieval), got {value!r}.")
+        raise ValueError(
+            f"rrf_weights must be two finite numbers >= 0 (cross-encoder, retrieval), got {value!r}."
+        )
     return (float(weights[0]), float(weights[1]))
 
 

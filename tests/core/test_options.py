@@ -80,11 +80,30 @@ def test_values_are_normalized(values: dict[str, Any], expected: dict[str, Any])
         ({"batch_size": 2.0}, ValueError, "batch_size must be a positive integer, got 2.0."),
         ({"show_progress_bar": 1}, TypeError, "show_progress_bar must be True or False, got 1."),
         ({"rrf_k": float("nan")}, ValueError, "rrf_k must be a number >= 0, got nan."),
+        # rrf_k=inf made every fused score 0.0; infinity is refused in every float option.
+        ({"rrf_k": float("inf")}, ValueError, "rrf_k must be a finite number >= 0, got inf."),
+        ({"rrf_k": 10**400}, ValueError, "rrf_k must be a finite number >= 0"),
+        ({"rrf_weights": (1.0, float("inf"))}, ValueError, "rrf_weights must be two finite numbers >= 0"),
+        ({"score_threshold": float("-inf")}, ValueError, "score_threshold must be a finite number or None"),
+        ({"fine_window_margin": float("inf")}, ValueError, "fine_window_margin must be a finite number >= 0"),
         ({"fusion": "RRF"}, ValueError, "fusion must be None or 'rrf', got 'RRF'."),
         ({"device": 0}, TypeError, "device must be a string such as 'cpu' or 'cuda', or None, got 0."),
         ({"cross_encoder_kwargs": [1]}, TypeError, "cross_encoder_kwargs must be a dict or None, got list."),
     ],
-    ids=["bool-int", "float-int", "int-bool", "nan-k", "case", "device-int", "kwargs-list"],
+    ids=[
+        "bool-int",
+        "float-int",
+        "int-bool",
+        "nan-k",
+        "inf-k",
+        "huge-k",
+        "inf-weight",
+        "inf-threshold",
+        "inf-margin",
+        "case",
+        "device-int",
+        "kwargs-list",
+    ],
 )
 def test_bad_values_name_the_option_and_the_value(
     values: dict[str, Any], error: type[Exception], message: str

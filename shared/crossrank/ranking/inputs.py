@@ -8,6 +8,7 @@ encoded (a lone surrogate) is named with its position; every message names the v
 from __future__ import annotations
 
 import math
+import unicodedata
 from collections.abc import Iterable, Mapping
 from numbers import Real
 
@@ -45,14 +46,17 @@ def check_text(name: str, text: object) -> str:
 def check_query(query: object, name: str = "query") -> str:
     """A non-blank query (the model decides later whether it has any tokens).
 
+    A query of control or other unprintable characters is not blank: a byte-level
+    tokenizer reads them, and a model whose tokenizer drops them refuses the query
+    then, saying it has no tokens for this model.
+
     Raises:
         TypeError: If it is not a string.
-        ValueError: If it is empty or only white space, zero-width or control
+        ValueError: If it is empty or only white space and zero-width (format)
             characters, or not valid text.
     """
     text = check_text(name, query)
-    # Zero-width and control characters alone tokenize to nothing: that is a blank query too.
-    if not any(character.isprintable() and not character.isspace() for character in text):
+    if all(character.isspace() or unicodedata.category(character) == "Cf" for character in text):
         raise ValueError(f"{name} must be a non-empty string, got {query!r}.")
     return text
 
@@ -83,8 +87,8 @@ def check_retrieval_scores(scores: object, count: int) -> list[float] | None:
     """The retriever's scores as floats, one per document, or ``None``.
 
     Raises:
-        ValueError: On a count mismatch, or a score that is not a finite-or-infinite
-            number (NaN, a bool, a string, an int too large for a float), naming its index.
+        ValueError: On a count mismatch, or a score that is not a finite number (NaN,
+            infinity, a bool, a string, an int too large for a float), naming its index.
     """
     if scores is None:
         return None
@@ -106,6 +110,9 @@ def check_retrieval_scores(scores: object, count: int) -> list[float] | None:
             ) from None
         if math.isnan(value):
             raise ValueError(f"retrieval_scores[{index}] must be a number, got {score!r}.")
+        if math.isinf(value):
+            # An infinite score has no rank to fuse by, and no JSON to report it in.
+            raise ValueError(f"retrieval_scores[{index}] must be a finite number, got {score!r}.")
         checked.append(value)
     return checked
 
