@@ -137,3 +137,41 @@ def test_merged_requests_are_scored_in_length_sorted_calls_within_the_limits() -
 def test_bad_batching_limits_are_refused() -> None:
     with pytest.raises(ValueError, match="batch_size and max_batch_tokens must be positive"):
         BatchingScorer(FakeScorer(), max_batch_tokens=100, max_wait_ms=1, batch_size=0)
+
+
+def test_drop_frees_a_waiting_request_at_once() -> None:
+    release = threading.Event()
+
+    class _Blocked(FakeScorer):
+        def score(self, pairs: Sequence[tuple[Sequence[int], Sequence[int]]]) -> list[float]:
+            release.wait(timeout=10)
+            return super().score(pairs)
+
+    batching = BatchingScorer(_Blocked(), max_batch_tokens=8, max_wait_ms=0)
+    try:
+        busy = threading.Thread(target=batching.score, args=([([1], [2])],))
+        busy.start()  # the worker is now inside a model call
+        time.sleep(0.1)
+        handle = RequestHandle()
+        failures: list[BaseException] = []
+
+        def wait() -> None:
+            try:
+                with request_scope(handle):
+                    batching.score([([1], [3])] * 4)
+            except RequestCancelled as exc:
+                failures.append(exc)
+
+        waiter = threading.Thread(target=wait)
+        waiter.start()
+        time.sleep(0.1)
+        assert batching.queued_batches == 1
+        batching.drop(handle)  # the client left: forgotten now, not when the model call ends
+        waiter.join(timeout=2)
+        assert not waiter.is_alive()
+        assert len(failures) == 1
+        assert batching.queued_batches == 0
+    finally:
+        release.set()
+        busy.join(timeout=10)
+        batching.close()

@@ -9,92 +9,39 @@ import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel
 
 try:
     from fastapi import FastAPI, Request, Response
-    from fastapi.responses import JSONResponse
+    from fastapi.responses import JSONResponse, PlainTextResponse
 except ImportError as exc:
     raise ImportError('crossrank serve needs FastAPI: run `pip install "crossrank[serve]"`.') from exc
 
-from crossrank.errors import ModelLoadError
-from crossrank.options import LOAD_OPTIONS, OPTIONS
 from crossrank.reranker import Reranker
 from crossrank.serving.batching import (
-    MERGE_CALLS,
     BatchingScorer,
     RequestCancelled,
     RequestHandle,
     request_scope,
 )
 from crossrank.serving.error_bodies import add_error_handlers, error_body
-from crossrank.serving.metrics import ServerMetrics
+from crossrank.serving.openapi import ERRORS, ErrorBody, install_openapi, rerank_route_docs
 from crossrank.serving.requests import HttpError, check_key, check_limits, parse_body, request_inputs
 from crossrank.serving.responses import cohere_response, jina_response, tei_response
 from crossrank.serving.schemas import CohereRequest, JinaRequest, TeiRequest
 from crossrank.serving.settings import ServeSettings
+from crossrank.serving.state import ServerState
 
 if TYPE_CHECKING:
     from crossrank.results import RerankResult
-    from crossrank.scorer import PairScorer
 
 __all__ = ["create_app"]
 
 log = logging.getLogger("crossrank.serve")
 _Body = TypeVar("_Body", bound=BaseModel)
-
-
-@dataclass
-class _State:
-    settings: ServeSettings
-    metrics: ServerMetrics = field(default_factory=ServerMetrics)
-    reranker: Reranker | None = None
-    batching: BatchingScorer | None = None
-    coarse_batching: BatchingScorer | None = None
-    load_error: str | None = None
-    in_flight: int = 0
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def load(self) -> None:
-        """Load and warm the model (in a thread: /health answers meanwhile)."""
-        settings = self.settings
-        try:
-            configured = Reranker(settings.model, **settings.options)
-            ranking = {name: value for name, value in settings.options.items() if name not in LOAD_OPTIONS}
-            self.batching = self._batching(configured.scorer)
-            # A request hands all its windows to the worker in one piece (up to a merge
-            # group's tokens); the worker sorts them with other requests' and makes the calls.
-            whole_request: dict[str, Any] = {
-                "batch_size": 1 << 20,
-                "max_tokens_per_batch": MERGE_CALLS * settings.max_batch_tokens,
-            }
-            coarse = configured.coarse
-            if coarse is not None:
-                # A cascade's coarse stage gets a worker of its own: both stages batch
-                # across requests, and the fine stage never waits behind pruning calls.
-                self.coarse_batching = self._batching(coarse.scorer)
-                whole_request.update(coarse_model=self.coarse_batching, coarse_backend=None)
-            reranker = Reranker(self.batching, **{**ranking, **whole_request})
-            reranker.rerank("warm up the model", ["a first call loads and compiles what it needs"])
-            reranker.clear_score_cache()
-            self.reranker = reranker
-            log.info("crossrank serve: %s ready", reranker.model_name)
-        except (ModelLoadError, ImportError, ValueError, TypeError, OSError) as exc:
-            self.load_error = str(exc)
-            log.error("crossrank serve: the model did not load: %s", exc)
-
-    def _batching(self, scorer: PairScorer) -> BatchingScorer:
-        settings = self.settings
-        return BatchingScorer(
-            scorer,
-            max_batch_tokens=settings.max_batch_tokens,
-            max_wait_ms=settings.max_wait_ms,
-            batch_size=settings.options.get("batch_size", OPTIONS["batch_size"].default),
-            on_batch=self.metrics.record_batch,
-        )
 
 
 def create_app(settings: ServeSettings, *, load_in_background: bool = True) -> FastAPI:
@@ -108,7 +55,7 @@ def create_app(settings: ServeSettings, *, load_in_background: bool = True) -> F
     Returns:
         The FastAPI app.
     """
-    state = _State(settings)
+    state = ServerState(settings)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -131,14 +78,14 @@ def create_app(settings: ServeSettings, *, load_in_background: bool = True) -> F
     async def health() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/ready")
+    @app.get("/ready", responses={503: {"model": ErrorBody, "description": "Not ready, and why."}})
     async def ready() -> Response:
         if state.reranker is None:
             reason = state.load_error or "the model is loading"
             return JSONResponse({"ready": False, "message": reason}, status_code=503)
         return JSONResponse({"ready": True})
 
-    @app.get("/info")
+    @app.get("/info", responses={503: ERRORS[503]})
     async def info(request: Request) -> dict[str, Any]:
         check_key(request, settings)
         from crossrank import __version__
@@ -172,7 +119,7 @@ def create_app(settings: ServeSettings, *, load_in_background: bool = True) -> F
             "auth": settings.api_key is not None,
         }
 
-    @app.get("/metrics")
+    @app.get("/metrics", response_class=PlainTextResponse)
     async def metrics() -> Response:
         workers = [worker for worker in (state.batching, state.coarse_batching) if worker is not None]
         if workers:
@@ -185,51 +132,63 @@ def create_app(settings: ServeSettings, *, load_in_background: bool = True) -> F
     ) -> Response:
         request_id = uuid.uuid4().hex
         started = time.perf_counter()
-        status, documents, windows = 500, 0, 0
+        seen = _Seen()
+        try:
+            response = await answer(request, request_id, body_type, respond, seen)
+        except Exception:
+            log.exception("crossrank serve: request %s failed", request_id)
+            response = JSONResponse(
+                error_body(f"the model failed on this request (request id {request_id}); see the server log"),
+                status_code=500,
+                headers={"x-request-id": request_id},
+            )
+        elapsed = time.perf_counter() - started
+        # The status actually sent, whichever path made the answer (a 500 included).
+        status = response.status_code
+        state.metrics.requests.labels(route, str(status)).inc()
+        state.metrics.latency.labels(route).observe(elapsed)
+        log.info(
+            "%s %d documents=%d windows=%d %.1f ms",
+            route,
+            status,
+            seen.documents,
+            seen.windows,
+            elapsed * 1000,
+        )
+        return response
+
+    async def answer(
+        request: Request,
+        request_id: str,
+        body_type: type[_Body],
+        respond: Callable[..., Any],
+        seen: _Seen,
+    ) -> Response:
         try:
             check_key(request, settings)
             body = await parse_body(request, body_type, settings)
             reranker = _ready_reranker(state)
             query, texts, options, top_n = request_inputs(body)
-            documents = len(texts)
+            seen.documents = len(texts)
             check_limits(texts, settings)
             count_tokens = body_type is JinaRequest
-            results, windows, tokens = await _rerank(
+            results, seen.windows, tokens = await _rerank(
                 request, state, reranker, query, texts, options, top_n, count_tokens
             )
-            status = 200
-            answer = (
-                respond(body, results, request_id, tokens)
-                if count_tokens
-                else respond(body, results, request_id)
-            )
-            return JSONResponse(answer, headers={"x-request-id": request_id})
         except HttpError as exc:
-            status = exc.status
-            raise
+            return JSONResponse(error_body(exc.message), status_code=exc.status, headers=exc.headers)
         except RequestCancelled:
-            status = 499  # the client left; nobody reads this answer
-            return Response(status_code=499)
-        except Exception:
-            log.exception("crossrank serve: request %s failed", request_id)
-            return JSONResponse(
-                error_body(f"the model failed on this request (request id {request_id}); see the server log"),
-                status_code=500,
-                headers={"x-request-id": request_id},
-            )
-        finally:
-            elapsed = time.perf_counter() - started
-            state.metrics.requests.labels(route, str(status)).inc()
-            state.metrics.latency.labels(route).observe(elapsed)
-            log.info(
-                "%s %d documents=%d windows=%d %.1f ms", route, status, documents, windows, elapsed * 1000
-            )
+            return Response(status_code=499)  # the client left; nobody reads this answer
+        answer = (
+            respond(body, results, request_id, tokens) if count_tokens else respond(body, results, request_id)
+        )
+        return JSONResponse(answer, headers={"x-request-id": request_id})
 
-    @app.post("/v2/rerank")
+    @app.post("/v2/rerank", **rerank_route_docs("/v2/rerank"))
     async def cohere_rerank(request: Request) -> Response:
         return await serve(request, "/v2/rerank", CohereRequest, cohere_response)
 
-    @app.post("/v1/rerank")
+    @app.post("/v1/rerank", **rerank_route_docs("/v1/rerank"))
     async def jina_rerank(request: Request) -> Response:
         return await serve(
             request,
@@ -238,14 +197,23 @@ def create_app(settings: ServeSettings, *, load_in_background: bool = True) -> F
             jina_response(lambda: state.reranker.model_name if state.reranker else None),
         )
 
-    @app.post("/rerank")
+    @app.post("/rerank", **rerank_route_docs("/rerank"))
     async def tei_rerank(request: Request) -> Response:
         return await serve(request, "/rerank", TeiRequest, tei_response)
 
+    install_openapi(app, settings)
     return app
 
 
-def _ready_reranker(state: _State) -> Reranker:
+@dataclass
+class _Seen:
+    """What the request log line reports besides the status."""
+
+    documents: int = 0
+    windows: int = 0
+
+
+def _ready_reranker(state: ServerState) -> Reranker:
     if state.reranker is None:
         if state.load_error is not None:
             raise HttpError(503, f"the model did not load: {state.load_error}")
@@ -255,7 +223,7 @@ def _ready_reranker(state: _State) -> Reranker:
 
 async def _rerank(
     request: Request,
-    state: _State,
+    state: ServerState,
     reranker: Reranker,
     query: str,
     texts: list[str],
@@ -290,20 +258,40 @@ async def _rerank(
             return results, tokens
 
     task = asyncio.ensure_future(asyncio.to_thread(work))
+    left = asyncio.ensure_future(_client_left(request))
     try:
-        while not task.done():
-            done, _ = await asyncio.wait({task}, timeout=0.1)
-            if not done and await request.is_disconnected():
-                handle.cancelled.set()
+        await asyncio.wait({task, left}, return_when=asyncio.FIRST_COMPLETED)
+        if not task.done():
+            # The client left: its queue slot and its waiting batches are freed now, not when
+            # the worker reaches them; the thread stops at its next model call.
+            for worker in (state.batching, state.coarse_batching):
+                if worker is not None:
+                    worker.drop(handle)
+            handle.cancelled.set()
+            task.add_done_callback(_discard)
+            raise RequestCancelled
         try:
             results, tokens = task.result()
         except (ValueError, TypeError) as exc:
             raise HttpError(422, str(exc)) from None
     finally:
+        left.cancel()
         with state.lock:
             state.in_flight -= 1
             state.metrics.in_flight.set(state.in_flight)
     return (results if top_n is None else results[:top_n]), handle.windows, tokens
+
+
+async def _client_left(request: Request) -> None:
+    """Return when the client disconnects (the body is read: the next message is the disconnect)."""
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
+
+
+def _discard(task: asyncio.Future[Any]) -> None:
+    # The abandoned request's thread ends in RequestCancelled (or its result): nobody reads it.
+    if not task.cancelled():
+        task.exception()
 
 
 def _first_tokens(reranker: Reranker, texts: list[str], max_tokens: int) -> list[str]:
@@ -314,7 +302,7 @@ def _first_tokens(reranker: Reranker, texts: list[str], max_tokens: int) -> list
     return cut
 
 
-def _coarse_model_name(state: _State) -> str | None:
+def _coarse_model_name(state: ServerState) -> str | None:
     if state.coarse_batching is None:
         return None
     return state.coarse_batching.name

@@ -148,6 +148,21 @@ class BatchingScorer(DelegatingScorer):
         assert job.scores is not None
         return job.scores
 
+    def drop(self, handle: RequestHandle) -> None:
+        """Forget ``handle``'s waiting batches now: its client left.
+
+        Its callers get :class:`RequestCancelled` at once (not when the worker reaches
+        their batches), and its later batches are refused in :meth:`score`.
+        """
+        handle.cancelled.set()
+        with self._ready:
+            dropped = [job for job in self._jobs if job.handle is handle]
+            for job in dropped:
+                self._jobs.remove(job)
+        for job in dropped:
+            job.error = RequestCancelled()
+            job.done.set()
+
     def close(self) -> None:
         """Stop the worker once the queue is empty."""
         with self._ready:

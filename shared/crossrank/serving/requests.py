@@ -14,7 +14,15 @@ from crossrank.options import OPTIONS
 from crossrank.serving.schemas import CohereRequest, CrossrankOptions, JinaRequest, TeiRequest
 from crossrank.serving.settings import ServeSettings
 
-__all__ = ["HttpError", "check_key", "check_limits", "describe_errors", "parse_body", "request_inputs"]
+__all__ = [
+    "HttpError",
+    "check_json",
+    "check_key",
+    "check_limits",
+    "describe_errors",
+    "parse_body",
+    "request_inputs",
+]
 
 Body = TypeVar("Body", bound=BaseModel)
 
@@ -40,8 +48,24 @@ def check_key(request: Request, settings: ServeSettings) -> None:
         raise HttpError(401, "missing or wrong API key: send Authorization: Bearer <key>")
 
 
+def check_json(request: Request) -> None:
+    """Raise 415 unless the body is declared JSON (``application/json`` or ``application/*+json``)."""
+    given = request.headers.get("content-type", "")
+    media = given.partition(";")[0].strip().lower()
+    if media == "application/json" or (media.startswith("application/") and media.endswith("+json")):
+        return
+    # A JSON body under another type is a client bug (a form post, a proxy rewriting it):
+    # reading it anyway would hide that bug until the first body that is not JSON.
+    raise HttpError(
+        415,
+        f"the request body must be JSON sent with Content-Type: application/json, "
+        f"got {given or 'no Content-Type'}",
+    )
+
+
 async def parse_body(request: Request, body_type: type[Body], settings: ServeSettings) -> Body:
-    """The body parsed as ``body_type``; 413 past the size limit, 422 naming a bad field."""
+    """The body parsed as ``body_type``; 415 unless JSON, 413 past the size limit, 422 naming a bad field."""
+    check_json(request)
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > settings.max_body_bytes:
         raise HttpError(413, f"the request body has {declared} bytes; the limit is {settings.max_body_bytes}")

@@ -6,24 +6,38 @@ own options ride in an optional ``crossrank`` object that other clients never se
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from crossrank.options import Fusion, LongDocuments, Normalize, WindowAggregation, WindowBoundaries
 
 __all__ = [
+    "QUERY_PATTERN",
     "CohereRequest",
     "CrossrankOptions",
     "JinaRequest",
     "TeiRequest",
 ]
 
+# Strict everywhere: "2" or true is not a number, 0 is not a boolean (a client that sends
+# them has a bug the server must not guess around).
+_STRICT = ConfigDict(strict=True, extra="ignore")
+
+Finite = Annotated[float, Field(allow_inf_nan=False)]
+"""A JSON number that is a finite float: ``Infinity``, ``NaN`` and ``1e400`` are 422s."""
+NonNegative = Annotated[float, Field(allow_inf_nan=False, ge=0)]
+
+QUERY_PATTERN = r"[^\s\x00-\x1f\x7f-\x9f\u00ad\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff]"
+"""For the OpenAPI schema: a query holds a character a tokenizer reads (the server checks
+more: the model must have tokens for it, else a 422 says so)."""
+_QUERY = Field(json_schema_extra={"minLength": 1, "pattern": QUERY_PATTERN})
+
 
 class CrossrankOptions(BaseModel):
     """Per-request ranking options (the model and how it runs are fixed by the server)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(strict=True, extra="forbid")
 
     long_documents: LongDocuments | None = None
     window_overlap: int | None = Field(default=None, ge=0)
@@ -33,11 +47,11 @@ class CrossrankOptions(BaseModel):
     coarse_keep: int | None = Field(default=None, ge=1)
     """With a server started as a cascade: candidates its coarse stage passes on."""
     fusion: Fusion | None = None
-    retrieval_scores: list[float] | None = None
-    rrf_k: float | None = Field(default=None, ge=0)
-    rrf_weights: tuple[float, float] | None = None
+    retrieval_scores: list[Finite] | None = None
+    rrf_k: NonNegative | None = None
+    rrf_weights: tuple[NonNegative, NonNegative] | None = None
     normalize: Normalize | None = None
-    score_threshold: float | None = None
+    score_threshold: Finite | None = None
     details: bool = True
     """Return each result's ``crossrank`` details (windows, spans, scores before fusion)."""
 
@@ -45,10 +59,10 @@ class CrossrankOptions(BaseModel):
 class CohereRequest(BaseModel):
     """``POST /v2/rerank`` as ``cohere.ClientV2.rerank`` sends it."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = _STRICT
 
     model: str | None = None
-    query: str
+    query: str = _QUERY
     documents: list[str]
     top_n: int | None = Field(default=None, ge=1)
     max_tokens_per_doc: int | None = Field(default=None, ge=1)
@@ -56,16 +70,18 @@ class CohereRequest(BaseModel):
 
 
 class _JinaDocument(BaseModel):
+    model_config = _STRICT
+
     text: str
 
 
 class JinaRequest(BaseModel):
     """``POST /v1/rerank`` in the Jina / Infinity shape."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = _STRICT
 
     model: str | None = None
-    query: str
+    query: str = _QUERY
     documents: list[str | _JinaDocument]
     top_n: int | None = Field(default=None, ge=1)
     return_documents: bool = False
@@ -79,9 +95,9 @@ class JinaRequest(BaseModel):
 class TeiRequest(BaseModel):
     """``POST /rerank`` as Text Embeddings Inference takes it."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = _STRICT
 
-    query: str
+    query: str = _QUERY
     texts: list[str]
     raw_scores: bool = False
     return_text: bool = False
