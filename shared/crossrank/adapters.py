@@ -175,6 +175,7 @@ class SyncedReranker(BaseModel):
     api_key: str | None = option_field("api_key", exclude=True)
     backend: Backend = option_field("backend")
     precision: Precision = option_field("precision")
+    instruction: str | None = option_field("instruction")
     long_documents: LongDocuments = option_field("long_documents")
     window_overlap: int | None = option_field("window_overlap")
     max_windows: int | None = option_field("max_windows")

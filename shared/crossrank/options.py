@@ -84,6 +84,16 @@ class Option:
     choices: tuple[str, ...] | None = None
 
 
+def _optional_instruction(value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise TypeError(
+            f"instruction must be a non-empty string (the model's task instruction) or None, got {value!r}."
+        )
+    return value
+
+
 def _optional_model(value: Any) -> Any:
     from crossrank.models.loading import check_model_spec
 
@@ -159,6 +169,16 @@ _OPTION_LIST = (
         choice("precision", PRECISIONS),
         reloads_model=True,
         choices=PRECISIONS,
+    ),
+    Option(
+        "instruction",
+        None,
+        "The instruction the model reads with every pair, as sentence-transformers' prompt: the "
+        "<Instruct> line of a Qwen3-Reranker-style chat template (a system message), or text put "
+        "before the query for a model without a template. None: the model's saved default prompt, "
+        "if any (for Qwen3-Reranker, its template's own default instruction).",
+        _optional_instruction,
+        reloads_model=True,
     ),
     Option(
         "coarse_model",

@@ -86,6 +86,7 @@ class Reranker(RerankerOptions):
         api_key: str | None = None,
         backend: Backend = "auto",
         precision: Precision = "auto",
+        instruction: str | None = None,
         coarse_model: str | CrossEncoder | PairScorer | None = None,
         coarse_backend: Backend | None = None,
         coarse_keep: int = 30,

@@ -32,6 +32,7 @@ class RerankerOptions:
     backend: OptionValue[Backend] = OptionValue()
     """The requested backend (see :attr:`backend_in_use` for the one that runs)."""
     precision: OptionValue[Precision] = OptionValue()
+    instruction: OptionValue[str | None] = OptionValue()
     coarse_model: OptionValue[str | CrossEncoder | PairScorer | None] = OptionValue()
     coarse_backend: OptionValue[Backend | None] = OptionValue()
     coarse_keep: OptionValue[int] = OptionValue()

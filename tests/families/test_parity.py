@@ -163,3 +163,13 @@ def test_both_adapters_and_the_server_rank_as_the_core(family_path: Path, cache_
     served = response.json()["results"]
     assert [row["index"] for row in served] == expected
     assert [row["relevance_score"] for row in served] == pytest.approx([r.score for r in core], abs=TOLERANCE)
+
+
+@pytest.mark.parametrize("family", ["qwen3-reranker", "qwen3-seq-cls-template", "bert"], indirect=True)
+def test_an_instruction_scores_as_predict_with_that_prompt(family_path: Path, family_model: Any) -> None:
+    instruction = "Given a health question, find abstracts that answer it"
+    reranker = Reranker(str(family_path), backend="torch", instruction=instruction, score_cache_size=0)
+    expected = family_model.predict([(QUERY, d) for d in DOCUMENTS], prompt=instruction, batch_size=2)
+    assert _scores(reranker) == pytest.approx([float(s) for s in expected], abs=TOLERANCE)
+    plain = _scores(Reranker(str(family_path), backend="torch", score_cache_size=0))
+    assert max(abs(a - b) for a, b in zip(_scores(reranker), plain, strict=True)) > 1e-4

@@ -99,6 +99,7 @@ def test_the_commands_hand_their_reranking_options_to_the_reranker_by_name() -> 
         "device": None,
         "backend": "auto",
         "precision": "auto",
+        "instruction": None,
         "batch_size": 8,
         "window_boundaries": "tokens",
         "window_aggregation": "max",
@@ -116,6 +117,8 @@ def test_the_commands_hand_their_reranking_options_to_the_reranker_by_name() -> 
     cascade = parser.parse_args(["eval", "data", "--coarse-backend", "onnx-int8", "--coarse-keep", "20"])
     assert option_values(cascade)["coarse_backend"] == "onnx-int8"
     assert option_values(cascade)["coarse_keep"] == 20
+    instructed = parser.parse_args(["eval", "data", "--instruction", "Find abstracts that answer it"])
+    assert option_values(instructed)["instruction"] == "Find abstracts that answer it"
     bench = parser.parse_args(["bench", "--data", "data"])
     assert (bench.device, bench.batch_size) == ("cpu", 32)
 

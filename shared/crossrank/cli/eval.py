@@ -58,6 +58,7 @@ def add_eval_command(commands: argparse._SubParsersAction[argparse.ArgumentParse
     add_option_argument(parser, "device", "--device")
     add_option_argument(parser, "backend", "--backend")
     add_option_argument(parser, "precision", "--precision")
+    add_option_argument(parser, "instruction", "--instruction")
     add_cascade_arguments(parser)
     add_option_argument(parser, "batch_size", "--batch-size", type=positive_int)
     add_option_argument(parser, "window_boundaries", "--window-boundaries")

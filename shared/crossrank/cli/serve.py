@@ -69,6 +69,7 @@ def add_serve_command(commands: Any) -> None:
         ("device", "--device", None),
         ("backend", "--backend", None),
         ("precision", "--precision", None),
+        ("instruction", "--instruction", None),
         ("max_windows", "--max-windows", int),
         ("score_cache_size", "--score-cache-size", int),
     )

@@ -110,6 +110,7 @@ def build_scorer(
     name: str,
     backend: Backend = "auto",
     precision: Precision = "auto",
+    instruction: str | None = None,
 ) -> PairScorer:
     """The scorer for a loaded CrossEncoder with the requested backend and precision.
 
@@ -124,6 +125,8 @@ def build_scorer(
         precision: For PyTorch: ``"auto"`` (fp16 on CUDA, else fp32), ``"fp32"``,
             ``"bf16"`` or ``"fp16"``. An explicit precision with ``backend="auto"``
             means PyTorch.
+        instruction: The prompt every pair gets, as sentence-transformers' ``prompt``
+            (``None``: the model's saved default prompt, if any).
 
     Returns:
         An ONNX Runtime or OpenVINO scorer, or a PyTorch one (also, for ``"auto"``, when
@@ -155,9 +158,9 @@ def build_scorer(
     if chosen in _EXPORT_BACKENDS:
         try:
             if chosen.startswith("openvino"):
-                return _openvino_scorer(cross_encoder, chosen, name)
+                return _openvino_scorer(cross_encoder, chosen, name, instruction)
             variant: OnnxVariant = "fp32" if chosen == "onnx" else "int8"
-            return _onnx_scorer(cross_encoder, variant, name)
+            return _onnx_scorer(cross_encoder, variant, name, instruction)
         except (ImportError, OSError, OnnxExportError) as exc:
             if backend != "auto":
                 # The caller named this backend: running another one instead would be a
@@ -178,7 +181,7 @@ def build_scorer(
         exported = _EXPORT_BACKENDS[chosen]
         if exported != "int8":
             precision = exported
-    return _torch_scorer(cross_encoder, name, precision)
+    return _torch_scorer(cross_encoder, name, precision, instruction)
 
 
 def describe_scorer(scorer: PairScorer) -> str:
@@ -194,18 +197,22 @@ def describe_scorer(scorer: PairScorer) -> str:
     return type(scorer).__name__
 
 
-def _onnx_scorer(cross_encoder: CrossEncoder, variant: OnnxVariant, name: str) -> PairScorer:
+def _onnx_scorer(
+    cross_encoder: CrossEncoder, variant: OnnxVariant, name: str, instruction: str | None = None
+) -> PairScorer:
     from crossrank.models.onnx_export import exported_model_path
     from crossrank.models.onnx_scorer import OnnxScorer
 
     model_file = exported_model_path(cross_encoder, variant, name=name)
     try:
-        return OnnxScorer(cross_encoder, model_file, variant=variant, name=name)
+        return OnnxScorer(cross_encoder, model_file, variant=variant, name=name, instruction=instruction)
     except Exception as exc:  # ONNX Runtime raises its own exception types
         raise OnnxExportError(f"ONNX Runtime cannot load {model_file} ({type(exc).__name__}: {exc})") from exc
 
 
-def _openvino_scorer(cross_encoder: CrossEncoder, backend: str, name: str) -> PairScorer:
+def _openvino_scorer(
+    cross_encoder: CrossEncoder, backend: str, name: str, instruction: str | None = None
+) -> PairScorer:
     from crossrank.models.onnx_export import exported_model_path
     from crossrank.models.openvino_scorer import OpenVinoScorer
 
@@ -222,12 +229,16 @@ def _openvino_scorer(cross_encoder: CrossEncoder, backend: str, name: str) -> Pa
             "backend='openvino-bf16' in fp32 (its scores, not faster than backend='openvino')."
         )
     try:
-        return OpenVinoScorer(cross_encoder, model_file, precision=precision, name=name)
+        return OpenVinoScorer(
+            cross_encoder, model_file, precision=precision, name=name, instruction=instruction
+        )
     except Exception as exc:  # OpenVINO raises its own exception types
         raise OnnxExportError(f"OpenVINO cannot compile {model_file} ({type(exc).__name__}: {exc})") from exc
 
 
-def _torch_scorer(cross_encoder: CrossEncoder, name: str, precision: Precision) -> PairScorer:
+def _torch_scorer(
+    cross_encoder: CrossEncoder, name: str, precision: Precision, instruction: str | None = None
+) -> PairScorer:
     import torch
 
     from crossrank.models.causal_scorer import CausalLogitScorer, logit_score_module
@@ -246,8 +257,8 @@ def _torch_scorer(cross_encoder: CrossEncoder, name: str, precision: Precision) 
     if device_type == "cpu" and torch.get_num_threads() > usable_cpu_count():
         torch.set_num_threads(usable_cpu_count())
     if logit_score_module(cross_encoder) is not None:
-        return CausalLogitScorer(cross_encoder, name=name, precision=resolved)
-    return CrossEncoderScorer(cross_encoder, name=name, precision=resolved)
+        return CausalLogitScorer(cross_encoder, name=name, precision=resolved, instruction=instruction)
+    return CrossEncoderScorer(cross_encoder, name=name, precision=resolved, instruction=instruction)
 
 
 def _reason(exc: BaseException) -> str:

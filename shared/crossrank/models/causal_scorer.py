@@ -44,11 +44,15 @@ class CausalLogitScorer(CrossEncoderScorer):
     """
 
     def __init__(
-        self, cross_encoder: CrossEncoder, name: str | None = None, precision: TorchPrecision = "fp32"
+        self,
+        cross_encoder: CrossEncoder,
+        name: str | None = None,
+        precision: TorchPrecision = "fp32",
+        instruction: str | None = None,
     ) -> None:
         import torch
 
-        super().__init__(cross_encoder, name, precision)
+        super().__init__(cross_encoder, name, precision, instruction)
         scoring = logit_score_module(cross_encoder)
         language_model: Any = cross_encoder[0].auto_model
         head = language_model.get_output_embeddings() if scoring is not None else None

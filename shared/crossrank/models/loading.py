@@ -261,6 +261,7 @@ def load_scorer(
     cross_encoder_kwargs: dict[str, Any],
     backend: Backend,
     precision: Precision,
+    instruction: str | None = None,
 ) -> PairScorer:
     """The scorer for a hub id, a path (``None``: the default model) or a loaded CrossEncoder.
 
@@ -271,6 +272,7 @@ def load_scorer(
         cross_encoder_kwargs: More ``CrossEncoder(...)`` arguments.
         backend: How the model runs (see :func:`crossrank.models.backends.build_scorer`).
         precision: PyTorch's precision.
+        instruction: The prompt every pair gets (``None``: the model's saved default).
 
     Returns:
         The scorer, ready to use.
@@ -288,7 +290,11 @@ def load_scorer(
             trust_remote_code=trust_remote_code,
             cross_encoder_kwargs=cross_encoder_kwargs,
         )
-        return build_scorer(cross_encoder, name=name, backend=backend, precision=precision)
+        return build_scorer(
+            cross_encoder, name=name, backend=backend, precision=precision, instruction=instruction
+        )
     from crossrank.models.torch_scorer import cross_encoder_name
 
-    return build_scorer(model, name=cross_encoder_name(model), backend=backend, precision=precision)
+    return build_scorer(
+        model, name=cross_encoder_name(model), backend=backend, precision=precision, instruction=instruction
+    )

@@ -32,6 +32,7 @@ class OnnxScorer(CrossEncoderPairScorer):
         variant: ``"fp32"`` or ``"int8"``.
         name: The model's path or hub id.
         threads: Intra-op threads; defaults to the CPUs this process may use.
+        instruction: The prompt every pair gets (``None``: the model's saved default).
 
     Example:
         >>> path = exported_model_path(cross_encoder, "int8", name="my-model")  # doctest: +SKIP
@@ -46,10 +47,11 @@ class OnnxScorer(CrossEncoderPairScorer):
         variant: OnnxVariant,
         name: str,
         threads: int | None = None,
+        instruction: str | None = None,
     ) -> None:
         import onnxruntime
 
-        super().__init__(cross_encoder, name)
+        super().__init__(cross_encoder, name, instruction=instruction)
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = threads or usable_cpu_count()
         options.inter_op_num_threads = 1

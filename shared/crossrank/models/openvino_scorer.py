@@ -76,12 +76,13 @@ class OpenVinoScorer(CrossEncoderPairScorer):
         precision: OpenVinoPrecision,
         name: str,
         threads: int | None = None,
+        instruction: str | None = None,
     ) -> None:
         if precision not in _INFERENCE_PRECISION:
             raise ValueError(f"precision must be one of {tuple(_INFERENCE_PRECISION)}, got {precision!r}.")
         import openvino
 
-        super().__init__(cross_encoder, name)
+        super().__init__(cross_encoder, name, instruction=instruction)
         core = openvino.Core()
         self._compiled = core.compile_model(
             core.read_model(str(model_file)),

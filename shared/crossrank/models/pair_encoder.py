@@ -104,7 +104,13 @@ class PairEncoder:
         (1, 7)
     """
 
-    def __init__(self, tokenizer: PreTrainedTokenizerBase, cross_encoder: CrossEncoder | None = None) -> None:
+    def __init__(
+        self,
+        tokenizer: PreTrainedTokenizerBase,
+        cross_encoder: CrossEncoder | None = None,
+        *,
+        prompt: str | None = None,
+    ) -> None:
         from crossrank.models.pair_format import TextPairFormat, read_pair_format
 
         backend_tokenizer = tokenizer.backend_tokenizer
@@ -114,7 +120,7 @@ class PairEncoder:
         self._layout: PairFormat = (
             TextPairFormat(PairTemplate.from_tokenizer(self._tokenizer), None)
             if cross_encoder is None
-            else read_pair_format(cross_encoder, self._tokenizer)
+            else read_pair_format(cross_encoder, self._tokenizer, prompt)
         )
         self._pad_id = int(tokenizer.pad_token_id or 0)
         names = tuple(tokenizer.model_input_names)
@@ -288,14 +294,14 @@ class CrossEncoderPairScorer:
         name: The model's path or hub id.
     """
 
-    def __init__(self, cross_encoder: CrossEncoder, name: str) -> None:
+    def __init__(self, cross_encoder: CrossEncoder, name: str, *, instruction: str | None = None) -> None:
         import torch
 
         from crossrank.models.pair_format import check_pair_format
 
         self._name = name
-        self._encoder = PairEncoder(cross_encoder.tokenizer, cross_encoder)
-        check_pair_format(cross_encoder, self._encoder, name)
+        self._encoder = PairEncoder(cross_encoder.tokenizer, cross_encoder, prompt=instruction)
+        check_pair_format(cross_encoder, self._encoder, name, prompt=instruction)
         self._max_length = model_window(cross_encoder)
         self._outputs_probabilities = isinstance(cross_encoder.activation_fn, torch.nn.Sigmoid)
 

@@ -174,7 +174,9 @@ PairFormat = TextPairFormat | ChatPairFormat
 """Either layout."""
 
 
-def read_pair_format(cross_encoder: CrossEncoder, backend: Tokenizer) -> PairFormat:
+def read_pair_format(
+    cross_encoder: CrossEncoder, backend: Tokenizer, prompt: str | None = None
+) -> PairFormat:
     """The layout sentence-transformers uses for this model's pairs.
 
     A chat template when the model's Transformer module takes messages (its tokenizer has
@@ -183,6 +185,7 @@ def read_pair_format(cross_encoder: CrossEncoder, backend: Tokenizer) -> PairFor
     Args:
         cross_encoder: The loaded model.
         backend: A private copy of its fast tokenizer.
+        prompt: The instruction every pair gets; ``None``: the model's saved default prompt.
 
     Returns:
         The layout.
@@ -190,7 +193,7 @@ def read_pair_format(cross_encoder: CrossEncoder, backend: Tokenizer) -> PairFor
     from crossrank.models.pair_encoder import PairTemplate
 
     transformer = cross_encoder[0]
-    prompt = cross_encoder._resolve_prompt(None, None)
+    prompt = cross_encoder._resolve_prompt(prompt, None)
     if "message" in getattr(transformer, "modality_config", {}):
         processing = getattr(transformer, "processing_kwargs", None) or {}
         saved = processing.get("chat_template") or {}
@@ -200,19 +203,22 @@ def read_pair_format(cross_encoder: CrossEncoder, backend: Tokenizer) -> PairFor
     return TextPairFormat(PairTemplate.from_tokenizer(backend), prompt)
 
 
-def check_pair_format(cross_encoder: CrossEncoder, encoder: PairEncoder, name: str) -> None:
+def check_pair_format(
+    cross_encoder: CrossEncoder, encoder: PairEncoder, name: str, *, prompt: str | None = None
+) -> None:
     """Prove crossrank's pairs against sentence-transformers' own input ids on probe pairs.
 
     Args:
         cross_encoder: The loaded model.
         encoder: crossrank's encoder for it (layout, query part, document tokenization).
         name: The model's path or hub id, for the message.
+        prompt: The instruction crossrank gives every pair (``None``: the saved default).
 
     Raises:
         ModelLoadError: Naming the first pair whose ids differ, and where.
     """
     query = encoder.query_ids(_PROBE_QUERY, 10**9)
-    prompt = cross_encoder._resolve_prompt(None, None)
+    prompt = cross_encoder._resolve_prompt(prompt, None)
     window = cross_encoder.max_length or 10**9
     for document, tokens in zip(_PROBE_DOCUMENTS, encoder.tokenize(list(_PROBE_DOCUMENTS)), strict=True):
         ours, _ = encoder.layout.build(query, [int(token) for token in tokens.ids])

@@ -34,7 +34,11 @@ class CrossEncoderScorer(CrossEncoderPairScorer):
     """
 
     def __init__(
-        self, cross_encoder: CrossEncoder, name: str | None = None, precision: TorchPrecision = "fp32"
+        self,
+        cross_encoder: CrossEncoder,
+        name: str | None = None,
+        precision: TorchPrecision = "fp32",
+        instruction: str | None = None,
     ) -> None:
         import torch
 
@@ -46,7 +50,7 @@ class CrossEncoderScorer(CrossEncoderPairScorer):
             )
         if precision not in _PRECISIONS:
             raise ValueError(f"precision must be one of {_PRECISIONS}, got {precision!r}.")
-        super().__init__(cross_encoder, name or cross_encoder_name(cross_encoder))
+        super().__init__(cross_encoder, name or cross_encoder_name(cross_encoder), instruction=instruction)
         self._model = cross_encoder
         self._precision: TorchPrecision = precision
         self._autocast_dtype = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
