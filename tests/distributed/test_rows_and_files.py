@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fake_scorer import FakeScorer
 
 from crossrank import Reranker
-from crossrank.distributed.batch import rerank_file
+from crossrank.distributed.batch import BatchSummary, rerank_file
 from crossrank.distributed.files import OutputFiles, errors_path, file_format, plan_shards, read_shard
 from crossrank.distributed.rows import RowError, parse_row, rerank_line, rerank_row
 
@@ -83,8 +84,8 @@ def test_jsonl_shards_keep_line_numbers_and_skip_blank_lines(tmp_path: Path) -> 
     assert [shard.first_line for shard in shards] == [1, 4, 7]
     assert sum(shard.rows for shard in shards) == 7
     read = [row for shard in shards for row in read_shard(shard)]
-    assert [line for line, _ in read] == [1, 2, 3, 5, 6, 7, 8]
-    assert [json.loads(raw)["query"] for _, raw in read] == [f"q{i}" for i in range(7)]
+    assert [row.line for row in read] == [1, 2, 3, 5, 6, 7, 8]
+    assert [json.loads(row.raw)["query"] for row in read] == [f"q{i}" for i in range(7)]
 
 
 def test_parquet_shards_are_row_groups(tmp_path: Path) -> None:
@@ -104,9 +105,9 @@ def test_parquet_shards_are_row_groups(tmp_path: Path) -> None:
         (4, 1, 1),
         (5, 2, 0),
     ]
-    assert [json.loads(raw) for shard in cut for _, raw in read_shard(shard)] == rows
+    assert [json.loads(row.raw) for shard in cut for row in read_shard(shard)] == rows
     read = [row for shard in shards for row in read_shard(shard)]
-    assert [json.loads(raw) for _, raw in read] == rows
+    assert [json.loads(row.raw) for row in read] == rows
 
 
 def test_names_and_formats() -> None:
@@ -153,3 +154,63 @@ def test_parquet_output_round_trips(tmp_path: Path) -> None:
         {"query": "q", "results": [{"index": 0, "score": 1.0}]}
     ]
     assert pq.read_table(tmp_path / "out.errors.parquet").to_pylist()[0]["line"] == 2
+
+
+def _rerank_bytes(
+    tmp_path: Path, data: bytes
+) -> tuple[BatchSummary, list[dict[str, Any]], list[dict[str, Any]]]:
+    source = tmp_path / "in.jsonl"
+    source.write_bytes(data)
+    output = tmp_path / "out.jsonl"
+    summary = rerank_file(
+        source, output, model=FakeScorer(), use_ray=False, rows_per_shard=2, score_cache_size=0
+    )
+    written = output.read_bytes().split(b"\n")
+    errors = errors_path(output).read_bytes().split(b"\n")
+    assert written[-1] == errors[-1] == b""  # every row ends with its "\n"
+    return (
+        summary,
+        [json.loads(line) for line in written[:-1]],
+        [json.loads(line) for line in errors[:-1]],
+    )
+
+
+def test_only_a_newline_ends_a_row(tmp_path: Path) -> None:
+    rows = [
+        b'{"query": "apple pie",\r"candidates": ["apple", "pear"]}',  # a bare \r: JSON whitespace
+        '{"query": "apple\u2028pie\x85", "candidates": ["pie\u2029", "pear"]}'.encode(),  # text
+        b'{"query": "apple \x1c pie", "candidates": ["x"]}',  # a raw control character: bad JSON
+        b'{"query": "pear", "candidates": ["pear", "apple"]}\r',  # a \r\n ending
+    ]
+    summary, written, errors = _rerank_bytes(tmp_path, b"\n".join(rows) + b"\n")
+    assert (summary.rows, summary.reranked, summary.failed) == (4, 3, 1)
+    assert [row["query"] for row in written] == ["apple pie", "apple\u2028pie\x85", "pear"]
+    assert written[1]["candidates"] == ["pie\u2029", "pear"]
+    assert [(error["line"], error["reason"][:14]) for error in errors] == [(3, "not valid JSON")]
+    # The output escapes what str.splitlines would split on, so any line reader sees 3 rows.
+    assert len((tmp_path / "out.jsonl").read_text(encoding="utf-8").splitlines()) == 3
+
+
+def test_a_row_that_is_not_utf8_fails_with_its_line_and_is_not_changed(tmp_path: Path) -> None:
+    rows = [
+        b'{"query": "apple", "candidates": ["apple"]}',
+        b'{"query": "caf\xe9 au lait", "candidates": ["caf\xe9"]}',  # Latin-1, not UTF-8
+        b'{"query": "pear", "candidates": ["pear"]}',
+    ]
+    summary, written, errors = _rerank_bytes(tmp_path, b"\n".join(rows))  # no final "\n"
+    assert (summary.rows, summary.reranked, summary.failed) == (3, 2, 1)
+    assert [row["query"] for row in written] == ["apple", "pear"]
+    assert errors[0]["line"] == 2
+    assert "line 2 is not valid UTF-8" in errors[0]["reason"]
+    assert "byte 0xe9" in errors[0]["reason"]
+    assert "write the input as UTF-8" in errors[0]["reason"]
+    assert "caf\\xe9" in errors[0]["row"]  # the bytes as they are, escaped
+
+
+def test_planned_rows_match_the_rows_read_whatever_the_whitespace(tmp_path: Path) -> None:
+    path = tmp_path / "rows.jsonl"
+    path.write_bytes(b'{"a":1}\r\n \t\r\n\x0c\n{"b":\r2}\n\n')
+    shards = plan_shards(path, rows_per_shard=2)
+    read = [row for shard in shards for row in read_shard(shard)]
+    assert sum(shard.rows for shard in shards) == len(read) == 3
+    assert [row.line for row in read] == [1, 3, 4]  # \x0c is not JSON whitespace: a (bad) row

@@ -1,10 +1,18 @@
-"""``crossrank rerank-batch``: rerank a JSONL or Parquet file of rows, on Ray when it is there."""
+"""``crossrank rerank-batch``: rerank a JSONL or Parquet file of rows, on Ray when it is there.
+
+The output appears under its name only when the job is complete; a job stopped by Ctrl-C,
+SIGTERM, SIGKILL or an error leaves ``OUTPUT.partial`` files and a progress file, and
+``--resume`` continues it.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +38,9 @@ def add_rerank_batch_command(commands: Any) -> None:
             "rerank each with every option below, and write each row plus its results (best first) "
             "to OUTPUT, in input order. Rows that cannot be reranked go to OUTPUT's .errors file "
             "with their line number and the reason. Runs on Ray (a local one unless --ray-address) "
-            "when Ray is installed, in this process otherwise."
+            "when Ray is installed, in this process otherwise. Until the job is complete both are "
+            "written as OUTPUT.partial files beside OUTPUT.progress.json; a stopped job (Ctrl-C, "
+            "SIGTERM, a kill, a crash) continues from there with --resume."
         ),
     )
     parser.add_argument("input", type=Path, metavar="INPUT", help="rows to rerank (.jsonl or .parquet)")
@@ -68,6 +78,7 @@ def add_rerank_batch_command(commands: Any) -> None:
     add_option_argument(parser, "device", "--device")
     add_option_argument(parser, "backend", "--backend")
     add_option_argument(parser, "precision", "--precision")
+    add_option_argument(parser, "instruction", "--instruction")
     add_cascade_arguments(parser)
     add_option_argument(parser, "long_documents", "--long-documents")
     add_option_argument(parser, "max_windows", "--max-windows", type=positive_int)
@@ -78,6 +89,14 @@ def add_rerank_batch_command(commands: Any) -> None:
     add_option_argument(parser, "score_threshold", "--threshold", type=float)
     add_option_argument(parser, "top_n", "--top-n", type=positive_int)
     add_option_argument(parser, "batch_size", "--model-batch-size", type=positive_int)
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help=(
+            "continue the stopped job that left OUTPUT's .partial files (same INPUT, model and "
+            "options), or start one if there is none"
+        ),
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
     parser.set_defaults(run=run_rerank_batch)
@@ -91,10 +110,49 @@ def _ray_installed() -> bool:
     return True
 
 
+class JobStopped(Exception):
+    """SIGTERM arrived: the job stops as for Ctrl-C (Ray shut down, progress recorded)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(f"stopped by {signal.Signals(signum).name}")
+        self.signum = signum
+
+
+def _stop(signum: int, frame: object) -> None:
+    raise JobStopped(signum)
+
+
+@contextmanager
+def _sigterm_stops_the_job() -> Iterator[None]:
+    # SIGTERM's default ends the process at once: no finally, so no Ray shutdown and no
+    # last checkpoint. Raised as an exception it unwinds like Ctrl-C.
+    previous = signal.signal(signal.SIGTERM, _stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def run_rerank_batch(args: argparse.Namespace) -> int:
     """Run the batch job as the parsed options say; return the exit code."""
+    with _sigterm_stops_the_job():
+        try:
+            return _run(args)
+        except (KeyboardInterrupt, JobStopped) as exc:
+            from crossrank.distributed.files import partial_path
+
+            signum = exc.signum if isinstance(exc, JobStopped) else signal.SIGINT
+            print(
+                f"crossrank rerank-batch: {'stopped by ' + signal.Signals(signum).name}; what was done is "
+                f"in {partial_path(args.output)}: run the same command with --resume to continue",
+                file=sys.stderr,
+            )
+            return 128 + signum
+
+
+def _run(args: argparse.Namespace) -> int:
     from crossrank.distributed.batch import RAY_EXTRA, rerank_file
-    from crossrank.distributed.files import errors_path, plan_shards
+    from crossrank.distributed.files import errors_path, partial_path, plan_shards, progress_path
 
     show = set_up_progress(args.quiet)
     use_ray = not args.no_ray and _ray_installed()
@@ -104,6 +162,12 @@ def run_rerank_batch(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     options = option_values(args)
+    if not args.resume and progress_path(args.output).exists():
+        print(
+            f"crossrank rerank-batch: starting over: discarding the stopped job in "
+            f"{partial_path(args.output)} (pass --resume to continue it instead)",
+            file=sys.stderr,
+        )
     total = sum(shard.rows for shard in plan_shards(args.input, args.rows_per_shard))
     bar: Any = None
     if show and progress_wanted(args.quiet):
@@ -122,6 +186,7 @@ def run_rerank_batch(args: argparse.Namespace) -> int:
             cpus_per_actor=args.cpus_per_actor,
             num_gpus=args.gpus_per_actor,
             rows_per_shard=args.rows_per_shard,
+            resume=args.resume,
             on_rows=bar.update if bar is not None else None,
             **options,
         )
@@ -138,6 +203,7 @@ def run_rerank_batch(args: argparse.Namespace) -> int:
         "pairs_per_s": round(summary.pairs_per_second, 3),
         "engine": summary.engine,
         "actors": summary.actors,
+        "resumed_rows": summary.resumed_rows,
         "output": str(args.output),
         "errors": str(errors_path(args.output)),
     }
@@ -149,5 +215,6 @@ def run_rerank_batch(args: argparse.Namespace) -> int:
             f"{summary.failed} failed -> {facts['errors']}), "
             f"{summary.pairs} pairs in {summary.seconds:.1f} s: {summary.rows_per_second:.2f} rows/s, "
             f"{summary.pairs_per_second:.1f} pairs/s on {summary.engine} with {summary.actors} actor(s)"
+            + (f", resumed after {summary.resumed_rows} rows" if summary.resumed_rows else "")
         )
     return 0

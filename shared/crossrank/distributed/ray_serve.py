@@ -13,7 +13,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-from crossrank.distributed.batch import import_ray
+from crossrank.distributed.ray_session import import_ray
 from crossrank.serving.settings import ServeSettings
 
 __all__ = ["ReplicaPlan", "parse_autoscale", "serve_on_ray"]

@@ -129,14 +129,17 @@ def rerank_row(reranker: Reranker, row: Mapping[str, Any]) -> tuple[dict[str, An
     return output, sum(result.num_windows for result in results)
 
 
-def rerank_line(reranker: Reranker, line: int, raw: str) -> RowOutcome:
+def rerank_line(reranker: Reranker, line: int, raw: str, error: str | None = None) -> RowOutcome:
     """Decode, rerank and encode one JSON row; a bad row becomes an outcome with its reason.
 
     Args:
         reranker: The reranker to use.
         line: The row's line (or row number) in the input, for the errors output.
         raw: The row as JSON text.
+        error: Why the row could not be read (not UTF-8); it then fails with this reason.
     """
+    if error is not None:
+        return RowOutcome(line, None, error)
     try:
         row = json.loads(raw)
     except json.JSONDecodeError as exc:
