@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import math
 from collections.abc import Sequence
 from numbers import Real
 from typing import TYPE_CHECKING
@@ -108,7 +109,7 @@ class CrossEncoderCompressor(SyncedRankingReranker, BaseDocumentCompressor):
                 document lacks that metadata key or its value is not a number.
             crossrank.ModelLoadError: If the model cannot be loaded.
         """
-        documents = list(documents)
+        documents = _as_documents(documents)
         results = self.reranker.rerank(
             query,
             [document.page_content for document in documents],
@@ -136,7 +137,7 @@ class CrossEncoderCompressor(SyncedRankingReranker, BaseDocumentCompressor):
             ValueError: As for :meth:`compress_documents`.
             crossrank.ModelLoadError: If the model cannot be loaded.
         """
-        documents = list(documents)
+        documents = _as_documents(documents)
         results = await self.reranker.arerank(
             query,
             [document.page_content for document in documents],
@@ -157,13 +158,26 @@ class CrossEncoderCompressor(SyncedRankingReranker, BaseDocumentCompressor):
                     "to use the input order as the retrieval ranking."
                 )
             value = document.metadata[key]
-            if isinstance(value, bool) or not isinstance(value, Real):
+            if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(float(value)):
+                finite = "" if isinstance(value, Real) and not isinstance(value, bool) else "a number"
                 raise ValueError(
-                    f"documents[{index}].metadata[{key!r}] must be a number (retrieval_score_key={key!r}), "
-                    f"got {value!r}."
+                    f"documents[{index}].metadata[{key!r}] must be {finite or 'a finite number'} "
+                    f"(retrieval_score_key={key!r}), got {value!r}."
                 )
             scores.append(float(value))
         return scores
+
+
+def _as_documents(documents: Sequence[Document]) -> list[Document]:
+    """The documents as a new list, each checked to be a ``Document`` (an iterable is read once)."""
+    checked = list(documents)
+    for index, document in enumerate(checked):
+        if not isinstance(document, Document):
+            raise TypeError(
+                f"documents[{index}] must be a langchain_core Document, got {type(document).__name__}: "
+                "wrap a text as Document(page_content=text)."
+            )
+    return checked
 
 
 def _reranked_documents(documents: Sequence[Document], results: Sequence[RerankResult]) -> list[Document]:

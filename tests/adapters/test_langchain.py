@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import math
+import re
 import subprocess
 import sys
 import threading
@@ -35,7 +36,9 @@ if TYPE_CHECKING:
 
     from crossrank.models.torch_scorer import CrossEncoderScorer
 
-MISSING_MODEL = "crossrank-tests/not-in-the-cache"  # a hub id the offline tests cannot load: loading fails loudly
+MISSING_MODEL = (
+    "crossrank-tests/not-in-the-cache"  # a hub id the offline tests cannot load: loading fails loudly
+)
 
 # --- Short documents: one answers the query, the others are keyword traps. ---------
 
@@ -663,3 +666,26 @@ async def test_concurrent_acompress_calls_overlap(cross_encoder: CrossEncoder) -
     assert threading.get_ident() not in scorer.threads
     assert [d.id for d in first] == [d.id for d in second]
     assert first[0].id == EGG_ANSWER_ID
+
+
+def test_a_non_document_element_is_a_type_error_naming_it() -> None:
+    from fake_scorer import FakeScorer
+    from langchain_core.documents import Document
+
+    from langchain_crossrank import CrossEncoderCompressor
+
+    compressor = CrossEncoderCompressor(model=FakeScorer())
+    with pytest.raises(TypeError, match=re.escape("documents[1] must be a langchain_core Document, got str")):
+        compressor.compress_documents([Document("a"), "b"], "q")  # type: ignore[list-item]
+
+
+def test_an_infinite_retrieval_score_names_the_document() -> None:
+    from fake_scorer import FakeScorer
+    from langchain_core.documents import Document
+
+    from langchain_crossrank import CrossEncoderCompressor
+
+    compressor = CrossEncoderCompressor(model=FakeScorer(), retrieval_score_key="s")
+    documents = [Document("a", metadata={"s": 1.0}), Document("b", metadata={"s": float("inf")})]
+    with pytest.raises(ValueError, match=re.escape("documents[1].metadata['s'] must be a finite number")):
+        compressor.compress_documents(documents, "q")

@@ -582,3 +582,27 @@ def test_query_engine_passes_its_callback_manager_on(
     )
     engine.query(EVEREST_QUERY)
     assert len(debug.get_event_pairs(CBEventType.RERANKING)) == 1
+
+
+@pytest.mark.parametrize(
+    ("bad", "error", "message"),
+    [
+        ("b", TypeError, "nodes[1] must be a NodeWithScore, got str"),
+        (TextNode(text="b"), TypeError, "nodes[1] must be a NodeWithScore, got TextNode"),
+        (
+            NodeWithScore(node=TextNode(text="b"), score=float("inf")),
+            ValueError,
+            "nodes[1].score must be a finite",
+        ),
+    ],
+    ids=["str", "bare-node", "inf-score"],
+)
+def test_a_bad_node_is_an_error_naming_it(bad: Any, error: type[Exception], message: str) -> None:
+    from fake_scorer import FakeScorer
+
+    rerank = CrossEncoderRerank(model=FakeScorer())
+    nodes = [NodeWithScore(node=TextNode(text="a"), score=1.0), bad]
+    with pytest.raises(error, match=re.escape(message)):
+        rerank.postprocess_nodes(nodes, query_str="q")
+    with pytest.raises(error, match=re.escape(message)):
+        asyncio.run(rerank.apostprocess_nodes(nodes, query_str="q"))

@@ -114,6 +114,7 @@ class CrossEncoderRerank(SyncedRankingReranker, BaseNodePostprocessor):
         query_bundle: QueryBundle | None = None,
     ) -> list[NodeWithScore]:
         query_bundle = _require_query(query_bundle)
+        _check_nodes(nodes)
         if not nodes:
             return []
         with self._start_event(nodes, query_bundle) as event:
@@ -126,6 +127,7 @@ class CrossEncoderRerank(SyncedRankingReranker, BaseNodePostprocessor):
         query_bundle: QueryBundle | None = None,
     ) -> list[NodeWithScore]:
         query_bundle = _require_query(query_bundle)
+        _check_nodes(nodes)
         if not nodes:
             return []
         with self._start_event(nodes, query_bundle) as event:
@@ -183,6 +185,19 @@ class CrossEncoderRerank(SyncedRankingReranker, BaseNodePostprocessor):
             }
         )
         return NodeWithScore(node=annotated, score=result.score)
+
+
+def _check_nodes(nodes: Sequence[object]) -> None:
+    """Raise naming the first element that is not a ``NodeWithScore``, or whose score is infinite."""
+    for index, node in enumerate(nodes):
+        if not isinstance(node, NodeWithScore):
+            raise TypeError(
+                f"nodes[{index}] must be a NodeWithScore, got {type(node).__name__}: "
+                "wrap a node as NodeWithScore(node=node, score=score)."
+            )
+        if node.score is not None and math.isinf(node.score):
+            # NaN means "no score" (input order is used); infinity has no rank to fuse by.
+            raise ValueError(f"nodes[{index}].score must be a finite number or None, got {node.score!r}.")
 
 
 def _require_query(query_bundle: QueryBundle | None) -> QueryBundle:
