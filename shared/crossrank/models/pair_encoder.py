@@ -143,6 +143,11 @@ class PairEncoder:
         return self._layout.query_ids(query, max_tokens, self._tokenizer)
 
     @property
+    def pad_id(self) -> int:
+        """The id padding positions get."""
+        return self._pad_id
+
+    @property
     def input_names(self) -> tuple[str, ...]:
         """The inputs the model takes, of ``input_ids``, ``attention_mask``, ``token_type_ids``."""
         return self._input_names

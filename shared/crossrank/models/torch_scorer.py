@@ -67,17 +67,24 @@ class CrossEncoderScorer(CrossEncoderPairScorer):
         if not pairs:
             return []
         device = self._model.device
-        features: dict[str, Any] = {
-            name: torch.from_numpy(array).to(device) for name, array in self._encoder.encode(pairs).items()
-        }
         with torch.inference_mode(), self._autocast(device):
-            scores = self._forward(features)
+            scores = self._scores(pairs)
             if torch.is_floating_point(scores) and torch.finfo(scores.dtype).bits < 32:
                 scores = scores.float()
             activation = self._model.activation_fn
             if activation is not None:
                 scores = activation(scores)
         return [float(value) for value in scores.reshape(len(pairs)).cpu().tolist()]
+
+    def _scores(self, pairs: Sequence[tuple[Sequence[int], Sequence[int]]]) -> Any:
+        """The model's scores of a batch of pairs, before its activation (a tensor)."""
+        import torch
+
+        device = self._model.device
+        features: dict[str, Any] = {
+            name: torch.from_numpy(array).to(device) for name, array in self._encoder.encode(pairs).items()
+        }
+        return self._forward(features)
 
     def _forward(self, features: dict[str, Any]) -> Any:
         """The model's scores for padded features, before its activation."""
