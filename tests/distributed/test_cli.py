@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 from pathlib import Path
+from typing import Any
 
 import pytest
+from fake_scorer import FakeScorer
 
 from crossrank.cli import rerank_batch
 from crossrank.cli.main import main
@@ -44,6 +48,43 @@ def test_rerank_batch_without_ray_runs_in_process_and_says_so(
     error = json.loads((tmp_path / "out.errors.jsonl").read_text(encoding="utf-8"))
     assert error["line"] == 2
     assert "query must be a non-empty string" in error["reason"]
+
+
+def test_sigterm_stops_a_job_like_ctrl_c_and_resume_finishes_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from crossrank.distributed import batch
+    from crossrank.distributed.files import partial_path, progress_path
+
+    real = batch.rerank_file
+    terms: list[int] = []
+
+    def on_fake_scorer(source: Path, output: Path, **kwargs: Any) -> Any:
+        def on_rows(count: int) -> None:
+            if not kwargs["resume"] and not terms:
+                terms.append(count)
+                os.kill(os.getpid(), signal.SIGTERM)  # as `kill PID` or a scheduler would
+
+        kwargs.update(model=FakeScorer(), score_cache_size=0, on_rows=on_rows)
+        return real(source, output, **kwargs)
+
+    monkeypatch.setattr(batch, "rerank_file", on_fake_scorer)
+    source = tmp_path / "in.jsonl"
+    rows = [{"query": f"w{i} apple", "candidates": [f"w{i} apple", "pear"]} for i in range(6)]
+    source.write_text("\n".join(json.dumps(row) for row in rows) + "\n", encoding="utf-8")
+    output = tmp_path / "out.jsonl"
+    command = ["rerank-batch", str(source), str(output), "--no-ray", "--quiet", "--json"]
+    assert main(command) == 128 + signal.SIGTERM
+    assert "stopped by SIGTERM; what was done is in" in capsys.readouterr().err
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # the handler is put back
+    assert not output.exists()
+    assert partial_path(output).exists()
+    assert progress_path(output).exists()
+    assert main([*command, "--resume"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert (summary["rows"], summary["reranked"], summary["resumed_rows"]) == (6, 6, 1)
+    assert main([*command[:2], str(tmp_path / "whole.jsonl"), *command[3:]]) == 0
+    assert output.read_bytes() == (tmp_path / "whole.jsonl").read_bytes()
 
 
 def test_rerank_batch_refuses_an_unknown_format(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -75,6 +78,59 @@ def _assert_same(got: list[tuple[int, float]], want: list[tuple[int, float]]) ->
 
 def _write_jsonl(path: Path, lines: list[str]) -> None:
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def test_a_killed_driver_takes_its_local_ray_with_it(model_path: str, tmp_path: Path) -> None:
+    """SIGKILL the driver of ``crossrank rerank-batch``: every Ray process it started goes too.
+
+    First in the module, before the in-process Ray of the other tests is started.
+    """
+    import psutil
+
+    from crossrank.distributed.files import partial_path, progress_path
+
+    source = tmp_path / "in.jsonl"
+    rows = [
+        {"query": f"blood pressure {i}", "candidates": ["exercise lowers it", "bananas"]} for i in range(40)
+    ]
+    _write_jsonl(source, [json.dumps(row) for row in rows])
+    output = tmp_path / "out.jsonl"
+    command = [sys.executable, "-m", "crossrank", "rerank-batch", str(source), str(output)]
+    command += [
+        "--model",
+        os.path.abspath(model_path),
+        "--batch-size",
+        "1",
+        "--cpus-per-actor",
+        "0.5",
+        "--quiet",
+    ]
+    job = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    driver = psutil.Process(job.pid)
+    started: list[psutil.Process] = []
+    try:
+        deadline = time.monotonic() + 600  # Ray starts slowly on a loaded 2-core machine
+        while not any("RerankActor" in " ".join(process.cmdline()) for process in started):
+            assert job.poll() is None, f"the job ended before it could be killed: {job.communicate()}"
+            assert time.monotonic() < deadline, "no RerankActor process in 600 s"
+            time.sleep(0.1)
+            try:
+                started = driver.children(recursive=True)
+            except psutil.Error:
+                started = []
+        started = driver.children(recursive=True)  # the raylet's agents and workers too
+        job.kill()
+        job.wait()
+        _, alive = psutil.wait_procs(started, timeout=20)
+        assert not alive, f"Ray processes outlived the killed driver by 20 s: {[p.name() for p in alive]}"
+    finally:
+        job.kill()
+        for process in started:
+            with contextlib.suppress(psutil.Error):
+                process.kill()
+    assert not output.exists()
+    assert partial_path(output).exists()
+    assert progress_path(output).exists()
 
 
 def test_a_file_on_two_actors_equals_in_process_row_for_row_and_bad_rows_go_to_errors(

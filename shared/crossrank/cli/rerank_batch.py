@@ -97,6 +97,12 @@ def add_rerank_batch_command(commands: Any) -> None:
             "options), or start one if there is none"
         ),
     )
+    parser.add_argument(
+        "--checkpoint-seconds",
+        type=float,
+        default=1.0,
+        help="seconds between progress checkpoints, the most a --resume redoes (0: every row; default: 1)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
     parser.set_defaults(run=run_rerank_batch)
@@ -187,6 +193,7 @@ def _run(args: argparse.Namespace) -> int:
             num_gpus=args.gpus_per_actor,
             rows_per_shard=args.rows_per_shard,
             resume=args.resume,
+            checkpoint_seconds=args.checkpoint_seconds,
             on_rows=bar.update if bar is not None else None,
             **options,
         )

@@ -17,7 +17,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from crossrank.distributed.actor import RerankActor, map_options, rerank_dataset
-from crossrank.distributed.files import OutputFiles, Shard, iter_rows, plan_shards, read_shard
+from crossrank.distributed.files import (
+    CHECKPOINT_SECONDS,
+    OutputFiles,
+    Shard,
+    iter_rows,
+    plan_shards,
+    read_shard,
+)
 from crossrank.distributed.progress import describe_job
 from crossrank.distributed.ray_session import RAY_EXTRA, import_ray, ray_for_job
 from crossrank.distributed.rows import rerank_line
@@ -127,6 +134,7 @@ def rerank_file(
     num_gpus: float = 0,
     rows_per_shard: int = 1000,
     resume: bool = False,
+    checkpoint_seconds: float = CHECKPOINT_SECONDS,
     on_rows: Callable[[int], object] | None = None,
     **options: Any,
 ) -> BatchSummary:
@@ -146,6 +154,8 @@ def rerank_file(
         rows_per_shard: Rows per read task.
         resume: Continue the stopped job that left ``output_path``'s partial files (same
             input, model and options; start from the beginning if there is none).
+        checkpoint_seconds: Seconds between checkpoints, the most a resume does again (each
+            costs two fsyncs; 0: after every row).
         on_rows: Called with the number of rows just written (a progress bar); on resume,
             first with the rows already done.
         **options: Any other :class:`~crossrank.Reranker` option.
@@ -171,7 +181,7 @@ def rerank_file(
             shards = plan_shards(input_path, finer)
     duplicates = 0
     job = describe_job(input_path, model, options)
-    with OutputFiles(output_path, job=job, resume=resume) as files:
+    with OutputFiles(output_path, job=job, resume=resume, checkpoint_seconds=checkpoint_seconds) as files:
         if on_rows is not None and files.resumed.rows:
             on_rows(files.resumed.rows)
         if use_ray:

@@ -23,6 +23,7 @@ from crossrank.distributed.progress import Checkpoint, check_same_job, read_prog
 from crossrank.distributed.reading import RawRow, Shard, file_format, iter_rows, plan_shards, read_shard
 
 __all__ = [
+    "CHECKPOINT_SECONDS",
     "OutputFiles",
     "RawRow",
     "Shard",
@@ -74,13 +75,24 @@ class OutputFiles:
         job: What identifies the job (:func:`~crossrank.distributed.progress.describe_job`);
             a resume must match it.
         resume: Continue the stopped job whose progress file is there (start if there is none).
+        checkpoint_seconds: Seconds between checkpoints (0: after every row).
 
     Attributes:
         resumed: The checkpoint an earlier run left (all zero for a fresh start).
         done: What the partial files hold now, the resumed rows included.
     """
 
-    def __init__(self, output: Path, *, job: Mapping[str, Any] | None = None, resume: bool = False) -> None:
+    def __init__(
+        self,
+        output: Path,
+        *,
+        job: Mapping[str, Any] | None = None,
+        resume: bool = False,
+        checkpoint_seconds: float = CHECKPOINT_SECONDS,
+    ) -> None:
+        if checkpoint_seconds < 0:
+            raise ValueError(f"checkpoint_seconds must be 0 or more, got {checkpoint_seconds}")
+        self.checkpoint_seconds = checkpoint_seconds
         self.kind = file_format(output)
         self.output = output
         self.errors = errors_path(output)
@@ -178,7 +190,7 @@ class OutputFiles:
             stream.flush()
             os.fsync(stream.fileno())
         write_progress(self.progress, self.job, done)
-        self._due = time.monotonic() + CHECKPOINT_SECONDS
+        self._due = time.monotonic() + self.checkpoint_seconds
 
     def __exit__(self, exc_type: type[BaseException] | None, *exc_info: object) -> None:
         try:
