@@ -13,6 +13,11 @@ if TYPE_CHECKING:
 
 # The hub is unreachable on CI machines; never let a test wait on it.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# Static int8 calibrates on 2 sample pairs per query (20 pairs) instead of 32: NNCF's passes
+# over the default 320 took 10-30 minutes of CPU per fresh cache, and 20 pairs give a graph
+# within the same measured bounds (tests/core/test_backends.py). An environment variable, not
+# a monkeypatch, so the bench's fresh child processes calibrate (and key their cache) alike.
+os.environ.setdefault("CROSSRANK_STATIC_INT8_PAIRS_PER_QUERY", "2")
 
 MODEL_SKIP_REASON = "CROSSRANK_TEST_MODEL is not set; point it at ../shared/models/minilm-l6-reranker"
 DATA_SKIP_REASON = "CROSSRANK_TEST_DATA is not set; point it at ../shared/data"
@@ -63,3 +68,13 @@ def data_dir() -> Path:
     if not path:
         pytest.skip(DATA_SKIP_REASON)
     return Path(path)
+
+
+@pytest.fixture(scope="session")
+def onnx_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A crossrank cache directory for the session (``CROSSRANK_CACHE_DIR``); exports land in its ``onnx/``.
+
+    Shared by the tests that load the real model in every backend (the backends' and the bench's),
+    so each export and quantized graph is built once per session, never in the user's own cache.
+    """
+    return tmp_path_factory.mktemp("crossrank-cache")

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from fake_scorer import FakeScorer
 
-from crossrank import Reranker
+from crossrank import ModelLoadError, Reranker
 from crossrank.models.backends import check_backend_options
 from crossrank.models.onnx_scorer import usable_cpu_count
 
@@ -83,14 +83,30 @@ OPTIONS: dict[str, dict[str, str]] = {
 }
 
 
+def fake_cpu(monkeypatch: pytest.MonkeyPatch, *, native_bf16: bool) -> None:
+    """Make crossrank see a CPU with or without native bf16, whatever this machine has."""
+    from crossrank.models import backends
+
+    monkeypatch.setattr(backends, "cpu_has_native_bf16", lambda: native_bf16)
+
+
+def crossrank_warnings(caplog: pytest.LogCaptureFixture, containing: str) -> list[logging.LogRecord]:
+    """The ``crossrank`` logger's warnings whose message contains ``containing``.
+
+    Tests count the records they mean: other warnings (a CPU without native bf16, an export
+    announced) depend on the machine and the cache, not on the behaviour under test.
+    """
+    return [
+        record
+        for record in caplog.records
+        if record.name == "crossrank"
+        and record.levelno == logging.WARNING
+        and containing in record.getMessage()
+    ]
+
+
 def measured_as(option: str) -> str:
     return "onnx" if option == "auto" else option  # auto is ONNX fp32 on a CPU
-
-
-@pytest.fixture(scope="session")
-def onnx_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A crossrank cache directory for this session; the ONNX exports land in its ``onnx/``."""
-    return tmp_path_factory.mktemp("crossrank-cache")
 
 
 @pytest.fixture
@@ -263,8 +279,15 @@ def test_a_bf16_or_static_int8_score_does_not_depend_on_the_other_pairs_in_the_c
     assert len(set(together)) > 8  # real, distinct scores
 
 
+def load_error(reranker: Reranker) -> str:
+    """The message of the :class:`~crossrank.ModelLoadError` that loading ``reranker`` raises."""
+    with pytest.raises(ModelLoadError) as raised:
+        _ = reranker.backend_in_use
+    return str(raised.value)
+
+
 @pytest.mark.model
-def test_missing_nncf_falls_back_to_torch_naming_the_extra(
+def test_missing_nncf_raises_naming_the_extra(
     cross_encoder: CrossEncoder,
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
@@ -273,24 +296,29 @@ def test_missing_nncf_falls_back_to_torch_naming_the_extra(
     monkeypatch.setenv("CROSSRANK_CACHE_DIR", str(tmp_path))  # no cached int8 graph to reuse
     monkeypatch.setitem(sys.modules, "nncf", None)
     with caplog.at_level(logging.WARNING, logger="crossrank"):
-        in_use = Reranker(cross_encoder, backend="openvino-int8").backend_in_use
-    assert in_use == "torch-fp32"
-    [record] = [r for r in caplog.records if r.name == "crossrank" and "not usable" in r.getMessage()]
-    assert "backend 'openvino-int8' is not usable" in record.getMessage()
-    assert 'pip install "crossrank[openvino]"' in record.getMessage()
+        message = load_error(Reranker(cross_encoder, backend="openvino-int8"))
+    assert "backend='openvino-int8' cannot run" in message
+    assert 'pip install "crossrank[openvino]"' in message
+    assert crossrank_warnings(caplog, "Scoring with PyTorch instead") == []  # no silent fallback
 
 
 @pytest.mark.model
-def test_missing_openvino_falls_back_to_torch_naming_the_extra(
-    cross_encoder: CrossEncoder, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+@pytest.mark.parametrize("native_bf16", [True, False], ids=["bf16-cpu", "no-bf16-cpu"])
+def test_missing_openvino_raises_naming_the_extra(
+    cross_encoder: CrossEncoder,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    native_bf16: bool,
 ) -> None:
+    # Whatever the CPU: bf16 is not run (so not emulated) when OpenVINO is missing.
+    fake_cpu(monkeypatch, native_bf16=native_bf16)
     monkeypatch.setitem(sys.modules, "openvino", None)
     with caplog.at_level(logging.WARNING, logger="crossrank"):
-        in_use = Reranker(cross_encoder, backend="openvino-bf16").backend_in_use
-    assert in_use == "torch-bf16"  # the same precision, in PyTorch
-    [record] = [r for r in caplog.records if r.name == "crossrank"]
-    assert "backend 'openvino-bf16' is not usable" in record.getMessage()
-    assert 'pip install "crossrank[openvino]"' in record.getMessage()
+        message = load_error(Reranker(cross_encoder, backend="openvino-bf16"))
+    assert "backend='openvino-bf16' cannot run" in message
+    assert 'pip install "crossrank[openvino]"' in message
+    assert crossrank_warnings(caplog, "Scoring with PyTorch instead") == []
+    assert crossrank_warnings(caplog, "no native bf16") == []
 
 
 @pytest.mark.model
@@ -377,19 +405,21 @@ def test_changing_the_backend_reloads_and_never_reuses_cached_scores(
 
 
 @pytest.mark.model
-def test_missing_onnxruntime_falls_back_to_torch_with_a_warning(
+def test_missing_onnxruntime_falls_back_to_torch_under_auto_and_raises_when_named(
     cross_encoder: CrossEncoder, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     monkeypatch.setitem(sys.modules, "onnxruntime", None)  # makes `import onnxruntime` fail
     with caplog.at_level(logging.WARNING, logger="crossrank"):
-        reranker = Reranker(cross_encoder, backend="onnx-int8")
-        in_use = reranker.backend_in_use
+        in_use = Reranker(cross_encoder).backend_in_use
     assert in_use == "torch-fp32"
-    [record] = [r for r in caplog.records if r.name == "crossrank"]
-    assert record.levelno == logging.WARNING
-    assert "backend 'onnx-int8' is not usable" in record.getMessage()
+    [record] = crossrank_warnings(caplog, "is not usable")
+    assert "backend 'onnx' is not usable" in record.getMessage()
     assert "onnxruntime" in record.getMessage()
     assert "pip install onnxruntime onnx" in record.getMessage()
+
+    message = load_error(Reranker(cross_encoder, backend="onnx-int8"))
+    assert "backend='onnx-int8' cannot run" in message
+    assert "pip install onnxruntime onnx" in message
 
 
 @pytest.mark.model
@@ -407,10 +437,14 @@ def test_a_failing_export_falls_back_to_exact_torch_and_leaves_no_files(
     monkeypatch.setenv("CROSSRANK_CACHE_DIR", str(tmp_path))
     monkeypatch.setattr(torch.onnx, "export", unsupported)
     with caplog.at_level(logging.WARNING, logger="crossrank"):
-        reranker = Reranker(cross_encoder, backend="onnx")
-        assert reranker.backend_in_use == "torch-fp32"  # onnx (fp32) falls back to exact fp32
-    assert "torch.onnx.export failed" in caplog.text
-    assert "aten::frobnicate" in caplog.text
+        reranker = Reranker(cross_encoder)
+        assert reranker.backend_in_use == "torch-fp32"  # auto (ONNX fp32) falls back to exact fp32
+    [record] = crossrank_warnings(caplog, "is not usable")
+    assert "torch.onnx.export failed" in record.getMessage()
+    assert "aten::frobnicate" in record.getMessage()
+    message = load_error(Reranker(cross_encoder, backend="onnx"))
+    assert "backend='onnx' cannot run" in message
+    assert "aten::frobnicate" in message
     assert list((tmp_path / "onnx").iterdir()) == []
 
 
@@ -428,8 +462,10 @@ def test_remote_code_models_are_not_exported(
     remote.model.__class__ = remote_class
     monkeypatch.setenv("CROSSRANK_CACHE_DIR", str(tmp_path))
     with caplog.at_level(logging.WARNING, logger="crossrank"):
-        assert Reranker(remote, backend="onnx").backend_in_use == "torch-fp32"
-    assert "remote code" in caplog.text
+        assert Reranker(remote).backend_in_use == "torch-fp32"
+    [record] = crossrank_warnings(caplog, "is not usable")
+    assert "remote code" in record.getMessage()
+    assert "remote code" in load_error(Reranker(remote, backend="onnx"))
     assert not (tmp_path / "onnx").exists() or not any((tmp_path / "onnx").iterdir())
 
 
@@ -486,12 +522,64 @@ def test_usable_cpu_count_is_within_the_machine() -> None:
 
 
 @pytest.mark.model
-def test_bf16_on_a_cpu_without_native_bf16_warns(
-    cross_encoder: CrossEncoder, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+@pytest.mark.parametrize("native_bf16", [True, False], ids=["bf16-cpu", "no-bf16-cpu"])
+def test_torch_bf16_warns_only_on_a_cpu_without_native_bf16(
+    cross_encoder: CrossEncoder,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    native_bf16: bool,
 ) -> None:
-    from crossrank.models import backends
-
-    monkeypatch.setattr(backends, "cpu_has_native_bf16", lambda: False)
+    fake_cpu(monkeypatch, native_bf16=native_bf16)
     with caplog.at_level(logging.WARNING, logger="crossrank"):
         assert Reranker(cross_encoder, precision="bf16").backend_in_use == "torch-bf16"
-    assert "no native bf16" in caplog.text
+    warned = crossrank_warnings(caplog, "no native bf16")
+    assert len(warned) == (0 if native_bf16 else 1)
+    assert all("bf16 is emulated" in record.getMessage() for record in warned)
+
+
+@pytest.mark.model
+@pytest.mark.parametrize("native_bf16", [True, False], ids=["bf16-cpu", "no-bf16-cpu"])
+def test_openvino_bf16_warns_only_on_a_cpu_without_native_bf16(
+    rerankers: dict[str, Reranker],
+    use_onnx_cache: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    native_bf16: bool,
+) -> None:
+    fake_cpu(monkeypatch, native_bf16=native_bf16)
+    with caplog.at_level(logging.WARNING, logger="crossrank"):
+        reloaded = Reranker(rerankers["openvino"].scorer.name, device="cpu", backend="openvino-bf16")
+        assert reloaded.backend_in_use == "openvino-bf16"
+    warned = crossrank_warnings(caplog, "no native bf16")
+    assert len(warned) == (0 if native_bf16 else 1)
+    assert all("OpenVINO will run backend='openvino-bf16' in fp32" in r.getMessage() for r in warned)
+
+
+@pytest.mark.parametrize(
+    ("torch_probes", "flags", "native"),
+    [
+        ({"_is_avx512_bf16_supported": True, "_is_amx_tile_supported": False}, "avx2", True),
+        ({"_is_avx512_bf16_supported": False, "_is_amx_tile_supported": True}, "avx2", True),
+        ({"_is_avx512_bf16_supported": False, "_is_amx_tile_supported": False}, "avx512f avx512_bf16", True),
+        ({"_is_avx512_bf16_supported": False, "_is_amx_tile_supported": False}, "avx512f amx_bf16", True),
+        # Plain AVX-512 (and VNNI) emulates bf16; so does a torch without the probes on an AVX2 CPU.
+        ({"_is_avx512_bf16_supported": False, "_is_amx_tile_supported": False}, "avx512f avx512_vnni", False),
+        ({}, "avx2 fma", False),
+    ],
+    ids=["torch-avx512-bf16", "torch-amx", "flag-avx512-bf16", "flag-amx-bf16", "avx512-vnni", "avx2"],
+)
+def test_native_bf16_is_read_from_torch_or_the_cpu_flags(
+    monkeypatch: pytest.MonkeyPatch, torch_probes: dict[str, bool], flags: str, native: bool
+) -> None:
+    import torch
+
+    from crossrank.models import backends
+
+    for probe in ("_is_avx512_bf16_supported", "_is_amx_tile_supported"):
+        if probe in torch_probes:
+            answer = torch_probes[probe]
+            monkeypatch.setattr(torch.cpu, probe, lambda answer=answer: answer, raising=False)
+        else:  # an older torch without the probe
+            monkeypatch.delattr(torch.cpu, probe, raising=False)
+    monkeypatch.setattr(backends, "cpu_flags", lambda: frozenset(flags.split()))
+    assert backends.cpu_has_native_bf16() is native

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from crossrank import Reranker
+from crossrank import ModelLoadError, Reranker
 from crossrank.errors import OnnxExportError
 
 if TYPE_CHECKING:
@@ -31,8 +31,10 @@ def batches(cross_encoder: CrossEncoder) -> list[dict[str, Any]]:
     from crossrank.models.onnx_static_quantize import calibration_batches, sample_calibration_pairs
     from crossrank.models.pair_encoder import PairEncoder
 
+    # Two pairs of each sample query, cut to 128 tokens: 20 distinct scores are enough to
+    # tell a kept ranking from a reversed or constant one, at a fraction of 512 tokens' cost.
     encoder = PairEncoder(cross_encoder.tokenizer)
-    return calibration_batches(encoder, sample_calibration_pairs(encoder, 512))[:8]
+    return calibration_batches(encoder, sample_calibration_pairs(encoder, 128, pairs_per_query=2))
 
 
 def _with_output(source: Path, path: Path, op_type: str) -> Path:
@@ -76,9 +78,63 @@ def test_the_calibration_pairs_are_the_sample_texts_and_fit_the_window(cross_enc
     encoder = PairEncoder(cross_encoder.tokenizer)
     pairs = sample_calibration_pairs(encoder, 128)
     assert len(pairs) == 10 * STATIC_INT8_OPTIONS["pairs_per_query"]  # ten built-in queries
-    assert all(len(q) + len(d) + encoder.template.num_special_tokens <= 128 for q, d in pairs)
+    per_query = STATIC_INT8_OPTIONS["pairs_per_query"]
+    first_three = [pair for start in range(0, len(pairs), per_query) for pair in pairs[start : start + 3]]
+    assert sample_calibration_pairs(encoder, 128, pairs_per_query=3) == first_three
+    assert all(len(q) + len(d) + encoder.num_special_tokens <= 128 for q, d in pairs)
     assert len({tuple(d) for _, d in pairs}) > 32  # many documents, not one
     assert sample_calibration_pairs(encoder, 128) == pairs  # deterministic: the same graph every time
+
+
+def test_the_calibration_size_comes_from_the_environment_and_keys_the_cache(
+    cross_encoder: CrossEncoder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from crossrank.models import onnx_export
+    from crossrank.models.onnx_static_quantize import (
+        PAIRS_PER_QUERY_ENV,
+        STATIC_INT8_OPTIONS,
+        static_int8_options,
+    )
+
+    defaults = dict(STATIC_INT8_OPTIONS)
+    monkeypatch.delenv(PAIRS_PER_QUERY_ENV, raising=False)
+    assert static_int8_options() == defaults
+    default_key = onnx_export._cache_key(cross_encoder, "int8-static")
+    monkeypatch.setenv(PAIRS_PER_QUERY_ENV, "3")
+    assert static_int8_options() == {**defaults, "pairs_per_query": 3}
+    assert defaults == STATIC_INT8_OPTIONS  # the defaults themselves are untouched
+    # Another calibration is another graph: it never re-uses the default's cache entry.
+    assert onnx_export._cache_key(cross_encoder, "int8-static") != default_key
+    for bad in ("0", "-2", "many"):
+        monkeypatch.setenv(PAIRS_PER_QUERY_ENV, bad)
+        with pytest.raises(
+            ValueError, match=f"{PAIRS_PER_QUERY_ENV} must be a positive integer, got '{bad}'"
+        ):
+            static_int8_options()
+
+
+def test_calibration_says_what_it_does_and_for_how_long_before_it_starts(
+    cross_encoder: CrossEncoder, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from crossrank.models import onnx_static_quantize
+
+    calls: list[int] = []
+
+    def quantize(source: Path, path: Path, batches: Any, options: Any = None) -> None:
+        said = [r for r in caplog.records if "calibrating static int8" in r.getMessage()]
+        assert len(said) == 1, "the line comes before the quantization starts"
+        calls.append(len(batches))
+
+    monkeypatch.setattr(onnx_static_quantize, "quantize_static", quantize)
+    monkeypatch.setattr(onnx_static_quantize, "check_quantized", lambda *args: None)
+    monkeypatch.setenv(onnx_static_quantize.PAIRS_PER_QUERY_ENV, "3")
+    with caplog.at_level(logging.INFO, logger="crossrank"):
+        onnx_static_quantize.quantize_calibrated(cross_encoder, Path("unused.onnx"), Path("unused-int8.onnx"))
+    assert calls == [8]  # 30 pairs, 4 to a batch
+    [record] = [r for r in caplog.records if "calibrating static int8" in r.getMessage()]
+    assert record.levelno == logging.INFO
+    assert "on 30 sample pairs (3 per sample query" in record.getMessage()
+    assert "minutes on a CPU at the default 32 per query" in record.getMessage()
 
 
 def test_the_check_accepts_the_fp32_graph_itself(unfused: Path, batches: list[dict[str, Any]]) -> None:
@@ -106,11 +162,8 @@ def test_the_check_refuses_a_graph_with_one_score_for_every_pair(
         check_quantized(unfused, _constant(unfused, tmp_path / "constant.onnx"), batches)
 
 
-def test_a_broken_quantization_falls_back_to_torch_with_the_reason(
-    cross_encoder: CrossEncoder,
-    monkeypatch: pytest.MonkeyPatch,
-    caplog: pytest.LogCaptureFixture,
-    tmp_path: Path,
+def test_a_broken_quantization_raises_with_the_reason_and_caches_nothing(
+    cross_encoder: CrossEncoder, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     from crossrank.models import onnx_static_quantize
 
@@ -119,11 +172,10 @@ def test_a_broken_quantization_falls_back_to_torch_with_the_reason(
 
     monkeypatch.setenv("CROSSRANK_CACHE_DIR", str(tmp_path))
     monkeypatch.setattr(onnx_static_quantize, "quantize_static", reversing)
-    with caplog.at_level(logging.WARNING, logger="crossrank"):
-        in_use = Reranker(cross_encoder, backend="openvino-int8").backend_in_use
-    assert in_use == "torch-fp32"
-    [record] = [r for r in caplog.records if "not usable" in r.getMessage()]
-    assert "backend 'openvino-int8' is not usable" in record.getMessage()
-    assert "below 0.9: the quantized graph is broken" in record.getMessage()
+    with pytest.raises(ModelLoadError) as raised:
+        _ = Reranker(cross_encoder, backend="openvino-int8").backend_in_use
+    message = str(raised.value)
+    assert "backend='openvino-int8' cannot run" in message
+    assert "below 0.9: the quantized graph is broken" in message
     # Nothing broken was cached: no int8-static entry, no staging directory left behind.
     assert not [p for p in (tmp_path / "onnx").iterdir() if "int8-static" in p.name or p.name.startswith(".")]

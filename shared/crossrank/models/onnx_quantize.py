@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from crossrank.errors import OnnxExportError
+from crossrank.log import logger
 
 __all__ = ["INT8_OPTIONS", "quantize"]
 
@@ -24,6 +25,12 @@ def quantize(source: Path, path: Path) -> None:
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
+    # A step of a first load: say what it is, and roughly how long, before it starts.
+    logger.info(
+        "crossrank: quantizing the weights of %s to int8 with ONNX Runtime (dynamic: no calibration; "
+        "seconds for a small model)",
+        source,
+    )
     # The quantizer logs advice about calibration pre-processing to the root logger; it
     # does not apply to dynamic quantization of a transformer. A filter drops it for the
     # duration of the call without touching any logger's level (that is not thread-safe).
