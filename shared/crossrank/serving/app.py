@@ -246,6 +246,8 @@ async def _rerank(
     handle = RequestHandle()
 
     def work() -> tuple[list[RerankResult], int]:
+        if handle.cancelled.is_set():  # the client left while this waited for a thread
+            raise RequestCancelled
         with request_scope(handle):
             documents = _first_tokens(configured, texts, max_tokens) if max_tokens else texts
             results = configured.rerank(

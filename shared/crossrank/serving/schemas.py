@@ -13,7 +13,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from crossrank.options import Fusion, LongDocuments, Normalize, WindowAggregation, WindowBoundaries
 
 __all__ = [
-    "QUERY_PATTERN",
     "CohereRequest",
     "CrossrankOptions",
     "JinaRequest",
@@ -28,10 +27,9 @@ Finite = Annotated[float, Field(allow_inf_nan=False)]
 """A JSON number that is a finite float: ``Infinity``, ``NaN`` and ``1e400`` are 422s."""
 NonNegative = Annotated[float, Field(allow_inf_nan=False, ge=0)]
 
-QUERY_PATTERN = r"[^\s\x00-\x1f\x7f-\x9f\u00ad\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff]"
-"""For the OpenAPI schema: a query holds a character a tokenizer reads (the server checks
-more: the model must have tokens for it, else a 422 says so)."""
-_QUERY = Field(json_schema_extra={"minLength": 1, "pattern": QUERY_PATTERN})
+# Only in the schema: the core refuses a blank query with a clearer message than pydantic's,
+# and whether a query has tokens is the model's to say (a 422 naming it).
+_QUERY = Field(json_schema_extra={"minLength": 1})
 
 
 class CrossrankOptions(BaseModel):
