@@ -165,8 +165,14 @@ def rrf_weights(value: Any) -> tuple[float, float]:
     except TypeError:
         weights = ()
     if len(weights) != 2 or not all(
-        isinstance(w, Real) and not isinstance(w, bool) and _finite(w) and float(w) >= 0 for w in weights
+        isinstance(w, Real)
+        and not isinstance(w, bool)
+        and not _is_nan(w)
+        and (not _finite(w) or float(w) >= 0)
+        for w in weights
     ):
+        raise ValueError(f"rrf_weights must be two numbers >= 0 (cross-encoder, retrieval), got {value!r}.")
+    if not all(_finite(w) for w in weights):
         raise ValueError(
             f"rrf_weights must be two finite numbers >= 0 (cross-encoder, retrieval), got {value!r}."
         )
