@@ -75,7 +75,7 @@ def test_sigterm_stops_a_job_like_ctrl_c_and_resume_finishes_it(
     output = tmp_path / "out.jsonl"
     command = ["rerank-batch", str(source), str(output), "--no-ray", "--quiet", "--json"]
     assert main(command) == 128 + signal.SIGTERM
-    assert "stopped by SIGTERM; what was done is in" in capsys.readouterr().err
+    assert "stopped by SIGTERM; the rows done are kept in" in capsys.readouterr().err
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # the handler is put back
     assert not output.exists()
     assert partial_path(output).exists()

@@ -87,8 +87,6 @@ def test_a_killed_driver_takes_its_local_ray_with_it(model_path: str, tmp_path: 
     """
     import psutil
 
-    from crossrank.distributed.files import partial_path, progress_path
-
     source = tmp_path / "in.jsonl"
     rows = [
         {"query": f"blood pressure {i}", "candidates": ["exercise lowers it", "bananas"]} for i in range(40)
@@ -128,6 +126,8 @@ def test_a_killed_driver_takes_its_local_ray_with_it(model_path: str, tmp_path: 
         for process in started:
             with contextlib.suppress(psutil.Error):
                 process.kill()
+    from crossrank.distributed.files import partial_path, progress_path
+
     assert not output.exists()
     assert partial_path(output).exists()
     assert progress_path(output).exists()
@@ -138,11 +138,13 @@ def test_a_file_on_two_actors_equals_in_process_row_for_row_and_bad_rows_go_to_e
 ) -> None:
     from crossrank.distributed import rerank_file
 
-    lines = [json.dumps(row) for row in rows]
-    lines.insert(10, json.dumps({"candidates": ["no query here"]}))  # line 11
-    lines.insert(50, json.dumps({"query": "q", "candidates": ["fine", 42]}))  # line 51
+    lines = [json.dumps(row).encode() for row in rows]
+    lines[5] = lines[5].replace(b", ", b",\r", 1)  # a bare \r is JSON whitespace: one row still
+    lines.insert(10, json.dumps({"candidates": ["no query here"]}).encode())  # line 11
+    lines.insert(30, b'{"query": "caf\xe9", "candidates": ["x"]}')  # line 31: Latin-1, not UTF-8
+    lines.insert(51, json.dumps({"query": "q", "candidates": ["fine", 42]}).encode())  # line 52
     source = tmp_path / "rows.jsonl"
-    _write_jsonl(source, lines)
+    source.write_bytes(b"\n".join(lines) + b"\n")
     output = tmp_path / "ranked.jsonl"
     summary = rerank_file(source, output, model=model_path, actors=2, rows_per_batch=8, rows_per_shard=40)
     written = [json.loads(line) for line in output.read_text(encoding="utf-8").splitlines()]
@@ -152,9 +154,10 @@ def test_a_file_on_two_actors_equals_in_process_row_for_row_and_bad_rows_go_to_e
     errors = [json.loads(line) for line in (tmp_path / "ranked.errors.jsonl").read_text().splitlines()]
     assert [(error["line"], error["reason"][:28]) for error in errors] == [
         (11, "query must be a non-empty st"),
-        (51, "candidates[1] must be a text"),
+        (31, "line 31 is not valid UTF-8 ("),
+        (52, "candidates[1] must be a text"),
     ]
-    assert (summary.rows, summary.reranked, summary.failed, summary.engine) == (202, 200, 2, "ray")
+    assert (summary.rows, summary.reranked, summary.failed, summary.engine) == (203, 200, 3, "ray")
     assert summary.pairs == 600
     assert summary.duplicates_dropped == 0
 

@@ -149,7 +149,7 @@ def run_rerank_batch(args: argparse.Namespace) -> int:
 
             signum = exc.signum if isinstance(exc, JobStopped) else signal.SIGINT
             print(
-                f"crossrank rerank-batch: {'stopped by ' + signal.Signals(signum).name}; what was done is "
+                f"crossrank rerank-batch: stopped by {signal.Signals(signum).name}; the rows done are kept "
                 f"in {partial_path(args.output)}: run the same command with --resume to continue",
                 file=sys.stderr,
             )
