@@ -33,7 +33,9 @@ def add_bench_command(commands: argparse._SubParsersAction[argparse.ArgumentPars
             "and the ratio to LlamaIndex's SentenceTransformerRerank."
         ),
     )
-    parser.add_argument("--data", required=True, metavar="DATA_DIR", help="the BEIR SciFact directory")
+    parser.add_argument(
+        "--data", metavar="DATA_DIR", help="the BEIR SciFact directory (needed unless --prefix-sharing)"
+    )
     add_model_argument(parser)
     parser.add_argument(
         "--student",
@@ -78,6 +80,13 @@ def add_bench_command(commands: argparse._SubParsersAction[argparse.ArgumentPars
         help="also time a fresh process's first rerank by phase (imports, model load, ONNX export, "
         "session, first call), once with an empty cache and once with the cache that run filled",
     )
+    parser.add_argument(
+        "--prefix-sharing",
+        action="store_true",
+        help="instead, for a causal-LM reranker (--model), time its candidates with the template and "
+        "query's key/value cache shared against each pair in full (20 candidates of 200 tokens "
+        "behind a 100-token head, interleaved) and the memory scoring takes, against CrossEncoder.predict",
+    )
     parser.add_argument("--json", metavar="OUT.json", default=None, help="write the report as JSON")
     parser.add_argument("--plot", metavar="OUT.png", default=None, help="draw a bar chart of pairs/s")
     parser.add_argument("--quiet", action="store_true", help="no progress bar or status lines")
@@ -114,6 +123,10 @@ def run_bench(args: argparse.Namespace) -> int:
     from crossrank.evaluation.beir import load_beir
     from crossrank.models.loading import resolve_model_name
 
+    if args.prefix_sharing:
+        return _run_prefix_sharing(args)
+    if args.data is None:
+        raise ValueError("crossrank bench needs --data DATA_DIR (the BEIR SciFact directory).")
     started = time.perf_counter()
     if args.warmup < 0:
         raise ValueError(f"--warmup must be an integer >= 0, got {args.warmup}.")
@@ -246,6 +259,38 @@ def run_bench(args: argparse.Namespace) -> int:
 
         print(format_cold_starts(cold_starts))
     write_reports(args, document, lambda path: plot_bench(document, path))
+    return 0
+
+
+def _run_prefix_sharing(args: argparse.Namespace) -> int:
+    """``crossrank bench --prefix-sharing``: the shared head against full pairs, and memory."""
+    from crossrank.benchmark.machine import describe_machine
+    from crossrank.benchmark.prefix_sharing import (
+        format_prefix_sharing,
+        measure_prefix_sharing,
+        measure_scoring_memory,
+    )
+    from crossrank.models.loading import resolve_model_name
+
+    if args.plot:
+        raise ValueError("--plot draws the configurations' chart; --prefix-sharing has none.")
+    model = resolve_model_name(args.model)
+    status(args, "timing the shared prefix against full pairs")
+    result = measure_prefix_sharing(model, rounds=args.repeat)
+    status(args, "measuring the memory scoring takes (two fresh processes)")
+    memory = measure_scoring_memory(model)
+    print(format_prefix_sharing(result))
+    print(
+        f"  peak memory grown while scoring: crossrank {memory['crossrank']:.0f} MiB, "
+        f"CrossEncoder.predict {memory['sentence_transformers']:.0f} MiB"
+    )
+    document = {
+        "machine": describe_machine("cpu"),
+        "model": model,
+        "prefix_sharing": {**asdict(result), "speedup": result.speedup},
+        "scoring_memory_mib": memory,
+    }
+    write_reports(args, document, lambda path: None)
     return 0
 
 
