@@ -33,7 +33,15 @@ def test_the_reranker_docstring_is_rendered_from_the_table() -> None:
 
 def test_load_options_are_the_ones_that_change_the_model() -> None:
     assert frozenset(
-        {"device", "trust_remote_code", "cross_encoder_kwargs", "api_key", "backend", "precision"}
+        {
+            "device",
+            "trust_remote_code",
+            "cross_encoder_kwargs",
+            "api_key",
+            "backend",
+            "precision",
+            "instruction",
+        }
     ) == (LOAD_OPTIONS)
 
 

@@ -211,6 +211,8 @@ def _metric(text: str, name: str) -> float:
         ("/v2/rerank", {"query": "q", "documents": "d"}, 422, "documents: Input should be a valid"),
         ("/v2/rerank", {"query": "   ", "documents": ["d"]}, 422, "query must be a non-empty string"),
         ("/v2/rerank", {"query": "q", "documents": ["d"], "top_n": 0}, 422, "top_n: Input should be greater"),
+        # Not "must be a non-empty string": this model's tokenizer drops the character.
+        ("/v2/rerank", {"query": "\x01", "documents": ["d"]}, 422, "has no tokens for this model"),
         (
             "/v1/rerank",
             {"query": "q", "documents": ["d"], "crossrank": {"model": "x"}},
@@ -256,6 +258,7 @@ def _metric(text: str, name: str) -> float:
         "not-a-list",
         "blank-query",
         "top-n",
+        "unprintable-query",
         "no-model-choice",
         "bad-option",
         "option-typo",
