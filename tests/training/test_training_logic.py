@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -120,6 +121,24 @@ def test_bf16_hardware_is_read_from_the_cpu_flags() -> None:
     assert cpu_has_bf16(sapphire)
     assert not cpu_has_bf16(older)  # only the flags line counts
     assert not cpu_has_bf16("")
+
+
+@pytest.mark.parametrize("native_bf16", [True, False], ids=["bf16-cpu", "no-bf16-cpu"])
+def test_bf16_training_on_a_cpu_warns_only_without_native_bf16(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, native_bf16: bool
+) -> None:
+    import torch
+
+    from crossrank.training import fit
+
+    # Both answers on any machine: the CPU's flags and the GPU's absence are faked.
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(fit, "cpu_has_bf16", lambda cpuinfo=None: native_bf16)
+    with caplog.at_level(logging.WARNING, logger="crossrank"):
+        assert use_bf16("bf16") is True  # honoured either way: emulated bf16 is correct, only slower
+        assert use_bf16("auto") is False
+    warned = [r for r in caplog.records if "precision bf16 on a CPU without" in r.getMessage()]
+    assert len(warned) == (0 if native_bf16 else 1)
 
 
 def test_precision_auto_keeps_a_cpu_in_fp32_and_bf16_is_honoured() -> None:
