@@ -88,7 +88,7 @@ def test_docs_notebooks_and_tests_name_no_path_outside_the_repository() -> None:
         ("- Kept at `/work/models/ft-encoder` on this machine (not committed).", ["/work/models/ft-encoder"]),
         ("`/work/models/`, outside the checkout.)", ["/work/models/"]),
         ('model = CrossEncoder("/home/me/models/x")', ["/home/me/models/x"]),
-        ("cache = Path('/root/.cache/crossrank')", ["/root/.cache/crossrank"]),
+        ("cache = Path('/root/.cache/sometool')", ["/root/.cache/sometool"]),
         ("--output=/tmp/out.json and (/mnt/data/scifact)", ["/tmp/out.json", "/mnt/data/scifact"]),
         ("open /Users/me/data and file:///data/x.jsonl", ["/Users/me/data", "/data/x.jsonl"]),
         ("export TMPDIR=/var/folders/xy/T and /tmp", ["/var/folders/xy/T", "/tmp"]),

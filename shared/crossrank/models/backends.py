@@ -176,11 +176,8 @@ def build_scorer(
                 name,
                 _reason(exc),
             )
-        # fp32 exports give exact scores; keep them exact in PyTorch. PyTorch's own
-        # bf16 stands in for OpenVINO's.
-        exported = _EXPORT_BACKENDS[chosen]
-        if exported != "int8":
-            precision = exported
+        # Only "auto" gets here, from ONNX Runtime in fp32: PyTorch fp32 keeps its exact scores.
+        precision = "fp32"
     return _torch_scorer(cross_encoder, name, precision, instruction)
 
 
