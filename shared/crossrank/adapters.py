@@ -285,6 +285,7 @@ class SyncedRankingReranker(SyncedReranker):
     rrf_k: float = option_field("rrf_k")
     rrf_weights: tuple[float, float] = option_field("rrf_weights")
     score_threshold: float | None = option_field("score_threshold")
+    rerank_depth: int | None = option_field("rerank_depth")
     coarse_model: ModelSpec = option_field("coarse_model")
     coarse_backend: Backend | None = option_field("coarse_backend")
     coarse_keep: int = option_field("coarse_keep")

@@ -322,6 +322,15 @@ _OPTION_LIST = (
         optional_int("top_n", 1),
         ranking=True,
     ),
+    Option(
+        "rerank_depth",
+        None,
+        "Rerank only the retriever's first N candidates (by retrieval rank); the others are not "
+        "scored and not returned, as if the retriever had returned N. crossrank tune measures it. "
+        "None: every candidate.",
+        optional_int("rerank_depth", 1),
+        ranking=True,
+    ),
     Option("batch_size", 32, "Most (query, window) pairs per model call.", integer("batch_size", 1)),
     Option(
         "max_tokens_per_batch",

@@ -30,6 +30,7 @@ from crossrank.options import (
     validate_options,
 )
 from crossrank.ranking.cascade import rank_through_stages
+from crossrank.ranking.depth import depth_indices, restore_indices
 from crossrank.ranking.inputs import check_pairs, check_rerank_call
 from crossrank.ranking.score_cache import CacheInfo, ScoreCache
 from crossrank.ranking.selection import rank_documents
@@ -104,6 +105,7 @@ class Reranker(RerankerOptions):
         normalize: Normalize | None = None,
         score_threshold: float | None = None,
         top_n: int | None = None,
+        rerank_depth: int | None = None,
         batch_size: int = 32,
         max_tokens_per_batch: int = 16384,
         show_progress_bar: bool = False,
@@ -225,11 +227,30 @@ class Reranker(RerankerOptions):
         )
         if not documents:
             return []
+        kept = depth_indices(len(documents), scores_in, self.rerank_depth)
+        if kept is not None:
+            documents = [documents[index] for index in kept]
+            scores_in = None if scores_in is None else [scores_in[index] for index in kept]
+            return restore_indices(
+                self._rerank_checked(query, documents, scores_in, top_n, score_threshold, kept), kept
+            )
+        return self._rerank_checked(query, documents, scores_in, top_n, score_threshold)
+
+    def _rerank_checked(
+        self,
+        query: str,
+        documents: list[str],
+        scores_in: list[float] | None,
+        top_n: int | None,
+        score_threshold: float | None,
+        positions: Sequence[int] | None = None,
+    ) -> list[RerankResult]:
         remote = self.remote
         if remote is not None:
             return remote.rerank(query, documents, **self._remote_call(scores_in, top_n, score_threshold))
 
-        names = [f"documents[{i}]" for i in range(len(documents))]
+        # Errors name the caller's own positions, also behind a rerank_depth cut.
+        names = [f"documents[{i}]" for i in (positions or range(len(documents)))]
         ranking: dict[str, Any] = {
             "fusion": self.fusion,
             "rrf_k": self.rrf_k,
@@ -273,9 +294,14 @@ class Reranker(RerankerOptions):
             )
             if not documents:
                 return []
-            return await remote.arerank(
+            kept = depth_indices(len(documents), scores_in, self.rerank_depth)
+            if kept is not None:
+                documents = [documents[index] for index in kept]
+                scores_in = None if scores_in is None else [scores_in[index] for index in kept]
+            results = await remote.arerank(
                 query, documents, **self._remote_call(scores_in, top_n, score_threshold)
             )
+            return results if kept is None else restore_indices(results, kept)
         return await asyncio.to_thread(
             self.rerank,
             query,

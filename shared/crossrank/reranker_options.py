@@ -50,6 +50,7 @@ class RerankerOptions:
     normalize: OptionValue[Normalize | None] = OptionValue()
     score_threshold: OptionValue[float | None] = OptionValue()
     top_n: OptionValue[int | None] = OptionValue()
+    rerank_depth: OptionValue[int | None] = OptionValue()
     batch_size: OptionValue[int] = OptionValue()
     max_tokens_per_batch: OptionValue[int] = OptionValue()
     show_progress_bar: OptionValue[bool] = OptionValue()

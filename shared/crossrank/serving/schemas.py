@@ -50,6 +50,8 @@ class CrossrankOptions(BaseModel):
     rrf_weights: tuple[NonNegative, NonNegative] | None = None
     normalize: Normalize | None = None
     score_threshold: Finite | None = None
+    rerank_depth: int | None = Field(default=None, ge=1)
+    """Rerank only the first N candidates by retrieval rank (the others are not returned)."""
     details: bool = True
     """Return each result's ``crossrank`` details (windows, spans, scores before fusion)."""
 
