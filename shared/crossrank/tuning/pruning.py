@@ -4,12 +4,24 @@ A configuration C is pruned when another configuration D, still measured, has on
 queries both have run so far:
 
 1. a mean *and* a p95 latency at most C's,
-2. a quality at least C's on every query, or a paired quality difference D - C whose
-   bootstrap interval lies wholly at or above 0, and
+2. a quality at least as good, in one of two ways:
+
+   * D is *faithful* to C: D is exact and reranks at least C's candidates, and D's quality
+     was at least C's on every query so far. For top-10 agreement this holds on every query
+     by construction (D's ranking is the reference's restricted to a superset of C's
+     candidates, so it keeps every reference top-10 document C keeps); or
+   * the paired quality difference D - C has a bootstrap interval wholly above 0.
+
 3. a per-query latency ratio D / C whose (log-scale) paired bootstrap interval lies wholly
    below 1.
 
-Why this cannot remove a configuration that would have been chosen
+Why identical qualities alone are not enough: an int8 model often keeps the top 10 on the
+first ten queries and changes it on the twelfth; had it pruned a slower exact configuration
+on that evidence, ``max_loss=0`` would later find the int8 one over the gate and fall back
+to the reference. A bootstrap cannot see a rare event that has not happened yet, so
+without structure a tie is not evidence; with structure (faithfulness) it needs none.
+
+Why this does not remove a configuration that would have been chosen
 (:func:`crossrank.tuning.selection.choose`), on the data measured so far:
 
 * ``max_loss`` mode picks the lowest mean latency among configurations whose quality
@@ -26,19 +38,24 @@ What remains is the chance that more queries would have reversed a difference. C
 query and across every pair) over queries, which is where that chance lies; they are paired,
 so slow drift of the machine cancels. A reversal is then only plausible between two
 configurations that are nearly equal in both speed and quality, where choosing either
-costs little. The reference is never pruned, so ``max_loss`` always has an answer.
+costs little. And a wrong prune can only cost speed, never a promise: the chosen
+configuration's loss gate or budget is checked on its own full measurements. The reference
+is never pruned, so ``max_loss`` always has an answer. The percentile bootstrap is too
+narrow on a handful of queries: keep ``min_queries`` at 10 or more.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from crossrank.evaluation.comparison import paired_bootstrap_interval
 from crossrank.evaluation.latency import percentile
+from crossrank.log import logger
 from crossrank.tuning.estimates import log_ratios
+from crossrank.tuning.records import Configuration, Pruning
 
-__all__ = ["PRUNE_SAMPLES", "dominance"]
+__all__ = ["PRUNE_SAMPLES", "dominance", "faithful", "prune_dominated"]
 
 PRUNE_SAMPLES = 4_000
 """Bootstrap resamples per pruning test: enough for a 99% interval's 0.5% tails."""
@@ -50,6 +67,7 @@ def dominance(
     other_seconds: Sequence[float],
     other_qualities: Sequence[float],
     *,
+    faithful: bool,
     confidence: float = 0.99,
     seed: int = 0,
     samples: int = PRUNE_SAMPLES,
@@ -61,6 +79,8 @@ def dominance(
         candidate_qualities: The candidate's per-query qualities, same queries.
         other_seconds: The other configuration's seconds on the same queries, same order.
         other_qualities: Its qualities on the same queries.
+        faithful: The other configuration is exact and reranks at least the candidate's
+            candidates, so a quality at least the candidate's on every query counts.
         confidence: Coverage of the bootstrap intervals.
         seed: Bootstrap seed.
         samples: Bootstrap resamples.
@@ -81,13 +101,80 @@ def dominance(
     if mean_ratio >= 0.0:
         return None
     differences = [mine - theirs for mine, theirs in zip(other_qualities, candidate_qualities, strict=True)]
-    if min(differences) < 0.0:
+    if not (faithful and min(differences) >= 0.0):
         quality_low, _ = paired_bootstrap_interval(
             differences, samples=samples, seed=seed, confidence=confidence
         )
-        if quality_low < 0.0:
+        if quality_low <= 0.0:
             return None
     _, ratio_high = paired_bootstrap_interval(ratios, samples=samples, seed=seed, confidence=confidence)
     if ratio_high >= 0.0:
         return None
     return math.exp(mean_ratio), math.exp(ratio_high)
+
+
+def faithful(other: Configuration, candidate: Configuration) -> bool:
+    """``other`` is exact and reranks at least ``candidate``'s candidates.
+
+    Then ``other``'s ranking is the reference's restricted to a superset of ``candidate``'s
+    candidates: its top-10 agreement with the reference is at least ``candidate``'s on every
+    query, so a tie observed so far is a tie by construction, not by luck.
+    """
+    return other.exact and other.candidates >= candidate.candidates
+
+
+def prune_dominated(
+    configurations: Mapping[str, Configuration],
+    alive: Sequence[str],
+    reference: str,
+    seconds: Mapping[str, Sequence[float]],
+    qualities: Mapping[str, Sequence[float]],
+    *,
+    confidence: float = 0.99,
+    seed: int = 0,
+) -> dict[str, Pruning]:
+    """The configurations alive now that another alive one clearly dominates.
+
+    Args:
+        configurations: Every configuration by name.
+        alive: The names still measured; all have run on the same queries.
+        reference: The reference's name, never pruned.
+        seconds: Per-query seconds by name.
+        qualities: Per-query qualities by name.
+        confidence: Coverage of the bootstrap intervals.
+        seed: Bootstrap seed.
+
+    Returns:
+        The pruned names, each with its record; the fastest dominating configuration is
+        the one named.
+    """
+    # Against the survivors at the start of this check: dominance is transitive on the
+    # measured data, so pruning several at once is as safe as one by one.
+    fastest_first = sorted(alive, key=lambda name: (math.fsum(seconds[name]), name))
+    pruned: dict[str, Pruning] = {}
+    for name in sorted(alive):
+        if name == reference:
+            continue
+        for other in fastest_first:
+            if other == name:
+                continue
+            found = dominance(
+                seconds[name],
+                qualities[name],
+                seconds[other],
+                qualities[other],
+                faithful=faithful(configurations[other], configurations[name]),
+                confidence=confidence,
+                seed=seed,
+            )
+            if found is not None:
+                pruned[name] = Pruning(len(seconds[name]), other, found[0], found[1])
+                logger.info(
+                    "tune: pruned %r after %d queries: dominated by %r (latency ratio %.2f).",
+                    name,
+                    len(seconds[name]),
+                    other,
+                    found[0],
+                )
+                break
+    return pruned

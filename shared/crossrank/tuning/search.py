@@ -20,9 +20,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 
 from crossrank.evaluation.metrics import top_k_agreement
-from crossrank.log import logger
 from crossrank.tuning.estimates import pareto_flags, summarize
-from crossrank.tuning.pruning import dominance
+from crossrank.tuning.pruning import prune_dominated
 from crossrank.tuning.records import (
     Configuration,
     ConfigurationResult,
@@ -222,7 +221,11 @@ def search(
         orders.append(tuple(order))
         measured.append(query_id)
         if prune and min_queries <= len(measured) < len(query_ids):
-            pruned.update(_prune(alive, reference.name, seconds, qualities, prune_confidence, seed))
+            pruned.update(
+                prune_dominated(
+                    by_name, alive, reference.name, seconds, qualities, confidence=prune_confidence, seed=seed
+                )
+            )
             alive = [name for name in alive if name not in pruned]
             if hasattr(queries, "set_postfix_str"):
                 queries.set_postfix_str(f"{len(alive)} configurations left")
@@ -239,47 +242,6 @@ def search(
         prune_confidence,
         quality_name or _quality_name(quality),
     )
-
-
-def _prune(
-    alive: Sequence[str],
-    reference: str,
-    seconds: dict[str, list[float]],
-    qualities: dict[str, list[float]],
-    confidence: float,
-    seed: int,
-) -> dict[str, Pruning]:
-    """The configurations that others alive now clearly dominate, with who dominates them."""
-    # Against the survivors at the start of this check: dominance is transitive on the
-    # measured data, so pruning several at once is as safe as one by one (see pruning.py).
-    fastest_first = sorted(alive, key=lambda name: (math.fsum(seconds[name]), name))
-    pruned: dict[str, Pruning] = {}
-    for name in sorted(alive):
-        if name == reference:
-            continue
-        for other in fastest_first:
-            if other == name:
-                continue
-            found = dominance(
-                seconds[name],
-                qualities[name],
-                seconds[other],
-                qualities[other],
-                confidence=confidence,
-                seed=seed,
-            )
-            if found is not None:
-                # The fastest dominating configuration is the one recorded.
-                pruned[name] = Pruning(len(seconds[name]), other, found[0], found[1])
-                logger.info(
-                    "tune: pruned %r after %d queries: dominated by %r (latency ratio %.2f).",
-                    name,
-                    len(seconds[name]),
-                    other,
-                    found[0],
-                )
-                break
-    return pruned
 
 
 def _quality_name(quality: Quality) -> str:

@@ -123,7 +123,8 @@ def _within_loss(result: SearchResult, survivors: Sequence[ConfigurationResult],
         if faster:
             closest = max(faster, key=lambda r: (r.difference, -r.mean_ms, r.name))
             why = (
-                f"each of the {len(faster)} faster configurations lost more than {max_loss:g} {what}; "
+                f"none of the {len(faster)} faster configurations had a {what} {_within(max_loss)} "
+                "its own; "
                 f"the closest, {closest.name!r}, {_difference(closest)}"
             )
         else:
@@ -136,7 +137,8 @@ def _within_loss(result: SearchResult, survivors: Sequence[ConfigurationResult],
     else:
         reason = (
             f"{chosen.name!r}: the fastest of the {len(eligible)} of {len(survivors)} configurations "
-            f"within {max_loss:g} {what} of the reference {result.reference!r}: {_difference(chosen)} "
+            f"whose {what} is {_within(max_loss)} the reference's ({result.reference!r}): "
+            f"{_difference(chosen)} "
             f"over {chosen.queries} queries, {_speed(chosen)} (mean {chosen.mean_ms:.1f} ms vs "
             f"{result.reference_result.mean_ms:.1f} ms, p95 {chosen.p95_ms:.1f} ms). {_precision(chosen)}"
         )
@@ -177,6 +179,10 @@ def _within_budget(
     reason += _pruned(result)
     gate = f"p95 {chosen.p95_ms:.1f} ms <= {budget_ms:g} ms"
     return Choice("budget", chosen, reason, gate, tuple(r.name for r in eligible), budget_ms=budget_ms)
+
+
+def _within(max_loss: float) -> str:
+    return "as high as" if max_loss == 0 else f"within {max_loss:g} of"
 
 
 def _difference(result: ConfigurationResult) -> str:
