@@ -14,6 +14,7 @@ Example:
 from crossrank.errors import CrossrankError, ModelLoadError, OnnxExportError, ScoringError
 from crossrank.models.backends import Backend, Precision
 from crossrank.models.loading import DEFAULT_MODEL, MODEL_ENV_VAR
+from crossrank.profiles import Profile, ProfileMismatchWarning, read_profile
 from crossrank.ranking.fusion import reciprocal_rank_fusion
 from crossrank.ranking.score_cache import CacheInfo
 from crossrank.reranker import Fusion, LongDocuments, Normalize, Reranker
@@ -33,11 +34,14 @@ __all__ = [
     "OnnxExportError",
     "PairScorer",
     "Precision",
+    "Profile",
+    "ProfileMismatchWarning",
     "RerankResult",
     "Reranker",
     "ScoringError",
     "TokenizedText",
     "__version__",
+    "read_profile",
     "reciprocal_rank_fusion",
 ]
 

@@ -16,6 +16,7 @@ contract checks it).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -34,6 +35,7 @@ from crossrank.options import (
     WindowBoundaries,
     validate_options,
 )
+from crossrank.profiles import load_profile
 from crossrank.reranker import Reranker
 from crossrank.results import RerankResult
 from crossrank.scorer import PairScorer
@@ -230,6 +232,33 @@ class SyncedReranker(BaseModel):
             meant = f"{ranking} is" if ranking == name else f"did you mean `{ranking}`? It is"
             return f"{meant} a ranking option: give it to {cls._ranking_belongs_to}, not to {cls.__name__}."
         return name_hint(name, public)
+
+    @classmethod
+    def from_profile(cls, path: str | os.PathLike[str], **overrides: Any) -> Self:
+        """An adapter with the options ``crossrank tune`` chose, read from its profile.
+
+        Args:
+            path: The profile (``crossrank tune DATA --output PROFILE.json``).
+            **overrides: ``model`` or fields that win over the profile's (``top_n=5``).
+
+        Raises:
+            FileNotFoundError: If there is no such profile.
+            ValueError: If the file is not a profile, or chose an option this adapter has no
+                field for (a ranking option on a pure scorer: it names the one that has it).
+
+        Warns:
+            ProfileMismatchWarning: When this CPU or the model differ from the tuned ones.
+        """
+        model, options = load_profile(path, overrides)
+        known = cls._field_names()
+        foreign = sorted(name for name in options if name not in known and name not in overrides)
+        if foreign:
+            # Dropping them would rank differently from what the profile measured.
+            where = f"; use {cls._ranking_belongs_to}" if cls._ranking_belongs_to else ""
+            raise ValueError(
+                f"{path} chose {', '.join(foreign)}, which {cls.__name__} has no field for{where}"
+            )
+        return cls(model=model, **options)
 
     def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
         """A copy with ``update`` applied; an unknown name in it is an error, not a silent no-op."""

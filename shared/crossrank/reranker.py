@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -29,6 +30,7 @@ from crossrank.options import (
     options_docstring,
     validate_options,
 )
+from crossrank.profiles import load_profile
 from crossrank.ranking.cascade import rank_through_stages
 from crossrank.ranking.depth import depth_indices, restore_indices
 from crossrank.ranking.inputs import check_pairs, check_rerank_call
@@ -381,6 +383,24 @@ class Reranker(RerankerOptions):
             window_scores_out=window_scores_out,
             only_windows=only_windows,
         )
+
+    @classmethod
+    def from_profile(cls, path: str | os.PathLike[str], **overrides: Any) -> Reranker:
+        """A reranker with the options ``crossrank tune`` chose, read from its profile.
+
+        Args:
+            path: The profile (``crossrank tune DATA --output PROFILE.json``).
+            **overrides: ``model`` or options that win over the profile's (``top_n=5``).
+
+        Raises:
+            FileNotFoundError: If there is no such profile.
+            ValueError: If the file is not a profile or holds an option crossrank rejects.
+
+        Warns:
+            ProfileMismatchWarning: When this CPU or the model differ from the tuned ones.
+        """
+        model, options = load_profile(path, overrides)
+        return cls(model, **options)
 
     def __deepcopy__(self, memo: dict[int, Any]) -> Reranker:
         # The lock cannot be copied, and a copy should share the (read-only) model anyway.

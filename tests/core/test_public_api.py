@@ -18,11 +18,14 @@ def test_crossrank_all_is_pinned() -> None:
             "OnnxExportError",
             "PairScorer",
             "Precision",
+            "Profile",
+            "ProfileMismatchWarning",
             "RerankResult",
             "Reranker",
             "ScoringError",
             "TokenizedText",
             "__version__",
+            "read_profile",
             "reciprocal_rank_fusion",
         ]
     )

@@ -7,12 +7,9 @@ import platform
 from pathlib import Path
 from typing import Any
 
-from crossrank.models.cpu import cpu_flags, cpuinfo, usable_cpu_count
+from crossrank.models.cpu import NOTABLE_CPU_FLAGS, cpu_flags, cpuinfo, usable_cpu_count
 
 __all__ = ["cpu_identity", "cpu_model", "describe_machine", "load_average", "microarchitecture"]
-
-# CPU features that decide which fast paths (int8 VNNI, bf16, AMX) a backend can use.
-_NOTABLE_CPU_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16", "amx_int8")
 
 
 def cpu_model() -> str:
@@ -111,7 +108,7 @@ def describe_machine(device: str = "cpu") -> dict[str, Any]:
         "cpu_identity": cpu_identity(),
         "cpu_count": os.cpu_count(),
         "usable_cpus": usable_cpu_count(),
-        "cpu_flags": [flag for flag in _NOTABLE_CPU_FLAGS if flag in flags],
+        "cpu_flags": [flag for flag in NOTABLE_CPU_FLAGS if flag in flags],
         "memory_gb": _memory_gb(),
         "platform": platform.platform(),
         "python": platform.python_version(),

@@ -6,7 +6,10 @@ import os
 from functools import cache
 from pathlib import Path
 
-__all__ = ["cpu_flags", "cpuinfo", "parse_cpuinfo", "usable_cpu_count"]
+__all__ = ["NOTABLE_CPU_FLAGS", "cpu_flags", "cpu_signature", "cpuinfo", "parse_cpuinfo", "usable_cpu_count"]
+
+# CPU features that decide which fast paths (int8 VNNI, bf16, AMX) a backend can use.
+NOTABLE_CPU_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16", "amx_int8")
 
 
 def usable_cpu_count() -> int:
@@ -48,3 +51,29 @@ def cpu_flags(text: str | None = None) -> frozenset[str]:
     """
     fields = cpuinfo() if text is None else parse_cpuinfo(text)
     return frozenset(fields.get("flags", "").split())
+
+
+def cpu_signature() -> dict[str, object]:
+    """The facts about this CPU that decide which backend and precision are fastest.
+
+    Returns:
+        ``{"vendor", "model_name", "family", "model", "flags", "cpus"}``: ``flags`` are the
+        notable ones this CPU has, ``cpus`` the CPUs this process may use.
+    """
+    fields = cpuinfo()
+
+    def number(key: str) -> int | None:
+        try:
+            return int(fields[key], 0)
+        except (KeyError, ValueError):
+            return None
+
+    flags = cpu_flags()
+    return {
+        "vendor": fields.get("vendor_id", "unknown"),
+        "model_name": fields.get("model name", "unknown"),
+        "family": number("cpu family"),
+        "model": number("model"),
+        "flags": [flag for flag in NOTABLE_CPU_FLAGS if flag in flags],
+        "cpus": usable_cpu_count(),
+    }
