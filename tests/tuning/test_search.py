@@ -462,6 +462,13 @@ def test_results_and_choice_round_trip_through_json() -> None:
     assert "seconds" not in choice.to_json()["result"]
 
 
+def test_a_search_read_back_from_json_is_the_same_search() -> None:
+    result, _ = run(scenario())
+    again = SearchResult.from_json(json.loads(json.dumps(result.to_json())))
+    assert again == result
+    assert choose(again, max_loss=0.03) == choose(result, max_loss=0.03)
+
+
 def test_format_table_has_a_row_per_configuration_and_marks() -> None:
     result, _ = run(scenario())
     choice: Choice = choose(result, max_loss=0.03)

@@ -53,6 +53,11 @@ class Configuration:
             "exact": self.exact,
         }
 
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Configuration:
+        """The configuration :meth:`to_json` wrote (its options as JSON left them)."""
+        return cls(data["name"], dict(data["options"]), int(data["candidates"]), bool(data["exact"]))
+
 
 @dataclass(frozen=True)
 class QueryRun:
@@ -98,6 +103,11 @@ class Pruning:
             "ratio": float(self.ratio),
             "ratio_high": float(self.ratio_high),
         }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Pruning:
+        """The record :meth:`to_json` wrote."""
+        return cls(int(data["after_queries"]), data["by"], float(data["ratio"]), float(data["ratio_high"]))
 
 
 @dataclass(frozen=True)
@@ -164,6 +174,30 @@ class ConfigurationResult:
             "seconds": [float(value) for value in self.seconds],
             "qualities": [float(value) for value in self.qualities],
         }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ConfigurationResult:
+        """The result :meth:`to_json` wrote (a profile read back, to plot or compare)."""
+        pruned = data["pruned"]
+        return cls(
+            configuration=Configuration.from_json(data["configuration"]),
+            query_ids=tuple(data["query_ids"]),
+            seconds=tuple(float(value) for value in data["seconds"]),
+            qualities=tuple(float(value) for value in data["qualities"]),
+            on_frontier=bool(data["on_frontier"]),
+            is_reference=bool(data["is_reference"]),
+            pruned=None if pruned is None else Pruning.from_json(pruned),
+            mean_ms=float(data["mean_ms"]),
+            p50_ms=float(data["p50_ms"]),
+            p95_ms=float(data["p95_ms"]),
+            p95_interval_ms=_pair(data["p95_interval_ms"]),
+            quality=float(data["quality"]),
+            quality_interval=_pair(data["quality_interval"]),
+            difference=float(data["difference"]),
+            difference_interval=_pair(data["difference_interval"]),
+            speedup=float(data["speedup"]),
+            speedup_interval=_pair(data["speedup_interval"]),
+        )
 
     def summary_json(self) -> dict[str, Any]:
         """The result as a JSON-ready dict without the per-query series."""
@@ -248,6 +282,29 @@ class SearchResult:
             "orders": [list(order) for order in self.orders],
             "results": [result.to_json() for result in self.results],
         }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> SearchResult:
+        """The search :meth:`to_json` wrote (a profile read back, to plot or choose again).
+
+        Raises:
+            KeyError: If a field is missing.
+        """
+        return cls(
+            results=tuple(ConfigurationResult.from_json(result) for result in data["results"]),
+            reference=data["reference"],
+            query_ids=tuple(data["query_ids"]),
+            orders=tuple(tuple(order) for order in data["orders"]),
+            quality_name=data["quality_name"],
+            seed=int(data["seed"]),
+            min_queries=int(data["min_queries"]),
+            prune_confidence=float(data["prune_confidence"]),
+        )
+
+
+def _pair(values: Sequence[float]) -> tuple[float, float]:
+    low, high = values
+    return float(low), float(high)
 
 
 def plain(value: Any) -> Any:
