@@ -111,23 +111,45 @@ def test_an_inexact_backend_is_never_chosen_however_fast(tmp_path: Path) -> None
     choice = probe(candidates, tmp_path)
     assert choice.backend == "openvino"
     assert "not exact" in choice.skipped["onnx"]
+    assert "differ from PyTorch fp32's by 0.001" in choice.skipped["onnx"]
     assert "onnx" not in choice.seconds
     assert len(candidates.scorers["onnx"].batches) == 1  # its warm-up only: never timed
 
 
-def test_a_builder_that_fails_is_skipped_with_its_reason(tmp_path: Path) -> None:
+def test_a_builder_that_fails_is_skipped_with_its_reason(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     candidates = Candidates(
         torch=0.002,
         onnx=OnnxExportError("the export differs from CrossEncoder.predict by 0.8"),
         openvino=ImportError("No module named 'openvino'"),
     )
-    choice = probe(candidates, tmp_path)
+    with caplog.at_level(logging.WARNING, logger="crossrank"):
+        choice = probe(candidates, tmp_path, model_key="models/m@12ab")
     assert choice.backend == "torch"
     assert choice.skipped == {
         "onnx": "OnnxExportError: the export differs from CrossEncoder.predict by 0.8",
         "openvino": "ImportError: No module named 'openvino'",
     }
     assert "Not candidates: onnx: OnnxExportError" in describe_choice(choice)
+    # A broken export is worth a warning; an optional extra not installed is not.
+    assert [r.getMessage() for r in caplog.records] == [
+        "crossrank: backend 'onnx' is not usable for models/m: OnnxExportError: the export differs "
+        "from CrossEncoder.predict by 0.8. Scoring with PyTorch instead."
+    ]
+
+
+def test_a_missing_core_library_warns_in_the_callers_words(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    candidates = Candidates(torch=0.004, onnx=ImportError("No module named 'onnxruntime'"), openvino=0.0015)
+    with caplog.at_level(logging.WARNING, logger="crossrank"):
+        choice = probe(candidates, tmp_path, explain=lambda exc: f"{exc} (pip install onnxruntime)")
+    assert choice.backend == "openvino"
+    [record] = caplog.records
+    assert record.getMessage().endswith(
+        "No module named 'onnxruntime' (pip install onnxruntime). Scoring with OpenVINO instead."
+    )
 
 
 def test_a_backend_that_fails_while_scoring_is_skipped(tmp_path: Path) -> None:
@@ -360,7 +382,7 @@ def test_the_probe_over_the_real_model_is_quick_and_exact(
     key = model_fingerprint(cross_encoder, model_path)
     started = time.perf_counter()
     choice = probe_fastest_backend(candidates, model_key=key, cache_dir=tmp_path)
-    assert time.perf_counter() - started < 10.0  # 2 s of budget; at least 7 pairs each (2 vCPUs, shared)
+    assert time.perf_counter() - started < 15.0  # 2 s of budget, 7 pairs each at least: 8 s on 2 busy vCPUs
     assert choice.backend in ("torch", "onnx")
     assert choice.skipped == {}, choice.skipped  # ONNX Runtime fp32 is exact
     assert choice.pairs >= 2

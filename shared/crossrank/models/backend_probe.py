@@ -7,7 +7,8 @@ as PyTorch fp32 does (within :data:`EXACT_TOLERANCE`; lower precisions are never
 only ``tune`` picks them), times them and keeps the fastest.
 
 The rule: the candidates are timed in interleaved rounds (alternating order, after one
-warm-up call each), one batch each per round, within a time budget. A candidate replaces
+warm-up call each), one batch each per round, within a time budget (2 s by default; at least
+three rounds of two pairs run, so a large model on a small CPU takes longer). A candidate replaces
 PyTorch only when the median of its per-round time ratios to PyTorch is below
 ``1 - noise``, noise being half the spread of those ratios and at least 3%; among those that
 do, the fastest median wins. So ``auto`` is never slower than PyTorch fp32 by more than
@@ -65,10 +66,24 @@ Pairs = Sequence[tuple[Sequence[int], Sequence[int]]]
 _FORMAT = 1  # bump when the record or the rule changes
 _MIN_NOISE = 0.03  # below this, differences are within run-to-run drift on a shared machine
 _MIN_ROUNDS, _MAX_ROUNDS = 3, 7
+# Backends of an optional extra: not installed is normal, said at INFO only.
+_OPTIONAL_EXTRAS = frozenset({"openvino"})
+_LABELS = {"torch": "PyTorch", "onnx": "ONNX Runtime", "openvino": "OpenVINO"}
 _MIN_PAIRS = 2  # a batch, so padding is timed (and checked) too
 # A builder raising one of these means "this backend cannot run here": skip it.
 _SKIPPABLE = (ImportError, OSError, CrossrankError)
-_NOT_RECORDED = frozenset({"scorer", "source", "model", "cache_file"})
+# What the cache file records of a choice, and the JSON type each must have.
+_RECORDED: dict[str, type | tuple[type, ...]] = {
+    "backend": str,
+    "seconds": dict,
+    "ratio": dict,
+    "noise": dict,
+    "skipped": dict,
+    "pairs": int,
+    "rounds": int,
+    "probe_seconds": (int, float),
+    "probed_at": str,
+}
 _VERSIONED = ("crossrank", "torch", "transformers", "sentence-transformers", "onnxruntime", "openvino")
 
 
@@ -187,6 +202,7 @@ def probe_fastest_backend(
     budget_s: float = 2.0,
     cache_dir: Path | None = None,
     refresh: bool = False,
+    explain: Callable[[BaseException], str] | None = None,
 ) -> ProbeChoice:
     """The fastest exact backend for this model on this CPU: pinned, cached, or measured now.
 
@@ -201,6 +217,7 @@ def probe_fastest_backend(
             three rounds run, on fewer pairs when a round would not fit.
         cache_dir: Where choices are kept; :func:`probe_cache_dir` when ``None``.
         refresh: Measure again even when a cached choice exists.
+        explain: Words a builder's exception for the logs (the type and message by default).
 
     Returns:
         The choice, with its scorer built; logged at INFO on the ``crossrank`` logger.
@@ -231,7 +248,7 @@ def probe_fastest_backend(
         if cached is not None:
             choice = cached
         else:
-            choice = _measure(candidates, model_key, probe_pairs, budget_s)
+            choice = _measure(candidates, model_key, probe_pairs, budget_s, explain or _reason)
             choice = replace(choice, cache_file=path)
             _write_atomically(path, {**identity, "key": key, **_record(choice)})
     logger.info("%s", describe_choice(choice))
@@ -240,26 +257,19 @@ def probe_fastest_backend(
 
 def describe_choice(choice: ProbeChoice) -> str:
     """One line saying what ``auto`` runs and why, for logs."""
-    head = f"crossrank: backend='auto' runs {choice.backend} for {choice.model}"
+    line = f"crossrank: backend='auto' runs {choice.backend} for {choice.model}"
     if choice.source == "pinned":
-        head += f": pinned by {AUTO_BACKEND_ENV}"
+        line += f": pinned by {AUTO_BACKEND_ENV}"
     else:
-        timed = ", ".join(
-            f"{name} {seconds * 1000:.1f} ms"
-            + (
-                f" ({choice.ratio[name]:.2f}x torch, noise {choice.noise[name]:.0%})"
-                if name in choice.ratio
-                else ""
-            )
-            for name, seconds in choice.seconds.items()
-        )
-        head += (
-            f": median per batch of {choice.pairs} pairs over {choice.rounds} rounds {timed}"
-            f" ({'cached, measured' if choice.source == 'cache' else 'measured'} {choice.probed_at}"
-            f" in {choice.probe_seconds:.1f} s; kept in {choice.cache_file})"
+        timed = [f"{name} {seconds * 1000:.1f} ms" for name, seconds in choice.seconds.items()]
+        timed += [f"{n} {r:.2f}x torch (noise {choice.noise[n]:.0%})" for n, r in choice.ratio.items()]
+        when = ("cached, measured " if choice.source == "cache" else "measured ") + choice.probed_at
+        line += (
+            f": median per batch of {choice.pairs} pairs over {choice.rounds} rounds: {', '.join(timed)}"
+            f" ({when} in {choice.probe_seconds:.1f} s; kept in {choice.cache_file})"
         )
     skipped = "; ".join(f"{name}: {reason}" for name, reason in choice.skipped.items())
-    return f"{head}. Not candidates: {skipped}" if skipped else head
+    return f"{line}. Not candidates: {skipped}" if skipped else line
 
 
 def _pinned(candidates: Mapping[str, Callable[[], PairScorer]], pinned: str, model: str) -> ProbeChoice:
@@ -276,16 +286,23 @@ def _pinned(candidates: Mapping[str, Callable[[], PairScorer]], pinned: str, mod
 
 
 def _measure(
-    candidates: Mapping[str, Callable[[], PairScorer]], model: str, probe_pairs: Pairs | None, budget_s: float
+    candidates: Mapping[str, Callable[[], PairScorer]],
+    model: str,
+    probe_pairs: Pairs | None,
+    budget_s: float,
+    explain: Callable[[BaseException], str],
 ) -> ProbeChoice:
     skipped: dict[str, str] = {}
+    expected: set[str] = set()  # left out for a reason that needs no warning
     scorers = {"torch": candidates["torch"]()}  # the reference: its failure is the caller's
     for name, build in candidates.items():
         if name != "torch":
             try:
                 scorers[name] = build()
             except _SKIPPABLE as exc:
-                skipped[name] = _reason(exc)
+                skipped[name] = explain(exc)
+                if isinstance(exc, ImportError) and name in _OPTIONAL_EXTRAS:
+                    expected.add(name)
     pairs = list(probe_pairs) if probe_pairs is not None else sample_probe_pairs(scorers["torch"])
     times: dict[str, list[float]] = {name: [] for name in scorers}
 
@@ -313,7 +330,8 @@ def _measure(
     per_pair = run_round(pairs[:1], backwards=False)
     rounds, batch = 0, pairs[:1]
     if len(scorers) > 1:
-        times = {name: [] for name in scorers}
+        for series in times.values():
+            series.clear()  # the warm-up is not timed
         left = budget_s - (time.perf_counter() - started)
         batch = pairs[: max(_MIN_PAIRS, min(len(pairs), int(left / (_MIN_ROUNDS * max(per_pair, 1e-6)))))]
         round_cost = per_pair * len(batch)
@@ -324,6 +342,14 @@ def _measure(
             round_cost = run_round(batch, backwards=rounds % 2 == 1)
             rounds += 1
     backend, ratio, noise = _decide(times)
+    for name in sorted(skipped.keys() - expected):
+        logger.warning(
+            "crossrank: backend %r is not usable for %s: %s. Scoring with %s instead.",
+            name,
+            model.rpartition("@")[0] or model,
+            skipped[name],
+            _LABELS[backend],
+        )
     return ProbeChoice(
         backend,
         scorers[backend],
@@ -375,46 +401,32 @@ def _cached_choice(
         record = json.loads(path.read_text(encoding="utf-8"))
         if not isinstance(record, dict) or record.get("key") != key or record.get("format") != _FORMAT:
             raise ValueError("it is not a probe record for this model, CPU and crossrank")
-        backend = str(record["backend"])
-        if backend not in candidates:
-            raise ValueError(f"it names {backend!r}, not a candidate")
-        numbers = {
-            part: {str(k): float(v) for k, v in record[part].items()}
-            for part in ("seconds", "ratio", "noise")
-        }
-        skipped = {str(k): str(v) for k, v in record["skipped"].items()}
-        counts = int(record["pairs"]), int(record["rounds"]), float(record["probe_seconds"])
-        probed_at = str(record["probed_at"])
+        fields = {name: record[name] for name in _RECORDED}
+        wrong = [name for name, kind in _RECORDED.items() if not isinstance(fields[name], kind)]
+        numbers = [v for part in ("seconds", "ratio", "noise") for v in fields[part].values()]
+        if (
+            wrong
+            or not all(isinstance(v, int | float) for v in numbers)
+            or fields["backend"] not in candidates
+        ):
+            raise ValueError(f"its fields {wrong or ['backend', 'seconds', 'ratio', 'noise']} are not valid")
     except FileNotFoundError:
         return None
-    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+    except (OSError, ValueError, KeyError) as exc:
         logger.warning("crossrank: ignoring the backend probe cache %s (%s); probing again.", path, exc)
         return None
     try:
-        scorer = candidates[backend]()
+        scorer = candidates[fields["backend"]]()
     except _SKIPPABLE as exc:
         logger.warning(
-            "crossrank: the cached choice %s cannot run now (%s); probing again.", backend, _reason(exc)
+            "crossrank: the cached choice %s cannot run now (%s); probing again.", fields["backend"], exc
         )
         return None
-    pairs, rounds, seconds = counts
-    return ProbeChoice(
-        backend,
-        scorer,
-        "cache",
-        model,
-        **numbers,
-        skipped=skipped,
-        pairs=pairs,
-        rounds=rounds,
-        probe_seconds=seconds,
-        probed_at=probed_at,
-        cache_file=path,
-    )
+    return ProbeChoice(scorer=scorer, source="cache", model=model, cache_file=path, **fields)
 
 
 def _record(choice: ProbeChoice) -> dict[str, Any]:
-    return {name: value for name, value in vars(choice).items() if name not in _NOT_RECORDED}
+    return {name: getattr(choice, name) for name in _RECORDED}
 
 
 def _write_atomically(path: Path, record: Mapping[str, Any]) -> None:
@@ -424,7 +436,7 @@ def _write_atomically(path: Path, record: Mapping[str, Any]) -> None:
         handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         try:
             with os.fdopen(handle, "w", encoding="utf-8") as file:
-                json.dump(record, file, indent=2, sort_keys=True, default=str)
+                json.dump(record, file, indent=2, default=str)
                 file.write("\n")
             os.chmod(temporary, 0o644)  # mkstemp's 0600 would hide it from a shared cache's users
             os.replace(temporary, path)
