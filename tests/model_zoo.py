@@ -42,6 +42,9 @@ TokenizerKind = Literal["wordpiece", "unigram", "byte-level-bpe"]
 
 # All of crossrank's backends; the ONNX ones export the model's forward pass.
 _ALL_BACKENDS = ("torch", "onnx", "onnx-int8", "openvino", "openvino-bf16", "openvino-int8")
+# A causal LM exports its LogitScore graph; OpenVINO's static int8 is refused for it (its
+# calibration pairs are not laid out with the chat template).
+_CAUSAL_BACKENDS = ("torch", "onnx", "onnx-int8", "openvino", "openvino-bf16")
 
 SEED = 20240611
 
@@ -227,7 +230,7 @@ class Family:
     """(true token, false token) of the ``LogitScore`` module, for the causal families."""
     type_vocab_size: int | None
     backends: tuple[str, ...]
-    """crossrank backends expected to apply: the export backends need a sequence classifier."""
+    """crossrank backends expected to apply (a causal LM: all but ``openvino-int8``)."""
     initializer_range: float
     """Std of the random init: large enough that scores differ visibly between pairs."""
     processing_kwargs: dict[str, Any] | None = None
@@ -364,7 +367,7 @@ _FAMILY_LIST: tuple[Family, ...] = (
         chat_template=QWEN3_RERANKER_TEMPLATE,
         logit_tokens=("yes", "no"),
         type_vocab_size=None,
-        backends=("torch",),
+        backends=_CAUSAL_BACKENDS,
         initializer_range=0.2,
         notes="tie_word_embeddings as Qwen3-0.6B; the prompt (system message) is the <Instruct> line.",
     ),
@@ -382,7 +385,7 @@ _FAMILY_LIST: tuple[Family, ...] = (
         chat_template=ZERANK_TEMPLATE,
         logit_tokens=("Yes", None),
         type_vocab_size=None,
-        backends=("torch",),
+        backends=_CAUSAL_BACKENDS,
         initializer_range=0.2,
         processing_kwargs={"chat_template": {"add_generation_prompt": True}},
         notes="The assistant header comes from add_generation_prompt, saved in processing_kwargs.",

@@ -1,5 +1,8 @@
 """Every family scores as ``CrossEncoder.predict`` scores it, on every backend the family supports.
 
+The causal families' own export checks (alone vs batched, the graph's shape, bad exports
+refused, the lower precisions) are in test_causal_export.py.
+
 The zoo's tiny random models (tests/model_zoo.py) stand for the rerankers people pick: BERT,
 ELECTRA, XLM-R 8k, ModernBERT 8k, DeBERTa-v3, Qwen3-Reranker-style causal LMs (yes/no and a
 single logit) and a Qwen3 sequence classifier with a chat template.
@@ -12,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from model_zoo import FAMILIES, Family
+from model_zoo import Family
 
-from crossrank import ModelLoadError, Reranker
+from crossrank import Reranker
 from crossrank.ranking.window_scoring import WindowScores, score_texts
 
 QUERY = "does regular aerobic exercise lower blood pressure?"
@@ -27,8 +30,6 @@ DOCUMENTS = [
     '"Quoted" results: 42 trials (n=1,204) found café owners naïve about it.',
 ]
 TOLERANCE = 1e-5
-CAUSAL = [name for name, family in FAMILIES.items() if family.causal]
-EXPORTABLE = [name for name, family in FAMILIES.items() if not family.causal]
 
 
 def _reference(family_model: Any, documents: list[str] = DOCUMENTS) -> list[float]:
@@ -56,7 +57,6 @@ def test_torch_and_auto_equal_predict(
     assert reranker.backend_in_use == ("torch-fp32" if family.causal else "onnx")
 
 
-@pytest.mark.parametrize("family", EXPORTABLE, indirect=True)
 @pytest.mark.parametrize("backend", ["onnx", "openvino"])
 def test_export_backends_equal_predict(
     family: Family, family_path: Path, family_model: Any, cache_dir: Path, backend: str
@@ -64,16 +64,6 @@ def test_export_backends_equal_predict(
     reranker = Reranker(str(family_path), backend=backend, score_cache_size=0)  # type: ignore[arg-type]
     assert _scores(reranker) == pytest.approx(_reference(family_model), abs=TOLERANCE)
     assert reranker.backend_in_use == backend
-
-
-@pytest.mark.parametrize("family", CAUSAL, indirect=True)
-@pytest.mark.parametrize("backend", ["onnx", "openvino"])
-def test_causal_families_refuse_export_backends_by_name(
-    family_path: Path, cache_dir: Path, backend: str
-) -> None:
-    reranker = Reranker(str(family_path), backend=backend, score_cache_size=0)  # type: ignore[arg-type]
-    with pytest.raises(ModelLoadError, match="does not export causal-LM rerankers"):
-        reranker.rerank(QUERY, DOCUMENTS)
 
 
 def test_auto_never_falls_back_silently(

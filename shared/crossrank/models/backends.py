@@ -5,6 +5,8 @@ scores (to 1e-5); on CUDA, PyTorch in fp16. bf16 and int8 are opt-in because the
 scores (bf16 by up to 0.02, int8 by up to a few tenths) and so can reorder close candidates.
 OpenVINO runs the same cached ONNX export as ONNX Runtime, and its int8 runs a graph
 quantized statically once (NNCF, calibrated on crossrank's sample pairs) and cached beside it.
+A causal-LM reranker exports too (its LogitScore graph, crossrank.models.causal_export), on
+every export backend but OpenVINO's int8; ``"auto"`` keeps it on PyTorch.
 How much faster each is depends on the machine: docs/benchmarks.md has the measurements,
 each with the machine it ran on. When
 ONNX cannot be used (onnxruntime missing, an export that fails or does not
@@ -120,7 +122,8 @@ def build_scorer(
         backend: ``"auto"``, ``"torch"``, ``"onnx"`` (fp32), ``"onnx-int8"``,
             ``"openvino"`` (fp32), ``"openvino-bf16"`` or ``"openvino-int8"`` (static
             int8, calibrated; NNCF quantizes it once). ``"auto"``: ONNX Runtime fp32
-            on a CPU, PyTorch fp16 on CUDA, PyTorch fp32 elsewhere. ONNX Runtime and
+            on a CPU, PyTorch fp16 on CUDA, PyTorch fp32 elsewhere; PyTorch for a
+            causal-LM reranker (which runs on every export backend but ``"openvino-int8"``). ONNX Runtime and
             OpenVINO run on the CPU; for a model on a GPU they fall back to PyTorch.
         precision: For PyTorch: ``"auto"`` (fp16 on CUDA, else fp32), ``"fp32"``,
             ``"bf16"`` or ``"fp16"``. An explicit precision with ``backend="auto"``
@@ -146,14 +149,17 @@ def build_scorer(
     causal = logit_score_module(cross_encoder) is not None
     chosen = backend
     if chosen == "auto":
-        # A causal LM's scoring graph is not exported yet: PyTorch is its exact backend.
+        # A causal LM exports (crossrank.models.causal_export), but auto keeps it on PyTorch
+        # until a measurement says which is faster where (the shared-prefix cache is PyTorch's).
         exportable = device_type == "cpu" and precision == "auto" and not causal
         chosen = _CPU_AUTO_BACKEND if exportable else "torch"
-    elif causal and chosen in _EXPORT_BACKENDS:
+    elif causal and chosen == "openvino-int8":
         raise ModelLoadError(
-            "Pass backend='torch' or backend='auto' for a causal-LM reranker",
-            f"backend={backend!r} cannot run {name!r}: crossrank does not export causal-LM rerankers "
-            "(a LogitScore model) to ONNX yet",
+            "Pass backend='onnx-int8' (int8 without calibration), 'openvino' or 'onnx' for a causal-LM "
+            "reranker",
+            f"backend='openvino-int8' cannot run {name!r}: its static int8 scales are calibrated on "
+            "pairs laid out with the tokenizer's plain pair template, not the chat template a causal-LM "
+            "reranker reads, so they would be fixed on inputs the model never sees",
         )
     if chosen in _EXPORT_BACKENDS:
         try:

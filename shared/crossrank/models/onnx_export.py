@@ -9,7 +9,6 @@ processes exporting the same model at once never see a half-written file.
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
 import os
@@ -36,7 +35,9 @@ OnnxVariant = Literal["fp32", "int8", "int8-static"]
 _OPSET = 17
 # Bump when the export or quantization code changes what it writes.
 _EXPORT_FORMAT = 3  # 3: export.json records the model file's size and SHA-256
-# Architectures whose attention ONNX Runtime's transformer optimizer fuses.
+# Architectures whose attention ONNX Runtime's transformer optimizer fuses (its "bert" pass).
+# Decoders (Qwen3, the causal-LM rerankers) are not among them: their rotary, GQA, causal
+# attention is not the pattern that pass fuses, so their graph runs unfused, still exact.
 _FUSABLE_MODEL_TYPES = frozenset({"bert", "roberta", "xlm-roberta", "electra"})
 # fp32 ONNX must match PyTorch to float rounding; beyond this the export is wrong.
 _VALIDATION_TOLERANCE = 1e-3
@@ -87,6 +88,8 @@ def exported_model_path(
     """
     import onnxruntime  # noqa: F401
 
+    from crossrank.models.causal_export import causal_graph_fingerprint
+
     _check_exportable(cross_encoder)
     root = cache_dir if cache_dir is not None else onnx_cache_dir()
     key = _cache_key(cross_encoder, variant)
@@ -115,6 +118,10 @@ def exported_model_path(
             _validate(cross_encoder, staging / MODEL_FILE)
         else:
             quantize(source, staging / MODEL_FILE)
+            if causal_graph_fingerprint(cross_encoder):
+                # A decoder's activations have outliers that per-batch int8 scales may not
+                # survive: its int8 graph is checked as static int8's is.
+                _validate(cross_encoder, staging / MODEL_FILE, tolerance=_STATIC_INT8_TOLERANCE)
         info = {
             "model": name,
             "variant": variant,
@@ -168,6 +175,7 @@ def _cache_key(cross_encoder: CrossEncoder, variant: OnnxVariant) -> str:
     """A digest of everything the exported file depends on."""
     import torch
 
+    from crossrank.models.causal_export import causal_graph_fingerprint
     from crossrank.models.pair_encoder import PairEncoder
 
     digest = hashlib.sha256()
@@ -182,6 +190,8 @@ def _cache_key(cross_encoder: CrossEncoder, variant: OnnxVariant) -> str:
         "activation": repr(cross_encoder.activation_fn),
         "inputs": PairEncoder(cross_encoder.tokenizer).input_names,
         **_library_versions(),
+        # A causal LM's graph (LogitScore's tokens only) is told apart from a classifier's.
+        **causal_graph_fingerprint(cross_encoder),
     }
     if variant == "int8-static":
         from crossrank.models.onnx_static_quantize import static_int8_fingerprint
@@ -213,24 +223,6 @@ def _library_versions() -> dict[str, str]:
     }
 
 
-def _scores_module(cross_encoder: CrossEncoder, input_names: tuple[str, ...]) -> Any:
-    """A ``torch.nn.Module`` from positional input tensors to the model's final scores."""
-    import torch
-
-    class Scores(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.cross_encoder = cross_encoder
-
-        def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
-            features = dict(zip(input_names, inputs, strict=True))
-            scores: torch.Tensor = self.cross_encoder(features)["scores"]
-            activation = self.cross_encoder.activation_fn
-            return activation(scores) if activation is not None else scores
-
-    return Scores().eval()
-
-
 def _probe_inputs(cross_encoder: CrossEncoder) -> dict[str, Any]:
     """Two pairs of different lengths, so the traced graph handles padding."""
     from crossrank.models.pair_encoder import PairEncoder
@@ -251,16 +243,20 @@ def export_unfused(cross_encoder: CrossEncoder, path: Path) -> None:
     """Export the plain scores graph (standard ONNX operators, nothing fused) to ``path``.
 
     The fused export starts from it; static int8 quantizes it, because NNCF knows the
-    standard attention operators and not ONNX Runtime's fused ones.
+    standard attention operators and not ONNX Runtime's fused ones. For a causal-LM
+    reranker it is the LogitScore graph of :mod:`crossrank.models.causal_export`, checked
+    to compute no vocabulary-sized logits.
 
     Raises:
         OnnxExportError: If the exporter fails, naming why.
     """
     import torch
 
+    from crossrank.models.causal_export import check_graph, export_module
+
     probe = _probe_inputs(cross_encoder)
     names = tuple(probe)
-    module = _scores_module(_with_eager_attention(cross_encoder), names)
+    module = export_module(cross_encoder, names)
     dynamic_axes: dict[str, dict[int, str]] = {name: {0: "batch", 1: "sequence"} for name in names}
     dynamic_axes["scores"] = {0: "batch"}
     try:
@@ -281,6 +277,7 @@ def export_unfused(cross_encoder: CrossEncoder, path: Path) -> None:
             )
     except Exception as exc:  # any exporter failure means "use PyTorch"
         raise OnnxExportError(f"torch.onnx.export failed ({type(exc).__name__}: {exc})") from exc
+    check_graph(cross_encoder, path)
 
 
 def _export(cross_encoder: CrossEncoder, path: Path) -> dict[str, int]:
@@ -296,23 +293,6 @@ def _export(cross_encoder: CrossEncoder, path: Path) -> dict[str, int]:
         os.replace(unfused, path)
     unfused.unlink(missing_ok=True)
     return fused
-
-
-def _with_eager_attention(cross_encoder: CrossEncoder) -> CrossEncoder:
-    """A copy of the model with plain (eager) attention, whose graph ONNX Runtime can fuse.
-
-    PyTorch's SDPA attention exports as a pattern ONNX Runtime does not recognise; the
-    eager one becomes a single fused ``Attention`` operator, which runs faster (see
-    docs/benchmarks.md). A copy, because the caller's model may be in use elsewhere.
-    """
-    exportable = copy.deepcopy(cross_encoder)
-    set_attention = getattr(getattr(exportable, "model", None), "set_attn_implementation", None)
-    if set_attention is not None:
-        try:
-            set_attention("eager")
-        except (ValueError, ImportError, NotImplementedError):
-            logger.debug("Exporting with the model's own attention implementation")
-    return exportable
 
 
 def _fuse(source: Path, path: Path, config: Any) -> dict[str, int]:
