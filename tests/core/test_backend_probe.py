@@ -106,6 +106,20 @@ def test_a_difference_within_the_noise_keeps_torch(tmp_path: Path) -> None:
     assert choice.ratio["onnx"] > 1 - choice.noise["onnx"]
 
 
+@pytest.mark.parametrize(
+    ("onnx", "openvino", "chosen"),
+    [
+        ([9.5, 9.6, 9.4], [20.0, 20.0, 20.0], "onnx"),  # 5% faster, steadily: beyond the 3% floor
+        ([9.8, 9.8, 9.8], [20.0, 20.0, 20.0], "torch"),  # 2% faster: within the floor
+        ([7.0, 9.0, 12.0], [20.0, 20.0, 20.0], "torch"),  # 10% faster, but rounds spread by 25%
+        ([8.0, 8.0, 8.0], [6.0, 6.5, 6.2], "openvino"),  # both beat torch: the lower ratio wins
+    ],
+)
+def test_the_rule(onnx: list[float], openvino: list[float], chosen: str) -> None:
+    times = {"torch": [10.0, 10.0, 10.0], "onnx": onnx, "openvino": openvino}
+    assert backend_probe._decide(times)[0] == chosen
+
+
 def test_an_inexact_backend_is_never_chosen_however_fast(tmp_path: Path) -> None:
     candidates = Candidates(torch=0.004, onnx=(0.0005, 1e-3), openvino=(0.002, 5e-6))
     choice = probe(candidates, tmp_path)

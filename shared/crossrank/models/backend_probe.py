@@ -11,7 +11,7 @@ warm-up call each), one batch each per round, within a time budget (2 s by defau
 three rounds of two pairs run, so a large model on a small CPU takes longer). A candidate replaces
 PyTorch only when the median of its per-round time ratios to PyTorch is below
 ``1 - noise``, noise being half the spread of those ratios and at least 3%; among those that
-do, the fastest median wins. So ``auto`` is never slower than PyTorch fp32 by more than
+do, the lowest median ratio wins. So ``auto`` is never slower than PyTorch fp32 by more than
 what the probe could not tell apart.
 
 The choice is cached in a JSON file under ``<crossrank cache>/backend-probe/``, keyed by the
@@ -369,7 +369,7 @@ def _measure(
 def _decide(times: Mapping[str, Sequence[float]]) -> tuple[str, dict[str, float], dict[str, float]]:
     """The backend kept by the rule in the module's text, each ratio to PyTorch and its noise."""
     baseline = times["torch"]
-    chosen, fastest = "torch", statistics.median(baseline)
+    chosen, best = "torch", 1.0
     ratios: dict[str, float] = {}
     noises: dict[str, float] = {}
     for name, series in times.items():
@@ -379,8 +379,8 @@ def _decide(times: Mapping[str, Sequence[float]]) -> tuple[str, dict[str, float]
         per_round = [own / base for own, base in zip(series, baseline, strict=True)]
         ratios[name] = statistics.median(per_round)
         noises[name] = max(_MIN_NOISE, (max(per_round) - min(per_round)) / 2)
-        if ratios[name] < 1 - noises[name] and statistics.median(series) < fastest:
-            chosen, fastest = name, statistics.median(series)
+        if ratios[name] < min(best, 1 - noises[name]):
+            chosen, best = name, ratios[name]
     return chosen, ratios, noises
 
 
