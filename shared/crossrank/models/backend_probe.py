@@ -211,7 +211,8 @@ def probe_fastest_backend(
             required (the reference, and what is kept when nothing beats it). A builder
             raising ImportError, OSError or a crossrank error is skipped, its reason kept.
         model_key: The model's identity (:func:`model_fingerprint`).
-        probe_pairs: The batch to time; :func:`sample_probe_pairs` of the PyTorch scorer
+        probe_pairs: The pairs to time (the first one warms up; rounds take as many as the
+            budget allows, at least two); :func:`sample_probe_pairs` of the PyTorch scorer
             when ``None``.
         budget_s: Seconds for warming up and timing (building is not counted); at least
             three rounds run, on fewer pairs when a round would not fit.
@@ -233,7 +234,7 @@ def probe_fastest_backend(
         )
     pinned = pinned_backend()
     if pinned is not None:
-        choice = _pinned(candidates, pinned, model_key)
+        choice = _pinned(candidates, pinned, model_key, explain or _reason)
     else:
         identity = {
             "format": _FORMAT,
@@ -272,12 +273,17 @@ def describe_choice(choice: ProbeChoice) -> str:
     return f"{line}. Not candidates: {skipped}" if skipped else line
 
 
-def _pinned(candidates: Mapping[str, Callable[[], PairScorer]], pinned: str, model: str) -> ProbeChoice:
+def _pinned(
+    candidates: Mapping[str, Callable[[], PairScorer]],
+    pinned: str,
+    model: str,
+    explain: Callable[[BaseException], str],
+) -> ProbeChoice:
     if pinned in candidates:
         try:
             return ProbeChoice(pinned, candidates[pinned](), "pinned", model)
         except _SKIPPABLE as exc:
-            reason = _reason(exc)
+            reason = explain(exc)
     else:
         reason = "not available for this model or device"
     # Like auto's other fallbacks: PyTorch fp32, said loudly, never a crash.
