@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from crossrank.evaluation.comparison import paired_bootstrap_interval
 from crossrank.tuning import (
     Choice,
     Configuration,
@@ -23,7 +24,7 @@ from crossrank.tuning import (
     top10_agreement,
 )
 from crossrank.tuning.estimates import pareto_flags
-from crossrank.tuning.pruning import faithful
+from crossrank.tuning.pruning import Resampler, faithful
 from crossrank.tuning.search import base_order, query_order
 
 REFERENCE = "torch fp32, 100 candidates"
@@ -261,6 +262,15 @@ def test_faithful_means_exact_over_at_least_the_candidates() -> None:
     assert faithful(exact_100, Configuration("c", {}, 30, True))
     assert not faithful(Configuration("d", {}, 30, True), exact_100)
     assert not faithful(Configuration("e", {}, 100, False), exact_100)
+
+
+def test_the_shared_resampler_agrees_with_paired_bootstrap_interval() -> None:
+    values = [random.Random(index).gauss(0.1, 1.0) for index in range(50)]
+    shared = Resampler(50, samples=4000, seed=3, confidence=0.95)
+    expected = paired_bootstrap_interval(values, samples=4000, seed=3, confidence=0.95)
+    assert shared(values) == pytest.approx(expected, abs=1e-5)
+    with pytest.raises(ValueError, match="expected 50 values"):
+        shared(values[:10])
 
 
 def random_scenario(seed: int) -> dict[str, Spec]:
