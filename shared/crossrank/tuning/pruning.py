@@ -9,7 +9,9 @@ queries both have run so far:
    * D is *faithful* to C: D is exact and reranks at least C's candidates, and D's quality
      was at least C's on every query so far. For top-10 agreement this holds on every query
      by construction (D's ranking is the reference's restricted to a superset of C's
-     candidates, so it keeps every reference top-10 document C keeps); or
+     candidates, so it keeps every reference top-10 document C keeps). This reads
+     ``exact=True`` as "ranks its candidates exactly as the reference does": a configuration
+     that caps windows or cascades through a coarse model should say ``exact=False``; or
    * the paired quality difference D - C has a bootstrap interval wholly above 0.
 
 3. a per-query latency ratio D / C whose (log-scale) paired bootstrap interval lies wholly

@@ -174,7 +174,8 @@ def search(
         quality: Per-query quality of a ranking given the reference's ranking; the reference's
             own is ``quality(query_id, its ranking, its ranking)``.
         reference: The model in fp32 over all candidates; measured on every query, never pruned.
-        min_queries: Queries measured before pruning may start (then it is checked after each).
+        min_queries: Queries measured before pruning may start (then it is checked after each);
+            keep it at 10 or more, the bootstrap intervals are too narrow on fewer.
         progress: Show a tqdm bar (``True``), none (``False``), or wrap the queries with this
             tqdm-like callable (its ``set_postfix_str`` is used if it has one).
         seed: Seed of the run order and of every bootstrap interval.
