@@ -192,3 +192,13 @@ def test_the_lower_precisions(family: Family, family_path: Path, family_model: A
         assert alone == pytest.approx(together, abs=1e-6 if backend == "onnx-int8" else 0.01), backend
     with pytest.raises(ModelLoadError, match="chat template"):
         Reranker(str(family_path), backend="openvino-int8").rerank(QUERY, DOCUMENTS)
+
+
+@pytest.mark.parametrize("family", ["qwen3-reranker"], indirect=True)
+def test_an_instruction_scores_as_predict_with_that_prompt(
+    family_path: Path, family_model: Any, cache_dir: Path
+) -> None:
+    instruction = "Given a health question, find abstracts that answer it"
+    reranker = Reranker(str(family_path), backend="onnx", instruction=instruction, score_cache_size=0)
+    expected = family_model.predict([(QUERY, d) for d in DOCUMENTS], prompt=instruction, batch_size=2)
+    assert _scores(reranker) == pytest.approx([float(s) for s in expected], abs=TOLERANCE)

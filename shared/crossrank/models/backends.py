@@ -123,8 +123,9 @@ def build_scorer(
             ``"openvino"`` (fp32), ``"openvino-bf16"`` or ``"openvino-int8"`` (static
             int8, calibrated; NNCF quantizes it once). ``"auto"``: ONNX Runtime fp32
             on a CPU, PyTorch fp16 on CUDA, PyTorch fp32 elsewhere; PyTorch for a
-            causal-LM reranker (which runs on every export backend but ``"openvino-int8"``). ONNX Runtime and
-            OpenVINO run on the CPU; for a model on a GPU they fall back to PyTorch.
+            causal-LM reranker (which runs on every export backend but
+            ``"openvino-int8"``). ONNX Runtime and OpenVINO run on the CPU; for a model
+            on a GPU they fall back to PyTorch.
         precision: For PyTorch: ``"auto"`` (fp16 on CUDA, else fp32), ``"fp32"``,
             ``"bf16"`` or ``"fp16"``. An explicit precision with ``backend="auto"``
             means PyTorch.

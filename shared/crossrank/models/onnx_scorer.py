@@ -23,7 +23,9 @@ class OnnxScorer(CrossEncoderPairScorer):
     The graph comes from :func:`crossrank.models.onnx_export.exported_model_path` and already
     applies the model's activation, so scores match ``CrossEncoder.predict`` (to float
     rounding in fp32; int8 moves them by up to a few tenths). Tokenization, pair layout and
-    padding are the ones :class:`~crossrank.models.torch_scorer.CrossEncoderScorer` uses.
+    padding are the ones :class:`~crossrank.models.torch_scorer.CrossEncoderScorer` uses. A
+    causal-LM reranker's graph (:mod:`crossrank.models.causal_export`) takes the same
+    right-padded arrays and scores full pairs (the shared-prefix cache is PyTorch's alone).
 
     Args:
         cross_encoder: The model the graph was exported from (for its tokenizer,

@@ -47,7 +47,9 @@ class OpenVinoScorer(CrossEncoderPairScorer):
     Tokenization, pair layout and padding are those of every other backend
     (:class:`~crossrank.models.pair_encoder.PairEncoder`), and the graph already applies
     the model's activation, so scores are ``CrossEncoder.predict``'s (fp32) or close to
-    them (bf16).
+    them (bf16). A causal-LM reranker's graph (:mod:`crossrank.models.causal_export`) is fed
+    the same right-padded arrays; ``"int8"`` is not built for it (see
+    :func:`crossrank.models.backends.build_scorer`).
 
     Args:
         cross_encoder: The model the graph was exported from (for its tokenizer, maximum
