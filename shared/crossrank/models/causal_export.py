@@ -1,4 +1,4 @@
-"""The function an ONNX export traces: a classifier's scores, or a causal LM's ``LogitScore`` alone.
+"""What an ONNX export traces: a classifier's scores, or a causal LM's ``LogitScore`` alone, and on what.
 
 A sequence classifier is traced whole (the CrossEncoder's forward pass, then its activation).
 A causal-LM reranker (a text-generation Transformer followed by ``LogitScore``, as Qwen3-Reranker
@@ -33,7 +33,7 @@ from crossrank.log import logger
 if TYPE_CHECKING:
     from sentence_transformers import CrossEncoder
 
-__all__ = ["CAUSAL_GRAPH", "causal_graph_fingerprint", "check_graph", "export_module"]
+__all__ = ["CAUSAL_GRAPH", "causal_graph_fingerprint", "check_graph", "export_module", "probe_inputs"]
 
 CAUSAL_GRAPH = "causal-last-token-logit-score"
 """What a causal export computes; part of its cache key, so it is never taken for a classifier's."""
@@ -59,6 +59,27 @@ def export_module(cross_encoder: CrossEncoder, input_names: tuple[str, ...]) -> 
     if _logit_tokens(cross_encoder) is not None:
         return _causal_module(exportable, input_names)
     return _sequence_module(exportable, input_names)
+
+
+def probe_inputs(cross_encoder: CrossEncoder) -> dict[str, Any]:
+    """The exporter's example inputs: two pairs of different lengths, so the graph handles padding.
+
+    Laid out as every backend lays them out (:class:`~crossrank.models.pair_encoder.PairEncoder`,
+    the model's chat template where it has one), the longer first: the other row is padded on
+    the right, as a causal graph expects.
+    """
+    from crossrank.models.pair_encoder import PairEncoder
+
+    encoder = PairEncoder(cross_encoder.tokenizer, cross_encoder)
+    query = encoder.query_ids("how do cross-encoders rank passages", 10**9)
+    short, long = encoder.tokenize(
+        [
+            "A cross-encoder reads the query and the passage together.",
+            "Rerankers score each candidate passage jointly with the query, which is slower than "
+            "comparing embeddings but much more accurate on hard, ambiguous questions.",
+        ]
+    )
+    return encoder.encode([(query, long.ids), (query, short.ids)])
 
 
 def causal_graph_fingerprint(cross_encoder: CrossEncoder) -> dict[str, Any]:

@@ -223,22 +223,6 @@ def _library_versions() -> dict[str, str]:
     }
 
 
-def _probe_inputs(cross_encoder: CrossEncoder) -> dict[str, Any]:
-    """Two pairs of different lengths, so the traced graph handles padding."""
-    from crossrank.models.pair_encoder import PairEncoder
-
-    encoder = PairEncoder(cross_encoder.tokenizer, cross_encoder)
-    query = encoder.query_ids("how do cross-encoders rank passages", 10**9)
-    short, long = encoder.tokenize(
-        [
-            "A cross-encoder reads the query and the passage together.",
-            "Rerankers score each candidate passage jointly with the query, which is slower than "
-            "comparing embeddings but much more accurate on hard, ambiguous questions.",
-        ]
-    )
-    return encoder.encode([(query, long.ids), (query, short.ids)])
-
-
 def export_unfused(cross_encoder: CrossEncoder, path: Path) -> None:
     """Export the plain scores graph (standard ONNX operators, nothing fused) to ``path``.
 
@@ -252,9 +236,9 @@ def export_unfused(cross_encoder: CrossEncoder, path: Path) -> None:
     """
     import torch
 
-    from crossrank.models.causal_export import check_graph, export_module
+    from crossrank.models.causal_export import check_graph, export_module, probe_inputs
 
-    probe = _probe_inputs(cross_encoder)
+    probe = probe_inputs(cross_encoder)
     names = tuple(probe)
     module = export_module(cross_encoder, names)
     dynamic_axes: dict[str, dict[int, str]] = {name: {0: "batch", 1: "sequence"} for name in names}
