@@ -22,7 +22,11 @@ __all__ = [
     "add_cascade_arguments",
     "add_model_argument",
     "add_option_argument",
+    "add_profile_argument",
     "first_stage_argument",
+    "flag_given",
+    "given_options",
+    "model_and_options",
     "model_argument",
     "non_negative_int",
     "option_values",
@@ -31,6 +35,9 @@ __all__ = [
 ]
 
 _UNSET: Any = object()
+# Each option's flags (commands may spell one differently), as add_option_argument declared
+# them: given_options reads them back.
+_FLAGS: dict[str, set[str]] = {}
 
 
 def positive_int(text: str) -> int:
@@ -160,6 +167,7 @@ def add_option_argument(
         'onnx'
     """
     option = OPTIONS[name]
+    _FLAGS.setdefault(name, set()).add(flag)
     value = option.default if default is _UNSET else default
     switch = const is not _UNSET
     text = switch_text(option.doc, const, value) if switch else option.doc
@@ -237,3 +245,57 @@ def option_values(args: argparse.Namespace) -> dict[str, Any]:
         Every parsed value stored under an option's name, ready for ``Reranker(**...)``.
     """
     return {name: value for name, value in vars(args).items() if name in OPTIONS}
+
+
+def given_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The reranking options whose flags were typed on the command line (not left at a default).
+
+    What a ``--profile`` run lets the command line change: a profile's ``max_windows=4``
+    stays unless ``--max-windows`` is given, even with the default's value.
+
+    Args:
+        args: The parsed command line, with ``argv`` (set by :func:`crossrank.cli.main.main`).
+
+    Returns:
+        The given options by name, as :func:`option_values` has them.
+    """
+    typed = {name for name, flags in _FLAGS.items() if any(flag_given(args, flag) for flag in flags)}
+    return {name: value for name, value in option_values(args).items() if name in typed}
+
+
+def flag_given(args: argparse.Namespace, flag: str) -> bool:
+    """Whether ``flag`` (``--k``) was typed on the command line, alone or as ``--k=...``."""
+    return any(word == flag or word.startswith(f"{flag}=") for word in map(str, getattr(args, "argv", [])))
+
+
+def add_profile_argument(parser: argparse.ArgumentParser) -> None:
+    """Add ``--profile``: start from the options ``crossrank tune`` chose; flags typed here win."""
+    parser.add_argument(
+        "--profile",
+        default=None,
+        metavar="PROFILE.json",
+        help="start from a profile written by crossrank tune (its model and options); flags given "
+        "here win over it, and a profile tuned on another CPU or for another model warns",
+    )
+
+
+def model_and_options(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
+    """The model and reranking options of a command: its flags, over ``--profile``'s when given.
+
+    Returns:
+        ``(model, options)`` for ``Reranker(model, **options)``.
+
+    Raises:
+        FileNotFoundError: If the profile does not exist.
+        ValueError: If it is not a profile or holds an option crossrank rejects.
+    """
+    options = option_values(args)
+    if not getattr(args, "profile", None):
+        return args.model, options
+    from crossrank.profiles import load_profile
+
+    overrides = given_options(args)
+    if args.model is not None:
+        overrides["model"] = args.model
+    model, chosen = load_profile(args.profile, overrides, stacklevel=2)
+    return model, {**options, **chosen}

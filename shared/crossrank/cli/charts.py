@@ -8,7 +8,7 @@ from typing import Any
 
 from crossrank.evaluation.evaluator import VARIANT_LABELS
 
-__all__ = ["plot_bench", "plot_eval"]
+__all__ = ["plot_bench", "plot_eval", "plot_frontier"]
 
 _METRICS = (("ndcg_at_10", "NDCG@10"), ("recall_at_10", "Recall@10"), ("mrr_at_10", "MRR@10"))
 
@@ -108,6 +108,50 @@ def plot_bench(report: Mapping[str, Any], path: str | os.PathLike[str]) -> None:
         f"model: {_model_label(settings.get('model'))}; CPU: {report['machine'].get('cpu', '?')}",
         fontsize=8,
     )
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
+def plot_frontier(document: Mapping[str, Any], path: str | os.PathLike[str]) -> None:
+    """Every configuration tune measured: p95 latency against quality, the frontier joined.
+
+    Args:
+        document: As written by ``crossrank tune --json`` (``profile``, ``search``, ``choice``).
+        path: The PNG to write.
+
+    Raises:
+        ImportError: If matplotlib is not installed.
+    """
+    plt = _pyplot()
+    profile, search = document["profile"], document["search"]
+    results = search["results"]
+    chosen = document["choice"]["chosen"]
+    figure, axis = plt.subplots(figsize=(7.0, 4.6))
+    for result in results:
+        name = result["configuration"]["name"]
+        pruned = result["pruned"] is not None
+        marker = "*" if name == chosen else ("x" if pruned else "o")
+        color = "tab:red" if name == chosen else ("tab:gray" if pruned else "tab:blue")
+        axis.scatter(
+            result["p95_ms"], result["quality"], marker=marker, color=color, s=70 if marker == "*" else 25
+        )
+        axis.annotate(
+            name, (result["p95_ms"], result["quality"]), fontsize=6, xytext=(3, 3), textcoords="offset points"
+        )
+    frontier = sorted((r["p95_ms"], r["quality"]) for r in results if r["on_frontier"])
+    if frontier:
+        axis.plot(*zip(*frontier, strict=True), color="tab:blue", alpha=0.5, label="Pareto frontier")
+    axis.set_xlabel("p95 latency per query, ms (lower is better; x: stopped early)")
+    axis.set_ylabel(f"{search['quality_name']} (higher is better)")
+    machine = profile["machine"]
+    axis.set_title(
+        f"{_model_label(profile['model'])}: chosen {chosen}\n"
+        f"CPU: {machine.get('model_name', '?')}, {machine.get('threads', '?')} threads",
+        fontsize=8,
+    )
+    axis.grid(alpha=0.3)
+    axis.legend(fontsize=7, frameon=False)
     figure.tight_layout()
     figure.savefig(path, dpi=110)
     plt.close(figure)

@@ -13,9 +13,11 @@ from crossrank.cli.args import (
     add_cascade_arguments,
     add_model_argument,
     add_option_argument,
+    add_profile_argument,
     first_stage_argument,
+    flag_given,
+    model_and_options,
     non_negative_int,
-    option_values,
     positive_int,
 )
 from crossrank.cli.compare import add_comparison_flags, comparison_document, format_comparison, read_report
@@ -119,6 +121,7 @@ def add_eval_command(commands: argparse._SubParsersAction[argparse.ArgumentParse
         "fp32 single stage): paired NDCG@10 difference with a 95%% bootstrap interval (crossrank compare)",
     )
     add_comparison_flags(parser)
+    add_profile_argument(parser)
     parser.add_argument("--quiet", action="store_true", help="no progress bars or status lines")
     add_verbose_flag(parser)
     parser.set_defaults(run=run_eval)
@@ -141,6 +144,7 @@ def run_eval(args: argparse.Namespace) -> int:
     from crossrank.evaluation.first_stage import build_first_stage
     from crossrank.evaluation.long_protocol import long_documents, on_topic_documents
     from crossrank.models.devices import default_device
+    from crossrank.profiles import read_profile
     from crossrank.reranker import Reranker
 
     started = time.perf_counter()
@@ -151,8 +155,12 @@ def run_eval(args: argparse.Namespace) -> int:
     baseline = read_report(args.compare_to) if args.compare_to else None
     dataset = load_beir(args.data_dir, split=args.split)
     query_ids = select_query_ids(dataset, args.limit, args.offset)
-    options = option_values(args)
-    reranker = Reranker(args.model, **options)
+    model, options = model_and_options(args)
+    if args.profile and not flag_given(args, "--k"):
+        # The candidates the profile was measured on, so its speed and quality hold.
+        args.k = read_profile(args.profile).tuned_on.get("k", args.k)
+        status(args, f"--k {args.k}: the candidates per query the profile was tuned with")
+    reranker = Reranker(model, **options)
     if args.against_single_stage and not reranker.is_cascade:
         raise ValueError(
             "--against-single-stage compares a cascade with its fine model alone; add a coarse stage "

@@ -1,4 +1,4 @@
-"""The ``crossrank`` command: demo, eval, bench, compare, serve, train, distill, rerank-batch and retrieve."""
+"""The ``crossrank`` command: demo, eval, bench, tune, compare, serve, train, distill and more."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     from crossrank.cli.retrieve import add_retrieve_command
     from crossrank.cli.serve import add_serve_command
     from crossrank.cli.train import add_distill_command, add_train_command
+    from crossrank.cli.tune import add_tune_command
 
     parser = argparse.ArgumentParser(
         prog="crossrank",
@@ -33,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_demo_command(commands)
     add_eval_command(commands)
     add_bench_command(commands)
+    add_tune_command(commands)
     add_compare_command(commands)
     add_merge_command(commands)
     add_serve_command(commands)

@@ -10,7 +10,8 @@ from crossrank.cli.args import (
     add_cascade_arguments,
     add_model_argument,
     add_option_argument,
-    option_values,
+    add_profile_argument,
+    model_and_options,
     positive_int,
 )
 from crossrank.cli.option_help import cli_value
@@ -76,6 +77,7 @@ def add_serve_command(commands: Any) -> None:
     for name, flag, parse in served_options:
         add_option_argument(parser, name, flag, type=parse)
     add_cascade_arguments(parser)
+    add_profile_argument(parser)
     levels = ("debug", "info", "warning", "error")
     parser.add_argument(
         "--log-level",
@@ -110,9 +112,10 @@ def run_serve(args: argparse.Namespace) -> int:
     from crossrank.serving.server import run_server
     from crossrank.serving.settings import ServeSettings
 
+    model, options = model_and_options(args)
     settings = ServeSettings(
-        model=args.model,
-        options=option_values(args),
+        model=model,
+        options=options,
         api_key=args.api_key or os.environ.get(API_KEY_ENV_VAR) or None,
         max_batch_tokens=args.max_batch_tokens,
         max_wait_ms=args.max_wait_ms,

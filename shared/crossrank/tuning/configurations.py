@@ -1,0 +1,150 @@
+"""The configurations ``crossrank tune`` measures: those that apply to this model, data and CPU.
+
+Four levers, from docs/benchmarks.md's studies: the backend and its precision (exact fp32 on
+PyTorch, ONNX Runtime and OpenVINO; int8 everywhere, since every x86 CPU with AVX2 runs it in
+integer arithmetic; bf16 only where the CPU computes it natively), how many of the first
+stage's candidates are reranked (``rerank_depth``), a self-cascade (the model in int8, or
+reading only each candidate's first tokens, keeps the best for the exact model), and, when
+candidates are longer than the model's window, the window cap and the lexical window cascade.
+Every backend is crossed with every depth; cascades and caps run on the exact ONNX Runtime
+model over every candidate. The search prunes what is clearly dominated.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from crossrank.tuning.records import Configuration
+
+__all__ = [
+    "EXACT_BACKENDS",
+    "REFERENCE_NAME",
+    "candidate_depths",
+    "configuration_options",
+    "reference_configuration",
+    "tuning_configurations",
+]
+
+REFERENCE_NAME = "reference: torch fp32, every candidate"
+EXACT_BACKENDS = ("torch", "onnx", "openvino")
+# Share of candidates longer than the window above which window caps and the lexical window
+# cascade are worth measuring (on abstracts they save little: docs/benchmarks.md).
+_LONG_SHARE = 0.1
+# The coarse stage of a self-cascade keeps this many for the exact model (bench's cascades).
+_CASCADE_KEEP = 20
+# Tokens a "short" coarse stage reads of each candidate (bench's CASCADE_SHORT_LENGTH).
+_SHORT_LENGTH = 160
+
+
+def reference_configuration(k: int) -> Configuration:
+    """The model in fp32 on PyTorch over every candidate with chunk-max: what quality is measured against."""
+    return Configuration(REFERENCE_NAME, {"backend": "torch", "precision": "fp32"}, candidates=k, exact=True)
+
+
+def candidate_depths(k: int) -> list[int]:
+    """``k`` and the shallower depths worth trying: 30, 20 and 10 candidates, where under ``k``."""
+    return sorted({k, *(depth for depth in (30, 20, 10) if depth < k)}, reverse=True)
+
+
+def tuning_configurations(
+    k: int,
+    *,
+    native_bf16: bool,
+    long_share: float,
+    openvino: bool | None = None,
+    backends: Sequence[str] | None = None,
+    depths: Sequence[int] | None = None,
+    cascades: bool = True,
+) -> list[Configuration]:
+    """Every configuration worth measuring here, the reference first.
+
+    Args:
+        k: Candidates per query the first stage gives.
+        native_bf16: Whether the CPU computes bf16 in hardware (AVX512-BF16 or AMX); bf16 is
+            emulated, and slower than fp32, elsewhere.
+        long_share: Share of the candidates longer than the model's window.
+        openvino: Whether OpenVINO is installed (``None``: look).
+        backends: Restrict to these backends (``--backends``); ``None``: all that apply.
+        depths: Restrict to these depths; ``None``: :func:`candidate_depths`.
+        cascades: Measure the self-cascades (and, on long candidates, the lexical one).
+
+    Returns:
+        The reference, then the others; names are unique.
+    """
+    if openvino is None:
+        openvino = importlib.util.find_spec("openvino") is not None
+    chosen = _backends(native_bf16=native_bf16, openvino=openvino)
+    if backends is not None:
+        unknown = sorted(set(backends) - set(chosen))
+        if unknown:
+            raise ValueError(f"backend(s) {unknown} do not apply here; choose from {', '.join(chosen)}")
+        chosen = [backend for backend in chosen if backend in backends]
+    configurations = [reference_configuration(k)]
+    for backend in chosen:
+        for depth in depths or candidate_depths(k):
+            if (backend, depth) == ("torch", k):
+                continue  # the reference itself
+            options: dict[str, Any] = {"backend": backend} | ({"rerank_depth": depth} if depth < k else {})
+            configurations.append(
+                Configuration(_name(backend, depth), options, depth, exact=backend in EXACT_BACKENDS)
+            )
+    if cascades:
+        configurations.extend(_cascades(k, long_share=long_share))
+    return configurations
+
+
+def _backends(*, native_bf16: bool, openvino: bool) -> list[str]:
+    backends = ["torch", "onnx"] + (["openvino"] if openvino else [])
+    backends.append("onnx-int8")
+    if openvino:
+        backends.append("openvino-int8")
+        if native_bf16:
+            backends.append("openvino-bf16")
+    if native_bf16:
+        backends.append("torch-bf16")
+    return backends
+
+
+def _name(backend: str, depth: int) -> str:
+    return f"{backend}, {depth} candidates"
+
+
+def _cascades(k: int, *, long_share: float) -> list[Configuration]:
+    keep = min(_CASCADE_KEEP, k)
+    if keep >= k:
+        cascades: list[tuple[str, Mapping[str, Any]]] = []
+    else:
+        cascades = [
+            (
+                f"cascade: onnx-int8 keeps {keep} for onnx",
+                {"coarse_backend": "onnx-int8", "coarse_keep": keep},
+            ),
+            (
+                f"cascade: first {_SHORT_LENGTH} tokens keep {keep} for onnx",
+                {"coarse_backend": "onnx", "coarse_max_length": _SHORT_LENGTH, "coarse_keep": keep},
+            ),
+        ]
+    if long_share >= _LONG_SHARE:
+        cascades.append(
+            (
+                "lexical window cascade: 2 windows per candidate",
+                {
+                    "coarse_model": "lexical",
+                    "coarse_keep": k,
+                    "fine_windows_per_document": 2,
+                    "fine_window_margin": 0.5,
+                },
+            )
+        )
+        cascades.extend((f"onnx, at most {cap} windows", {"max_windows": cap}) for cap in (4, 2))
+    return [Configuration(name, {"backend": "onnx", **options}, k, exact=False) for name, options in cascades]
+
+
+def configuration_options(configuration: Configuration) -> dict[str, Any]:
+    """The reranker options of a configuration (``torch-bf16`` is PyTorch with ``precision='bf16'``)."""
+    options = dict(configuration.options)
+    if options.get("backend") == "torch-bf16":
+        options.update(backend="torch", precision="bf16")
+    return options

@@ -1,0 +1,130 @@
+"""Measuring a configuration on one query: a real :class:`~crossrank.Reranker`, timed.
+
+Every configuration gets its reranker before anything is timed: models load, exports and
+int8 calibrations run, and each reranks the first query once, untimed. Configurations on the
+same backend share one loaded model (``with_options``); the score cache is off, so every
+timed call does its whole work. One that cannot run here (an export that fails, a backend
+the model does not support) is left out with its reason, never silently replaced.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from crossrank.errors import CrossrankError
+from crossrank.tuning.configurations import configuration_options
+from crossrank.tuning.records import Configuration, QueryRun
+from crossrank.tuning.workload import Workload
+
+__all__ = ["Measurer", "query_ids"]
+
+
+class Measurer:
+    """Reranks a workload's queries with each configuration, timed (a :data:`Measure`).
+
+    Args:
+        model: The model's path or hub id.
+        workload: The queries and their candidates.
+        base_options: Options every configuration shares (``fusion``, ``instruction``...).
+        reranker_factory: Builds a reranker (``crossrank.Reranker``; tests pass another).
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        workload: Workload,
+        base_options: Mapping[str, Any] | None = None,
+        reranker_factory: Callable[..., Any] | None = None,
+    ) -> None:
+        if reranker_factory is None:
+            from crossrank.reranker import Reranker
+
+            reranker_factory = Reranker
+        self._model = model
+        self._workload = workload
+        self._queries = workload.by_id()
+        self._base = {**(base_options or {}), "score_cache_size": 0}
+        self._factory: Callable[..., Any] = reranker_factory
+        self._by_backend: dict[tuple[str, str], Any] = {}
+        self._rerankers: dict[str, Any] = {}
+
+    def long_share(self) -> float:
+        """Share of the candidates longer than the model's window (query included)."""
+        reranker = self._loaded("torch", "fp32")
+        scorer = reranker.scorer
+        texts = [text for query in self._workload.queries for text in query.texts]
+        if not texts:
+            return 0.0
+        room = scorer.max_length - scorer.num_special_tokens
+        longest_query = max(len(scorer.tokenize([q.query])[0].ids) for q in self._workload.queries)
+        room -= min(longest_query, room // 2)
+        lengths = [len(tokens.ids) for tokens in scorer.tokenize(texts)]
+        return sum(1 for length in lengths if length > room) / len(lengths)
+
+    def prepare(
+        self,
+        configurations: Sequence[Configuration],
+        *,
+        on_start: Callable[[Configuration], None] | None = None,
+    ) -> dict[str, str]:
+        """Build every configuration's reranker and run it once on the first query, untimed.
+
+        Args:
+            configurations: What will be measured.
+            on_start: Called before each configuration is prepared (for progress lines).
+
+        Returns:
+            The configurations that cannot run here, by name, with the reason.
+        """
+        skipped: dict[str, str] = {}
+        first = self._workload.queries[0]
+        for configuration in configurations:
+            if on_start is not None:
+                on_start(configuration)
+            try:
+                reranker = self._reranker(configuration)
+                reranker.rerank(first.query, list(first.texts), retrieval_scores=first.retrieval_scores)
+            except (CrossrankError, ImportError, OSError, ValueError) as exc:
+                skipped[configuration.name] = f"{type(exc).__name__}: {exc}"
+        return skipped
+
+    def __call__(self, configuration: Configuration, query_id: str) -> QueryRun:
+        """Rerank one query's candidates with one configuration, timed."""
+        query = self._queries[query_id]
+        reranker = self._reranker(configuration)
+        documents = list(query.texts)
+        start = time.perf_counter()
+        results = reranker.rerank(query.query, documents, retrieval_scores=query.retrieval_scores)
+        seconds = time.perf_counter() - start
+        return QueryRun(seconds=seconds, ranking=[query.doc_ids[result.index] for result in results])
+
+    def backends_in_use(self) -> dict[str, str]:
+        """What each prepared configuration runs on (``backend_in_use``), by name."""
+        return {name: str(reranker.backend_in_use) for name, reranker in self._rerankers.items()}
+
+    def _reranker(self, configuration: Configuration) -> Any:
+        reranker = self._rerankers.get(configuration.name)
+        if reranker is None:
+            options = configuration_options(configuration)
+            backend, precision = options.pop("backend", "auto"), options.pop("precision", "auto")
+            base = self._loaded(backend, precision)
+            reranker = base.with_options(**options) if options else base
+            self._rerankers[configuration.name] = reranker
+        return reranker
+
+    def _loaded(self, backend: str, precision: str) -> Any:
+        key = (backend, precision)
+        reranker = self._by_backend.get(key)
+        if reranker is None:
+            reranker = self._factory(self._model, backend=backend, precision=precision, **self._base)
+            # Load now: a configuration that cannot run fails here, before anything is timed.
+            _ = reranker.scorer
+            self._by_backend[key] = reranker
+        return reranker
+
+
+def query_ids(workload: Workload) -> list[str]:
+    """The workload's query ids, in order."""
+    return [query.query_id for query in workload.queries]
