@@ -18,6 +18,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 # within the same measured bounds (tests/core/test_backends.py). An environment variable, not
 # a monkeypatch, so the bench's fresh child processes calibrate (and key their cache) alike.
 os.environ.setdefault("CROSSRANK_STATIC_INT8_PAIRS_PER_QUERY", "2")
+# backend="auto" runs ONNX Runtime fp32 without probing: the probe (a few seconds per model and
+# fresh cache) has its own tests (tests/core/test_backend_probe.py clears this variable).
+os.environ.setdefault("CROSSRANK_AUTO_BACKEND", "onnx")
 
 MODEL_SKIP_REASON = "CROSSRANK_TEST_MODEL is not set; point it at ../shared/models/minilm-l6-reranker"
 DATA_SKIP_REASON = "CROSSRANK_TEST_DATA is not set; point it at ../shared/data"

@@ -287,7 +287,14 @@ def _pinned(
     else:
         reason = "not available for this model or device"
     # Like auto's other fallbacks: PyTorch fp32, said loudly, never a crash.
-    logger.warning("crossrank: %s=%s cannot be used (%s); running torch.", AUTO_BACKEND_ENV, pinned, reason)
+    logger.warning(
+        "crossrank: backend %r is not usable for %s: %s. Scoring with PyTorch instead (%s=%s).",
+        pinned,
+        model.rpartition("@")[0] or model,
+        reason,
+        AUTO_BACKEND_ENV,
+        pinned,
+    )
     return ProbeChoice("torch", candidates["torch"](), "pinned", model, skipped={pinned: reason})
 
 

@@ -1,18 +1,21 @@
 """Choosing how a CrossEncoder runs: PyTorch, ONNX Runtime (fp32, int8) or OpenVINO (fp32, bf16, int8).
 
-``"auto"`` picks by device: on a CPU, ONNX Runtime in fp32, which keeps PyTorch fp32's
-scores (to 1e-5); on CUDA, PyTorch in fp16. bf16 and int8 are opt-in because they change
-scores (bf16 by up to 0.02, int8 by up to a few tenths) and so can reorder close candidates.
-OpenVINO runs the same cached ONNX export as ONNX Runtime, and its int8 runs a graph
-quantized statically once (NNCF, calibrated on crossrank's sample pairs) and cached beside it.
-A causal-LM reranker exports too (its LogitScore graph, crossrank.models.causal_export), on
-every export backend but OpenVINO's int8; ``"auto"`` keeps it on PyTorch.
+``"auto"`` picks by measurement on a CPU: the first load of a model on a CPU times the exact
+fp32 backends that are installed (PyTorch, ONNX Runtime, OpenVINO) for a few seconds,
+interleaved, and keeps the fastest (PyTorch unless another beats it by more than the
+probe's noise); the choice is cached per model and CPU (:mod:`crossrank.models.backend_probe`;
+``CROSSRANK_AUTO_BACKEND`` pins it). On CUDA, ``"auto"`` is PyTorch in fp16. bf16 and int8
+are never chosen by ``"auto"``: they change scores (bf16 by up to 0.02, int8 by up to a few
+tenths) and so can reorder close candidates; ``crossrank tune`` measures whether they keep
+the ranking on the user's own data. OpenVINO runs the same cached ONNX export as ONNX Runtime,
+and its int8 runs a graph quantized statically once (NNCF, calibrated on crossrank's sample
+pairs) and cached beside it. A causal-LM reranker exports too (its LogitScore graph,
+crossrank.models.causal_export), on every export backend but OpenVINO's int8.
 How much faster each is depends on the machine: docs/benchmarks.md has the measurements,
-each with the machine it ran on. When
-ONNX cannot be used (onnxruntime missing, an export that fails or does not
-reproduce PyTorch's scores...), ``"auto"`` falls back to PyTorch, a warning on the
-``crossrank`` logger says why and ``backend_in_use`` says ``"torch-fp32"``; a backend
-named explicitly never changes silently: it raises :class:`~crossrank.ModelLoadError`.
+each with the machine it ran on. A backend ``"auto"`` cannot use (onnxruntime missing, an
+export that fails or does not reproduce PyTorch's scores...) is left out of the probe with
+a warning on the ``crossrank`` logger saying why, and ``backend_in_use`` says what runs; a
+backend named explicitly never changes silently: it raises :class:`~crossrank.ModelLoadError`.
 """
 
 from __future__ import annotations
@@ -64,9 +67,6 @@ _EXPORT_BACKENDS: dict[str, Literal["fp32", "int8", "bf16"]] = {
     "openvino-int8": "int8",
 }
 PRECISIONS: tuple[Precision, ...] = ("auto", "fp32", "bf16", "fp16")
-
-# What backend="auto" runs on a CPU: the fastest option that keeps PyTorch fp32's scores.
-_CPU_AUTO_BACKEND: Backend = "onnx"
 
 
 def check_backend_options(backend: object, precision: object) -> None:
@@ -121,10 +121,10 @@ def build_scorer(
         name: Its path or hub id.
         backend: ``"auto"``, ``"torch"``, ``"onnx"`` (fp32), ``"onnx-int8"``,
             ``"openvino"`` (fp32), ``"openvino-bf16"`` or ``"openvino-int8"`` (static
-            int8, calibrated; NNCF quantizes it once). ``"auto"``: ONNX Runtime fp32
-            on a CPU, PyTorch fp16 on CUDA, PyTorch fp32 elsewhere; PyTorch for a
-            causal-LM reranker (which runs on every export backend but
-            ``"openvino-int8"``). ONNX Runtime and OpenVINO run on the CPU; for a model
+            int8, calibrated; NNCF quantizes it once). ``"auto"``: on a CPU the fastest
+            exact fp32 backend, measured once per model and CPU; PyTorch fp16 on CUDA,
+            PyTorch fp32 elsewhere. A causal-LM reranker runs on every backend but
+            ``"openvino-int8"``. ONNX Runtime and OpenVINO run on the CPU; for a model
             on a GPU they fall back to PyTorch.
         precision: For PyTorch: ``"auto"`` (fp16 on CUDA, else fp32), ``"fp32"``,
             ``"bf16"`` or ``"fp16"``. An explicit precision with ``backend="auto"``
@@ -150,10 +150,9 @@ def build_scorer(
     causal = logit_score_module(cross_encoder) is not None
     chosen = backend
     if chosen == "auto":
-        # A causal LM exports (crossrank.models.causal_export), but auto keeps it on PyTorch
-        # until a measurement says which is faster where (the shared-prefix cache is PyTorch's).
-        exportable = device_type == "cpu" and precision == "auto" and not causal
-        chosen = _CPU_AUTO_BACKEND if exportable else "torch"
+        if device_type == "cpu" and precision == "auto":
+            return _auto_cpu_scorer(cross_encoder, name, instruction)
+        chosen = "torch"
     elif causal and chosen == "openvino-int8":
         raise ModelLoadError(
             "Pass backend='onnx-int8' (int8 without calibration), 'openvino' or 'onnx' for a causal-LM "
@@ -186,6 +185,21 @@ def build_scorer(
         # Only "auto" gets here, from ONNX Runtime in fp32: PyTorch fp32 keeps its exact scores.
         precision = "fp32"
     return _torch_scorer(cross_encoder, name, precision, instruction)
+
+
+def _auto_cpu_scorer(cross_encoder: CrossEncoder, name: str, instruction: str | None) -> PairScorer:
+    """``auto`` on a CPU: the fastest exact fp32 backend here, measured once per model and CPU."""
+    from crossrank.models.backend_probe import model_fingerprint, probe_fastest_backend
+
+    candidates = {
+        "torch": lambda: _torch_scorer(cross_encoder, name, "fp32", instruction),
+        "onnx": lambda: _onnx_scorer(cross_encoder, "fp32", name, instruction),
+        "openvino": lambda: _openvino_scorer(cross_encoder, "openvino", name, instruction),
+    }
+    choice = probe_fastest_backend(
+        candidates, model_key=model_fingerprint(cross_encoder, name), explain=_reason
+    )
+    return choice.scorer
 
 
 def describe_scorer(scorer: PairScorer) -> str:
