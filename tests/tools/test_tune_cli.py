@@ -124,3 +124,31 @@ def test_eval_with_the_profile_measures_unseen_queries_at_the_tuned_k(
     assert "the candidates per query the profile was tuned with" in capsys.readouterr().err
     chosen = read_profile(tuned / "profile.json").options
     assert report["options"]["backend"] == chosen["backend"]
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--max-loss", "-0.1"], "--max-loss must be a finite number >= 0, got -0.1"),
+        (["--budget-ms", "0"], "--budget-ms must be a finite number > 0, got 0.0"),
+        (["--max-loss", "nan"], "--max-loss must be a finite number >= 0, got nan"),
+    ],
+)
+def test_a_bad_goal_is_refused_before_anything_loads(
+    tmp_path: Path, extra: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["tune", str(tmp_path / "no-data"), "--output", str(tmp_path / "p.json"), *extra]
+    assert main(argv) == 1
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "p.json").exists()
+
+
+def test_the_two_goals_exclude_each_other(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["tune", str(tmp_path), "--output", "p.json", "--max-loss", "0.01", "--budget-ms", "50"])
+    assert "not allowed with argument" in capsys.readouterr().err
+
+
+def test_missing_data_is_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["tune", str(tmp_path / "nope"), "--output", str(tmp_path / "p.json")]) == 1
+    assert "no data at" in capsys.readouterr().err
