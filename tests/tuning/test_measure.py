@@ -67,7 +67,8 @@ def test_a_configuration_that_cannot_run_is_skipped_with_its_reason() -> None:
     assert "backend='onnx-int8' cannot run 'some-model'" in skipped["onnx-int8, 3 candidates"]
 
 
-def test_the_long_share_counts_candidates_beyond_the_window() -> None:
+def test_windows_over_counts_the_candidates_chunk_max_splits() -> None:
     measurer = Measurer("some-model", WORKLOAD, reranker_factory=Factory())
-    # FakeScorer: 16 tokens a pair, 3 special, the query takes up to half: one of five is longer.
-    assert measurer.long_share() == 1 / 5
+    # FakeScorer: 16 tokens a pair, 3 special, the query (2 words) leaves 11: the 24-word text
+    # needs 3 windows, every other candidate fits in one.
+    assert measurer.windows_over((1, 2, 4)) == {1: 1 / 5, 2: 1 / 5, 4: 0.0}

@@ -82,7 +82,7 @@ def test_depths_are_k_and_the_shallower_standard_ones() -> None:
 
 
 def test_the_grid_follows_the_cpu_the_extras_and_the_data() -> None:
-    plain = tuning_configurations(50, native_bf16=False, long_share=0.0, openvino=False)
+    plain = tuning_configurations(50, native_bf16=False, windows_over={}, openvino=False)
     names = [configuration.name for configuration in plain]
     assert names[0] == REFERENCE_NAME
     assert len(set(names)) == len(names)
@@ -98,7 +98,7 @@ def test_the_grid_follows_the_cpu_the_extras_and_the_data() -> None:
     depth = next(c for c in plain if c.name == "onnx, 20 candidates")
     assert (depth.candidates, depth.options) == (20, {"backend": "onnx", "rerank_depth": 20})
 
-    rich = tuning_configurations(50, native_bf16=True, long_share=0.5, openvino=True)
+    rich = tuning_configurations(50, native_bf16=True, windows_over={1: 0.9, 2: 0.5, 4: 0.2}, openvino=True)
     rich_names = {configuration.name for configuration in rich}
     assert {
         "openvino-bf16, 50 candidates",
@@ -111,9 +111,9 @@ def test_the_grid_follows_the_cpu_the_extras_and_the_data() -> None:
 
 
 def test_a_small_k_has_no_cascade_and_backends_can_be_restricted() -> None:
-    small = tuning_configurations(10, native_bf16=False, long_share=0.0, openvino=False, backends=["onnx"])
+    small = tuning_configurations(10, native_bf16=False, windows_over={}, openvino=False, backends=["onnx"])
     assert [c.name for c in small] == [REFERENCE_NAME, "onnx, 10 candidates"]
     with pytest.raises(ValueError, match=r"backend\(s\) \['openvino-bf16'\] do not apply here"):
         tuning_configurations(
-            10, native_bf16=False, long_share=0.0, openvino=True, backends=["openvino-bf16"]
+            10, native_bf16=False, windows_over={}, openvino=True, backends=["openvino-bf16"]
         )

@@ -155,7 +155,7 @@ def run_tune(args: argparse.Namespace) -> int:
     configurations = tuning_configurations(
         args.k,
         native_bf16=cpu_has_native_bf16(),
-        long_share=measurer.long_share(),
+        windows_over=measurer.windows_over(),
         backends=args.backends.split(",") if args.backends else None,
         cascades=not args.no_cascades,
     )

@@ -29,8 +29,8 @@ __all__ = [
 
 REFERENCE_NAME = "reference: torch fp32, every candidate"
 EXACT_BACKENDS = ("torch", "onnx", "openvino")
-# Share of candidates longer than the window above which window caps and the lexical window
-# cascade are worth measuring (on abstracts they save little: docs/benchmarks.md).
+# Share of candidates with more windows than a cap above which the cap (and, past two windows,
+# the lexical window cascade) is worth measuring (on abstracts they save little: docs/benchmarks.md).
 _LONG_SHARE = 0.1
 # The coarse stage of a self-cascade keeps this many for the exact model (bench's cascades).
 _CASCADE_KEEP = 20
@@ -52,7 +52,7 @@ def tuning_configurations(
     k: int,
     *,
     native_bf16: bool,
-    long_share: float,
+    windows_over: Mapping[int, float],
     openvino: bool | None = None,
     backends: Sequence[str] | None = None,
     depths: Sequence[int] | None = None,
@@ -64,7 +64,8 @@ def tuning_configurations(
         k: Candidates per query the first stage gives.
         native_bf16: Whether the CPU computes bf16 in hardware (AVX512-BF16 or AMX); bf16 is
             emulated, and slower than fp32, elsewhere.
-        long_share: Share of the candidates longer than the model's window.
+        windows_over: Share of the candidates that chunk-max splits into more than 1, 2 and
+            4 windows (:meth:`crossrank.tuning.measure.Measurer.windows_over`).
         openvino: Whether OpenVINO is installed (``None``: look).
         backends: Restrict to these backends (``--backends``); ``None``: all that apply.
         depths: Restrict to these depths; ``None``: :func:`candidate_depths`.
@@ -91,7 +92,7 @@ def tuning_configurations(
                 Configuration(_name(backend, depth), options, depth, exact=backend in EXACT_BACKENDS)
             )
     if cascades:
-        configurations.extend(_cascades(k, long_share=long_share))
+        configurations.extend(_cascades(k, windows_over=windows_over))
     return configurations
 
 
@@ -111,7 +112,7 @@ def _name(backend: str, depth: int) -> str:
     return f"{backend}, {depth} candidates"
 
 
-def _cascades(k: int, *, long_share: float) -> list[Configuration]:
+def _cascades(k: int, *, windows_over: Mapping[int, float]) -> list[Configuration]:
     keep = min(_CASCADE_KEEP, k)
     if keep >= k:
         cascades: list[tuple[str, Mapping[str, Any]]] = []
@@ -126,7 +127,9 @@ def _cascades(k: int, *, long_share: float) -> list[Configuration]:
                 {"coarse_backend": "onnx", "coarse_max_length": _SHORT_LENGTH, "coarse_keep": keep},
             ),
         ]
-    if long_share >= _LONG_SHARE:
+    # A cap or the lexical cascade (two windows a candidate) only saves work on candidates
+    # with more windows than that: on abstracts of one or two windows it measures nothing new.
+    if windows_over.get(2, 0.0) >= _LONG_SHARE:
         cascades.append(
             (
                 "lexical window cascade: 2 windows per candidate",
@@ -138,7 +141,11 @@ def _cascades(k: int, *, long_share: float) -> list[Configuration]:
                 },
             )
         )
-        cascades.extend((f"onnx, at most {cap} windows", {"max_windows": cap}) for cap in (4, 2))
+    cascades.extend(
+        (f"onnx, at most {cap} windows", {"max_windows": cap})
+        for cap in (4, 2)
+        if windows_over.get(cap, 0.0) >= _LONG_SHARE
+    )
     return [Configuration(name, {"backend": "onnx", **options}, k, exact=False) for name, options in cascades]
 
 

@@ -50,18 +50,23 @@ class Measurer:
         self._by_backend: dict[tuple[str, str], Any] = {}
         self._rerankers: dict[str, Any] = {}
 
-    def long_share(self) -> float:
-        """Share of the candidates longer than the model's window (query included)."""
-        reranker = self._loaded("torch", "fp32")
-        scorer = reranker.scorer
+    def windows_over(self, counts: tuple[int, ...] = (1, 2, 4)) -> dict[int, float]:
+        """Share of the candidates that chunk-max splits into more than each of ``counts`` windows.
+
+        Windows as the reranker plans them (its window of the model's length less the special
+        tokens and the longest query, an eighth overlapping), without the ``max_windows`` cap.
+        """
+        from crossrank.ranking.windows import plan_windows
+
+        scorer = self._loaded("torch", "fp32").scorer
         texts = [text for query in self._workload.queries for text in query.texts]
         if not texts:
-            return 0.0
+            return dict.fromkeys(counts, 0.0)
         room = scorer.max_length - scorer.num_special_tokens
         longest_query = max(len(scorer.tokenize([q.query])[0].ids) for q in self._workload.queries)
         room -= min(longest_query, room // 2)
-        lengths = [len(tokens.ids) for tokens in scorer.tokenize(texts)]
-        return sum(1 for length in lengths if length > room) / len(lengths)
+        windows = [len(plan_windows(len(t.ids), room, room // 8, None)) for t in scorer.tokenize(texts)]
+        return {count: sum(1 for n in windows if n > count) / len(windows) for count in counts}
 
     def prepare(
         self,
