@@ -7,7 +7,7 @@ import platform
 from pathlib import Path
 from typing import Any
 
-from crossrank.models.cpu import NOTABLE_CPU_FLAGS, cpu_flags, cpuinfo, usable_cpu_count
+from crossrank.models.cpu import NOTABLE_CPU_FLAGS, cpu_flags, cpu_signature, cpuinfo, usable_cpu_count
 
 __all__ = ["cpu_identity", "cpu_model", "describe_machine", "load_average", "microarchitecture"]
 
@@ -51,22 +51,17 @@ def microarchitecture(vendor: str, family: int | None, model: int | None) -> str
 
 def cpu_identity() -> dict[str, Any]:
     """``{"vendor", "family", "model", "stepping", "microarchitecture"}`` of the CPU."""
-    info = cpuinfo()
-
-    def number(key: str) -> int | None:
-        try:
-            return int(info[key], 0)
-        except (KeyError, ValueError):
-            return None
-
-    vendor = info.get("vendor_id", platform.processor() or "unknown")
-    family, model = number("cpu family"), number("model")
+    signature = cpu_signature()
+    vendor = str(signature["vendor"])
+    if vendor == "unknown":
+        vendor = platform.processor() or "unknown"
+    family, model = signature["family"], signature["model"]
     return {
         "vendor": vendor,
         "family": family,
         "model": model,
-        "stepping": number("stepping"),
-        "microarchitecture": microarchitecture(vendor, family, model),
+        "stepping": signature["stepping"],
+        "microarchitecture": microarchitecture(vendor, family, model),  # type: ignore[arg-type]
     }
 
 

@@ -57,8 +57,8 @@ def cpu_signature() -> dict[str, object]:
     """The facts about this CPU that decide which backend and precision are fastest.
 
     Returns:
-        ``{"vendor", "model_name", "family", "model", "flags", "cpus"}``: ``flags`` are the
-        notable ones this CPU has, ``cpus`` the CPUs this process may use.
+        ``{"vendor", "model_name", "family", "model", "stepping", "flags", "cpus"}``:
+        ``flags`` are the notable ones this CPU has, ``cpus`` the CPUs this process may use.
     """
     fields = cpuinfo()
 
@@ -74,6 +74,7 @@ def cpu_signature() -> dict[str, object]:
         "model_name": fields.get("model name", "unknown"),
         "family": number("cpu family"),
         "model": number("model"),
+        "stepping": number("stepping"),
         "flags": [flag for flag in NOTABLE_CPU_FLAGS if flag in flags],
         "cpus": usable_cpu_count(),
     }
