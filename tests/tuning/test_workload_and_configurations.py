@@ -117,3 +117,17 @@ def test_a_small_k_has_no_cascade_and_backends_can_be_restricted() -> None:
         tuning_configurations(
             10, native_bf16=False, windows_over={}, openvino=True, backends=["openvino-bf16"]
         )
+
+
+def test_only_the_fastest_exact_backend_is_crossed_with_depths() -> None:
+    grid = tuning_configurations(
+        50, native_bf16=False, windows_over={}, openvino=True, fastest_exact="openvino"
+    )
+    names = {configuration.name for configuration in grid}
+    assert {"onnx, 50 candidates", "openvino, 50 candidates", "openvino, 10 candidates"} <= names
+    assert not {"onnx, 30 candidates", "torch, 20 candidates"} & names
+    # Lower precision is crossed with every depth: its loss may differ by depth.
+    assert {"onnx-int8, 10 candidates", "openvino-int8, 30 candidates"} <= names
+    cascade = next(c for c in grid if c.name.startswith("cascade: onnx-int8"))
+    assert cascade.name.endswith("for openvino")
+    assert cascade.options["backend"] == "openvino"

@@ -152,12 +152,16 @@ def run_tune(args: argparse.Namespace) -> int:
     base = {name: getattr(args, name) for name in ("fusion", "instruction") if getattr(args, name)}
     measurer = Measurer(model, workload, base)
     status(args, f"loading {model}")
+    # auto's probe (cached per model and CPU) names the fastest exact backend here.
+    fastest_exact = measurer.fastest_exact()
+    status(args, f"fastest exact backend here: {fastest_exact} (backend='auto')")
     configurations = tuning_configurations(
         args.k,
         native_bf16=cpu_has_native_bf16(),
         windows_over=measurer.windows_over(),
         backends=args.backends.split(",") if args.backends else None,
         cascades=not args.no_cascades,
+        fastest_exact=fastest_exact,
     )
     reference = configurations[0]
     status(args, f"preparing {len(configurations)} configurations (exports and calibrations are cached)")

@@ -57,6 +57,7 @@ def tuning_configurations(
     backends: Sequence[str] | None = None,
     depths: Sequence[int] | None = None,
     cascades: bool = True,
+    fastest_exact: str | None = None,
 ) -> list[Configuration]:
     """Every configuration worth measuring here, the reference first.
 
@@ -70,6 +71,11 @@ def tuning_configurations(
         backends: Restrict to these backends (``--backends``); ``None``: all that apply.
         depths: Restrict to these depths; ``None``: :func:`candidate_depths`.
         cascades: Measure the self-cascades (and, on long candidates, the lexical one).
+        fastest_exact: The exact backend ``backend="auto"`` measured fastest here: the other
+            exact backends are measured over every candidate only (they rank alike, so
+            shallower depths would only repeat the comparison at a fraction of the size), and
+            the cascades' exact stage runs on it. ``None``: every backend at every depth, and
+            the cascades on ONNX Runtime.
 
     Returns:
         The reference, then the others; names are unique.
@@ -87,12 +93,17 @@ def tuning_configurations(
         for depth in depths or candidate_depths(k):
             if (backend, depth) == ("torch", k):
                 continue  # the reference itself
+            if depth < k and backend in EXACT_BACKENDS and fastest_exact not in (None, backend):
+                continue
             options: dict[str, Any] = {"backend": backend} | ({"rerank_depth": depth} if depth < k else {})
             configurations.append(
                 Configuration(_name(backend, depth), options, depth, exact=backend in EXACT_BACKENDS)
             )
     if cascades:
-        configurations.extend(_cascades(k, windows_over=windows_over))
+        exact = [backend for backend in chosen if backend in EXACT_BACKENDS]
+        preferred = fastest_exact if fastest_exact in exact else "onnx"
+        fine = preferred if preferred in exact else next(iter(exact), "onnx")
+        configurations.extend(_cascades(k, windows_over=windows_over, fine=fine))
     return configurations
 
 
@@ -112,19 +123,19 @@ def _name(backend: str, depth: int) -> str:
     return f"{backend}, {depth} candidates"
 
 
-def _cascades(k: int, *, windows_over: Mapping[int, float]) -> list[Configuration]:
+def _cascades(k: int, *, windows_over: Mapping[int, float], fine: str = "onnx") -> list[Configuration]:
     keep = min(_CASCADE_KEEP, k)
     if keep >= k:
         cascades: list[tuple[str, Mapping[str, Any]]] = []
     else:
         cascades = [
             (
-                f"cascade: onnx-int8 keeps {keep} for onnx",
+                f"cascade: onnx-int8 keeps {keep} for {fine}",
                 {"coarse_backend": "onnx-int8", "coarse_keep": keep},
             ),
             (
-                f"cascade: first {_SHORT_LENGTH} tokens keep {keep} for onnx",
-                {"coarse_backend": "onnx", "coarse_max_length": _SHORT_LENGTH, "coarse_keep": keep},
+                f"cascade: first {_SHORT_LENGTH} tokens keep {keep} for {fine}",
+                {"coarse_backend": fine, "coarse_max_length": _SHORT_LENGTH, "coarse_keep": keep},
             ),
         ]
     # A cap or the lexical cascade (two windows a candidate) only saves work on candidates
@@ -142,11 +153,11 @@ def _cascades(k: int, *, windows_over: Mapping[int, float]) -> list[Configuratio
             )
         )
     cascades.extend(
-        (f"onnx, at most {cap} windows", {"max_windows": cap})
+        (f"{fine}, at most {cap} windows", {"max_windows": cap})
         for cap in (4, 2)
         if windows_over.get(cap, 0.0) >= _LONG_SHARE
     )
-    return [Configuration(name, {"backend": "onnx", **options}, k, exact=False) for name, options in cascades]
+    return [Configuration(name, {"backend": fine, **options}, k, exact=False) for name, options in cascades]
 
 
 def configuration_options(configuration: Configuration) -> dict[str, Any]:

@@ -68,6 +68,11 @@ class Measurer:
         windows = [len(plan_windows(len(t.ids), room, room // 8, None)) for t in scorer.tokenize(texts)]
         return {count: sum(1 for n in windows if n > count) / len(windows) for count in counts}
 
+    def fastest_exact(self) -> str:
+        """The exact backend ``backend="auto"`` chose here (its measured probe, cached)."""
+        in_use = str(self._loaded("auto", "auto").backend_in_use)
+        return "torch" if in_use.startswith("torch") else in_use
+
     def prepare(
         self,
         configurations: Sequence[Configuration],
