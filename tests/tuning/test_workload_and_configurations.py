@@ -76,7 +76,8 @@ def test_missing_data_says_what_to_give(tmp_path: Path) -> None:
 
 
 def test_depths_are_k_and_the_shallower_standard_ones() -> None:
-    assert candidate_depths(50) == [50, 30, 20, 10]
+    assert candidate_depths(100) == [100, 30, 20, 10]
+    assert candidate_depths(50) == [50, 20, 10]
     assert candidate_depths(20) == [20, 10]
     assert candidate_depths(5) == [5]
 
@@ -87,7 +88,7 @@ def test_the_grid_follows_the_cpu_the_extras_and_the_data() -> None:
     assert names[0] == REFERENCE_NAME
     assert len(set(names)) == len(names)
     assert "torch, 50 candidates" not in names  # the reference is torch over every candidate
-    assert {"onnx, 50 candidates", "onnx-int8, 10 candidates", "torch, 30 candidates"} <= set(names)
+    assert {"onnx, 50 candidates", "onnx-int8, 10 candidates", "torch, 20 candidates"} <= set(names)
     # bf16 only where the CPU computes it; OpenVINO only when installed.
     assert not any("bf16" in name or "openvino" in name for name in names)
     assert not any("window" in name for name in names)  # abstracts: no caps, no lexical cascade
@@ -106,8 +107,8 @@ def test_the_grid_follows_the_cpu_the_extras_and_the_data() -> None:
         "openvino-int8, 30 candidates",
     } <= rich_names
     assert {"onnx, at most 4 windows", "lexical window cascade: 2 windows per candidate"} <= rich_names
-    bf16 = next(c for c in rich if c.name == "torch-bf16, 30 candidates")
-    assert configuration_options(bf16) == {"backend": "torch", "precision": "bf16", "rerank_depth": 30}
+    bf16 = next(c for c in rich if c.name == "torch-bf16, 20 candidates")
+    assert configuration_options(bf16) == {"backend": "torch", "precision": "bf16", "rerank_depth": 20}
 
 
 def test_a_small_k_has_no_cascade_and_backends_can_be_restricted() -> None:
@@ -125,9 +126,9 @@ def test_only_the_fastest_exact_backend_is_crossed_with_depths() -> None:
     )
     names = {configuration.name for configuration in grid}
     assert {"onnx, 50 candidates", "openvino, 50 candidates", "openvino, 10 candidates"} <= names
-    assert not {"onnx, 30 candidates", "torch, 20 candidates"} & names
+    assert not {"onnx, 20 candidates", "torch, 20 candidates"} & names
     # Lower precision is crossed with every depth: its loss may differ by depth.
-    assert {"onnx-int8, 10 candidates", "openvino-int8, 30 candidates"} <= names
+    assert {"onnx-int8, 10 candidates", "openvino-int8, 20 candidates"} <= names
     cascade = next(c for c in grid if c.name.startswith("cascade: onnx-int8"))
     assert cascade.name.endswith("for openvino")
     assert cascade.options["backend"] == "openvino"

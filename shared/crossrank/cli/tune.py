@@ -181,7 +181,7 @@ def run_tune(args: argparse.Namespace) -> int:
         workload.quality(),
         reference=reference,
         min_queries=args.min_queries,
-        progress=show_progress,
+        progress=True if show_progress else _status_lines(args, started),
         seed=args.seed,
         prune=not args.no_prune,
         quality_name=workload.quality_name,
@@ -215,6 +215,21 @@ def run_tune(args: argparse.Namespace) -> int:
     }
     write_reports(args, document, lambda path: plot_frontier(document, path))
     return 0
+
+
+def _status_lines(args: argparse.Namespace, started: float) -> Any:
+    """Without a terminal (a log file, CI), a status line every 5 queries instead of a bar."""
+
+    def lines(query_ids: Any) -> Any:
+        total = len(query_ids)
+        for done, query_id in enumerate(query_ids):
+            if done and done % 5 == 0:
+                status(
+                    args, f"{done} of {total} queries measured ({time.perf_counter() - started:.0f} s so far)"
+                )
+            yield query_id
+
+    return lines
 
 
 def _check_goal(max_loss: float | None, budget_ms: float | None) -> None:

@@ -44,8 +44,12 @@ def reference_configuration(k: int) -> Configuration:
 
 
 def candidate_depths(k: int) -> list[int]:
-    """``k`` and the shallower depths worth trying: 30, 20 and 10 candidates, where under ``k``."""
-    return sorted({k, *(depth for depth in (30, 20, 10) if depth < k)}, reverse=True)
+    """``k`` and the shallower depths worth trying: 30, 20 and 10 candidates, where at most half of ``k``.
+
+    Each depth is one more configuration per backend on every query; one just under ``k``
+    saves little and costs nearly a full pass (50 candidates: 50, 20 and 10).
+    """
+    return sorted({k, *(depth for depth in (30, 20, 10) if depth <= k / 2)}, reverse=True)
 
 
 def tuning_configurations(
