@@ -104,7 +104,7 @@ def test_the_grid_follows_the_cpu_the_extras_and_the_data() -> None:
     assert {
         "openvino-bf16, 50 candidates",
         "torch-bf16, 10 candidates",
-        "openvino-int8, 30 candidates",
+        "openvino-int8, 20 candidates",
     } <= rich_names
     assert {"onnx, at most 4 windows", "lexical window cascade: 2 windows per candidate"} <= rich_names
     bf16 = next(c for c in rich if c.name == "torch-bf16, 20 candidates")
