@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from crossrank.errors import ModelLoadError, OnnxExportError
-from crossrank.models import backend_probe
+from crossrank.models import backend_probe, probe_record
 from crossrank.models.backend_probe import (
     AUTO_BACKEND_ENV,
     ProbeChoice,
@@ -211,8 +211,8 @@ def test_the_cache_is_per_model_and_per_cpu(tmp_path: Path, monkeypatch: pytest.
     assert probe(other_model, tmp_path, model_key="model@2").source == "probe"
     assert other_model.built == Counter(torch=1, onnx=1)
 
-    real = backend_probe._cpu_identity
-    monkeypatch.setattr(backend_probe, "_cpu_identity", lambda: {**real(), "model": "Another CPU"})
+    real = probe_record.cpu_identity
+    monkeypatch.setattr(probe_record, "cpu_identity", lambda: {**real(), "stepping": -1})
     other_cpu = Candidates(torch=0.002, onnx=0.001)
     assert probe(other_cpu, tmp_path).source == "probe"
     assert other_cpu.built == Counter(torch=1, onnx=1)
@@ -229,7 +229,7 @@ def test_the_cache_is_per_set_of_candidates(tmp_path: Path) -> None:
     [
         "{not json",
         "[]",
-        '{"format": 1, "key": "another model"}',
+        '{"format": 2, "key": "another model"}',
         "KEYED",  # the right key, but fields missing
         "KEYED_BAD_BACKEND",
     ],

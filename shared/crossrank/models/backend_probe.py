@@ -14,22 +14,18 @@ PyTorch only when the median of its per-round time ratios to PyTorch is below
 do, the lowest median ratio wins. So ``auto`` is never slower than PyTorch fp32 by more than
 what the probe could not tell apart.
 
-The choice is cached in a JSON file under ``<crossrank cache>/backend-probe/``, keyed by the
-model's architecture and name, the CPU (vendor, model, flags), the threads, the candidates
-and the library versions: any change probes again. An unreadable or inconsistent file is
-ignored with a warning and rewritten. Setting :data:`AUTO_BACKEND_ENV` (``torch``, ``onnx``
-or ``openvino``) pins the choice without probing.
+The choice is cached in a JSON file under ``<crossrank cache>/backend-probe/``
+(:mod:`crossrank.models.probe_record`), keyed by the model's architecture and name, the CPU
+(vendor, model, stepping, flags), the threads, the candidates and the library versions: any
+change probes again. An unreadable or inconsistent file is ignored with a warning and rewritten.
+Setting :data:`AUTO_BACKEND_ENV` (``torch``, ``onnx`` or ``openvino``) pins the choice without
+probing.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
-import platform
 import statistics
-import sys
-import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -39,8 +35,14 @@ from typing import Any, Literal
 
 from crossrank.errors import CrossrankError
 from crossrank.log import logger
-from crossrank.models.cache_dir import default_cache_dir
-from crossrank.models.cpu import cpu_flags, cpuinfo, usable_cpu_count
+from crossrank.models.probe_record import (
+    RECORDED_FIELDS,
+    model_fingerprint,
+    probe_cache_dir,
+    probe_identity,
+    read_probe_record,
+    write_probe_record,
+)
 from crossrank.scorer import PairScorer, query_ids
 
 __all__ = [
@@ -63,7 +65,6 @@ EXACT_TOLERANCE = 1e-5
 """Largest score difference from PyTorch fp32 (scaled by the largest score above 1) of an exact backend."""
 
 Pairs = Sequence[tuple[Sequence[int], Sequence[int]]]
-_FORMAT = 1  # bump when the record or the rule changes
 _MIN_NOISE = 0.03  # below this, differences are within run-to-run drift on a shared machine
 _MIN_ROUNDS, _MAX_ROUNDS = 3, 7
 # Backends of an optional extra: not installed is normal, said at INFO only.
@@ -72,19 +73,6 @@ _LABELS = {"torch": "PyTorch", "onnx": "ONNX Runtime", "openvino": "OpenVINO"}
 _MIN_PAIRS = 2  # a batch, so padding is timed (and checked) too
 # A builder raising one of these means "this backend cannot run here": skip it.
 _SKIPPABLE = (ImportError, OSError, CrossrankError)
-# What the cache file records of a choice, and the JSON type each must have.
-_RECORDED: dict[str, type | tuple[type, ...]] = {
-    "backend": str,
-    "seconds": dict,
-    "ratio": dict,
-    "noise": dict,
-    "skipped": dict,
-    "pairs": int,
-    "rounds": int,
-    "probe_seconds": (int, float),
-    "probed_at": str,
-}
-_VERSIONED = ("crossrank", "torch", "transformers", "sentence-transformers", "onnxruntime", "openvino")
 
 
 @dataclass(frozen=True)
@@ -121,11 +109,6 @@ class ProbeChoice:
     cache_file: Path | None = None
 
 
-def probe_cache_dir() -> Path:
-    """Where probe results are kept: ``<crossrank cache>/backend-probe``."""
-    return default_cache_dir() / "backend-probe"
-
-
 def pinned_backend(environ: Mapping[str, str] | None = None) -> str | None:
     """The backend :data:`AUTO_BACKEND_ENV` pins, or ``None`` when it is unset or empty.
 
@@ -140,32 +123,6 @@ def pinned_backend(environ: Mapping[str, str] | None = None) -> str | None:
         allowed = ", ".join(map(repr, EXACT_BACKENDS))
         raise ValueError(f"{AUTO_BACKEND_ENV} must be one of {allowed} (or unset, to measure), got {raw!r}.")
     return value
-
-
-def model_fingerprint(cross_encoder: Any, name: str) -> str:
-    """A key for a loaded model: its name and a digest of what decides its speed.
-
-    Speed depends on the architecture (config, classes, dtypes, device, window), not on the
-    weights' values, so the weights are not hashed: keying is instant even for large models.
-
-    Args:
-        cross_encoder: The loaded model (a sentence-transformers ``CrossEncoder``).
-        name: Its path or hub id.
-    """
-    inner = getattr(cross_encoder, "model", cross_encoder)
-    to_json = getattr(getattr(inner, "config", None), "to_json_string", None)
-    parameters = getattr(cross_encoder, "parameters", None)
-    children = getattr(cross_encoder, "children", None)
-    described = {
-        "class": type(inner).__qualname__,
-        "config": to_json(use_diff=False) if callable(to_json) else None,
-        "modules": [type(m).__qualname__ for m in children()] if callable(children) else [],
-        "dtypes": sorted({str(p.dtype) for p in parameters()}) if callable(parameters) else [],
-        "device": str(getattr(cross_encoder, "device", "")),
-        "max_length": getattr(cross_encoder, "max_length", None),
-        "activation": type(getattr(cross_encoder, "activation_fn", None)).__qualname__,
-    }
-    return f"{name}@{_digest(described)[:16]}"
 
 
 def sample_probe_pairs(
@@ -236,14 +193,7 @@ def probe_fastest_backend(
     if pinned is not None:
         choice = _pinned(candidates, pinned, model_key, explain or _reason)
     else:
-        identity = {
-            "format": _FORMAT,
-            "model": model_key,
-            "cpu": _cpu_identity(),
-            "candidates": sorted(candidates),
-            "versions": _versions(),
-        }
-        key = _digest(identity)
+        identity, key = probe_identity(model_key, list(candidates))
         path = (cache_dir if cache_dir is not None else probe_cache_dir()) / f"probe-{key[:24]}.json"
         cached = None if refresh else _cached_choice(path, key, candidates, model_key)
         if cached is not None:
@@ -251,7 +201,7 @@ def probe_fastest_backend(
         else:
             choice = _measure(candidates, model_key, probe_pairs, budget_s, explain or _reason)
             choice = replace(choice, cache_file=path)
-            _write_atomically(path, {**identity, "key": key, **_record(choice)})
+            write_probe_record(path, {**identity, "key": key, **_record(choice)})
     logger.info("%s", describe_choice(choice))
     return choice
 
@@ -410,23 +360,8 @@ def _inexact(scores: Sequence[float], reference: Sequence[float]) -> str | None:
 def _cached_choice(
     path: Path, key: str, candidates: Mapping[str, Callable[[], PairScorer]], model: str
 ) -> ProbeChoice | None:
-    try:
-        record = json.loads(path.read_text(encoding="utf-8"))
-        if not isinstance(record, dict) or record.get("key") != key or record.get("format") != _FORMAT:
-            raise ValueError("it is not a probe record for this model, CPU and crossrank")
-        fields = {name: record[name] for name in _RECORDED}
-        wrong = [name for name, kind in _RECORDED.items() if not isinstance(fields[name], kind)]
-        numbers = [v for part in ("seconds", "ratio", "noise") for v in fields[part].values()]
-        if (
-            wrong
-            or not all(isinstance(v, int | float) for v in numbers)
-            or fields["backend"] not in candidates
-        ):
-            raise ValueError(f"its fields {wrong or ['backend', 'seconds', 'ratio', 'noise']} are not valid")
-    except FileNotFoundError:
-        return None
-    except (OSError, ValueError, KeyError) as exc:
-        logger.warning("crossrank: ignoring the backend probe cache %s (%s); probing again.", path, exc)
+    fields = read_probe_record(path, key, list(candidates))
+    if fields is None:
         return None
     try:
         scorer = candidates[fields["backend"]]()
@@ -439,56 +374,7 @@ def _cached_choice(
 
 
 def _record(choice: ProbeChoice) -> dict[str, Any]:
-    return {name: getattr(choice, name) for name in _RECORDED}
-
-
-def _write_atomically(path: Path, record: Mapping[str, Any]) -> None:
-    """Write the record to a temporary file beside ``path`` and rename it into place."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(handle, "w", encoding="utf-8") as file:
-                json.dump(record, file, indent=2, default=str)
-                file.write("\n")
-            os.chmod(temporary, 0o644)  # mkstemp's 0600 would hide it from a shared cache's users
-            os.replace(temporary, path)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
-    except OSError as exc:  # an unwritable cache costs a probe next time, nothing more
-        logger.warning("crossrank: could not save the backend probe to %s (%s).", path, exc)
-
-
-def _cpu_identity() -> dict[str, Any]:
-    info = cpuinfo()
-    torch = sys.modules.get("torch")  # read, never imported here: the caller's process has it
-    threads = torch.get_num_threads() if torch is not None else None
-    return {
-        "vendor": info.get("vendor_id") or platform.machine(),
-        "model": info.get("model name") or platform.processor(),
-        "flags": _digest(sorted(cpu_flags()))[:16],
-        "cpus": usable_cpu_count(),
-        # PyTorch's scorer caps its threads at the usable CPUs (backends._torch_scorer).
-        "threads": min(threads, usable_cpu_count()) if threads else None,
-        "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
-    }
-
-
-def _versions() -> dict[str, str | None]:
-    from importlib.metadata import PackageNotFoundError, version
-
-    found: dict[str, str | None] = {"python": platform.python_version()}
-    for package in _VERSIONED:
-        try:
-            found[package] = version(package)
-        except PackageNotFoundError:
-            found[package] = None
-    return found
-
-
-def _digest(value: Any) -> str:
-    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()
+    return {name: getattr(choice, name) for name in RECORDED_FIELDS}
 
 
 def _reason(exc: BaseException) -> str:
