@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from collections.abc import Sequence
 
@@ -55,6 +56,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     # The exact command, for the model cards of train and distill.
     args.argv = list(argv) if argv is not None else sys.argv[1:]
+    if args.command != "serve":  # serve configures logging with its own format
+        # Warnings print as plain lines, as Python's last-resort handler prints them, also after
+        # a library's module-level logging call gave the root logger its "LEVEL:name:" format.
+        logging.basicConfig(format="%(message)s", level=logging.WARNING)
     try:
         code: int = args.run(args)
     except KeyboardInterrupt:
