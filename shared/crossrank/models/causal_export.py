@@ -172,7 +172,7 @@ def _sequence_module(cross_encoder: CrossEncoder, input_names: tuple[str, ...]) 
     """The CrossEncoder's own forward pass, then its activation."""
     import torch
 
-    class Scores(torch.nn.Module):
+    class Scores(torch.nn.Module):  # type: ignore[misc]
         def __init__(self) -> None:
             super().__init__()
             self.cross_encoder = cross_encoder
@@ -205,7 +205,7 @@ def _causal_module(cross_encoder: CrossEncoder, input_names: tuple[str, ...]) ->
     row_bias = None if bias is None else bias.detach()[ids].clone()
     activation: Any = cross_encoder.activation_fn
 
-    class CausalScores(torch.nn.Module):
+    class CausalScores(torch.nn.Module):  # type: ignore[misc]
         def __init__(self) -> None:
             super().__init__()
             self.decoder = decoder

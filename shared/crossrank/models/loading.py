@@ -218,7 +218,7 @@ def _no_loading_bars() -> Iterator[None]:
         ours = _quiet_loads > 0 or transformers_logging.is_progress_bar_enabled()
         if ours:
             _quiet_loads += 1
-            transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+            transformers_logging.disable_progress_bar()
     if not ours:
         yield
         return
@@ -228,7 +228,7 @@ def _no_loading_bars() -> Iterator[None]:
         with _bars_lock:
             _quiet_loads -= 1
             if _quiet_loads == 0:
-                transformers_logging.enable_progress_bar()  # type: ignore[no-untyped-call]
+                transformers_logging.enable_progress_bar()
 
 
 def check_model_spec(model: object) -> None:

@@ -127,7 +127,7 @@ def use_bf16(precision: str) -> bool:
     if precision == "fp32":
         return False
     if precision == "auto":
-        return on_gpu and torch.cuda.is_bf16_supported()
+        return on_gpu and bool(torch.cuda.is_bf16_supported())
     if on_gpu and not torch.cuda.is_bf16_supported():
         raise ValueError(
             f"precision='bf16' but the GPU {torch.cuda.get_device_name()!r} has no bf16: "
@@ -284,7 +284,7 @@ def _log_to_crossrank_logger(trainer: Any, planned: int) -> None:
     """
     from transformers import PrinterCallback, TrainerCallback
 
-    class LogToCrossrank(TrainerCallback):
+    class LogToCrossrank(TrainerCallback):  # type: ignore[misc]
         def on_log(self, args: Any, state: Any, control: Any, logs: Any = None, **kwargs: Any) -> None:
             shown = {key: value for key, value in (logs or {}).items() if key != "total_flos"}
             text = ", ".join(
