@@ -137,6 +137,16 @@ def test_calibration_says_what_it_does_and_for_how_long_before_it_starts(
     assert "minutes on a CPU at the default 32 per query" in record.getMessage()
 
 
+def test_quantizing_prints_no_progress_bars(
+    unfused: Path, batches: list[dict[str, Any]], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from crossrank.models.onnx_static_quantize import check_quantized, quantize_static
+
+    quantize_static(unfused, tmp_path / "int8.onnx", batches)
+    assert capsys.readouterr().out == ""  # NNCF's bars went to stdout before
+    check_quantized(unfused, tmp_path / "int8.onnx", batches)
+
+
 def test_the_check_accepts_the_fp32_graph_itself(unfused: Path, batches: list[dict[str, Any]]) -> None:
     from crossrank.models.onnx_static_quantize import check_quantized
 

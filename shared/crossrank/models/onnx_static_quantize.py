@@ -22,6 +22,8 @@ the quantization it checks to seconds.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import logging
 import os
 from collections.abc import Mapping, Sequence
@@ -236,13 +238,16 @@ def quantize_static(
     level = nncf_logger.level
     nncf_logger.setLevel(logging.WARNING)
     try:
-        quantized = nncf.quantize(
-            onnx.load(str(source)),
-            nncf.Dataset(list(batches)),
-            preset=preset,
-            subset_size=len(batches),
-            **extra,
-        )
+        # NNCF draws rich progress bars on stdout, with no switch to turn them off: a library
+        # loading a model prints nothing there (the calibration line above says what happens).
+        with contextlib.redirect_stdout(io.StringIO()):
+            quantized = nncf.quantize(
+                onnx.load(str(source)),
+                nncf.Dataset(list(batches)),
+                preset=preset,
+                subset_size=len(batches),
+                **extra,
+            )
         onnx.save(quantized, str(path))
     except Exception as exc:  # any quantizer failure means "use another backend"
         raise OnnxExportError(f"static int8 quantization failed ({type(exc).__name__}: {exc})") from exc
