@@ -22,8 +22,6 @@ the quantization it checks to seconds.
 
 from __future__ import annotations
 
-import contextlib
-import io
 import logging
 import os
 from collections.abc import Mapping, Sequence
@@ -237,21 +235,26 @@ def quantize_static(
     nncf_logger = logging.getLogger("nncf")
     level = nncf_logger.level
     nncf_logger.setLevel(logging.WARNING)
+    # And it draws progress bars on rich's global console (stdout), with no switch of its own:
+    # quiet that console, not the process's stdout, which other threads may be writing to.
+    import rich
+
+    console = rich.get_console()
+    was_quiet = console.quiet
+    console.quiet = True
     try:
-        # NNCF draws rich progress bars on stdout, with no switch to turn them off: a library
-        # loading a model prints nothing there (the calibration line above says what happens).
-        with contextlib.redirect_stdout(io.StringIO()):
-            quantized = nncf.quantize(
-                onnx.load(str(source)),
-                nncf.Dataset(list(batches)),
-                preset=preset,
-                subset_size=len(batches),
-                **extra,
-            )
+        quantized = nncf.quantize(
+            onnx.load(str(source)),
+            nncf.Dataset(list(batches)),
+            preset=preset,
+            subset_size=len(batches),
+            **extra,
+        )
         onnx.save(quantized, str(path))
     except Exception as exc:  # any quantizer failure means "use another backend"
         raise OnnxExportError(f"static int8 quantization failed ({type(exc).__name__}: {exc})") from exc
     finally:
+        console.quiet = was_quiet
         nncf_logger.setLevel(level)
 
 
