@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from crossrank.atomic_file import write_text_atomically
 from crossrank.models.cpu import cpu_signature
 from crossrank.options import OPTIONS, validate_options
 
@@ -108,16 +108,7 @@ def write_profile(profile: Profile, path: str | os.PathLike[str]) -> Path:
     """
     target = Path(path)
     check_profile_options(profile.options, str(target))
-    target.parent.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(profile.to_json(), indent=2, allow_nan=False) + "\n"
-    handle, staging = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(text)
-        os.replace(staging, target)
-    except BaseException:
-        Path(staging).unlink(missing_ok=True)
-        raise
+    write_text_atomically(target, json.dumps(profile.to_json(), indent=2, allow_nan=False) + "\n")
     return target
 
 

@@ -16,11 +16,11 @@ import json
 import os
 import platform
 import sys
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from crossrank.atomic_file import write_text_atomically
 from crossrank.log import logger
 from crossrank.models.cache_dir import default_cache_dir
 from crossrank.models.cpu import cpu_flags, cpu_signature, usable_cpu_count
@@ -71,6 +71,7 @@ def cpu_identity() -> dict[str, Any]:
     signature = cpu_signature()
     torch = sys.modules.get("torch")  # read, never imported here: the caller's process has it
     threads = torch.get_num_threads() if torch is not None else None
+    cpus = usable_cpu_count()
     return {
         "vendor": signature["vendor"] if signature["vendor"] != "unknown" else platform.machine(),
         "model": signature["model_name"] if signature["model_name"] != "unknown" else platform.processor(),
@@ -78,9 +79,9 @@ def cpu_identity() -> dict[str, Any]:
         "model_number": signature["model"],
         "stepping": signature["stepping"],
         "flags": digest(sorted(cpu_flags()))[:16],
-        "cpus": usable_cpu_count(),
+        "cpus": cpus,
         # PyTorch's scorer caps its threads at the usable CPUs (backends._torch_scorer).
-        "threads": min(threads, usable_cpu_count()) if threads else None,
+        "threads": min(threads, cpus) if threads else None,
         "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
     }
 
@@ -177,17 +178,9 @@ def write_probe_record(path: Path, record: Mapping[str, Any]) -> None:
 
     An unwritable cache costs a probe next time, nothing more: it is logged, not raised.
     """
+    text = json.dumps(record, indent=2, default=str) + "\n"
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(handle, "w", encoding="utf-8") as file:
-                json.dump(record, file, indent=2, default=str)
-                file.write("\n")
-            os.chmod(temporary, 0o644)  # mkstemp's 0600 would hide it from a shared cache's users
-            os.replace(temporary, path)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
+        # mkstemp's 0600 would hide the record from a shared cache's other users.
+        write_text_atomically(path, text, mode=0o644)
     except OSError as exc:
         logger.warning("crossrank: could not save the backend probe to %s (%s).", path, exc)
