@@ -1,7 +1,7 @@
 """Choosing ``backend="auto"``'s CPU backend by measurement, once per model and CPU.
 
-Which exact (fp32) backend is fastest depends on the CPU: ONNX Runtime beat PyTorch by
-1.15-1.84x on AMD hosts and lost (0.92x) on an Intel Xeon (docs/benchmarks.md). So on first
+Which exact (fp32) backend is fastest depends on the CPU: ONNX Runtime was ahead of PyTorch
+on the AMD hosts and behind it on an Intel Xeon (the numbers: docs/benchmarks.md). So on first
 load :func:`probe_fastest_backend` builds every candidate, checks each scores the probe pairs
 as PyTorch fp32 does (within :data:`EXACT_TOLERANCE`; lower precisions are never candidates,
 only ``tune`` picks them), times them and keeps the fastest.

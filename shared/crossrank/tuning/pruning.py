@@ -73,8 +73,8 @@ class Resampler:
 
     A pruning check tests every pair of configurations on the same queries: drawing the
     resamples once, as a matrix of how often each query is drawn, turns each interval into
-    one matrix-vector product instead of a fresh draw (tens of times faster; the check runs
-    after every query). Past :attr:`LIMIT` query draws it falls back to
+    one matrix-vector product instead of a fresh draw per pair (the check runs after every
+    query). Past :attr:`LIMIT` query draws it falls back to
     :func:`~crossrank.evaluation.comparison.paired_bootstrap_interval`, which works in chunks.
     """
 
