@@ -32,7 +32,8 @@ def tuned(
     out = tmp_path_factory.mktemp("tune")
     argv = [
         "tune", str(data_dir / "scifact"), "--model", model_path, "--queries", "4", "--k", "10",
-        "--backends", "torch,onnx,onnx-int8", "--min-queries", "2", "--max-loss", "0.05",
+        "--backends", "torch,onnx,onnx-int8", "--min-queries", "2", "--latency-queries", "2",
+        "--max-loss", "0.05",
         "--output", str(out / "profile.json"), "--json", str(out / "tune.json"),
         "--plot", str(out / "frontier.png"), "--quiet",
     ]  # fmt: skip
@@ -50,6 +51,14 @@ def test_tune_writes_a_profile_with_the_choice_the_machine_and_the_frontier(tune
     assert names[0] == "reference: torch fp32, every candidate"
     assert {"onnx, 10 candidates", "onnx-int8, 10 candidates"} <= set(names)
     assert document["choice"]["chosen"] in names
+    # Exact ONNX Runtime ranks as the reference: after 2 timed queries (its ranking checked
+    # equal to the derived one on each) it is derived; int8 over every candidate always runs.
+    results = {row["configuration"]["name"]: row for row in document["search"]["results"]}
+    onnx, int8 = results["onnx, 10 candidates"], results["onnx-int8, 10 candidates"]
+    if onnx["pruned"] is None:
+        assert (onnx["derived_after"], onnx["timed_queries"], onnx["queries"]) == (2, 2, 4)
+    assert int8["derived_after"] is None
+    assert int8["timed_queries"] == int8["queries"]
     assert profile.options["backend"] in {"torch", "onnx", "onnx-int8"}
     assert dict(profile.machine) | {"threads": None} == {**cpu_signature(), "threads": None}
     assert profile.tuned_on["k"] == 10

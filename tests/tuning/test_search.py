@@ -252,8 +252,9 @@ def test_a_lossy_configuration_that_ties_so_far_does_not_prune_a_slower_exact_on
     # Exact over as many candidates, equally good and faster: that prunes on a tie.
     specs["slow exact"] = Spec(0.09)
     result, _ = run(specs)
-    assert result.result("slow exact").pruned is not None
-    assert result.result("slow exact").pruned.by == ONNX  # not the int8 nor the 30-candidate one
+    slow = result.result("slow exact").pruned
+    assert slow is not None
+    assert slow.by == ONNX  # not the int8 nor the 30-candidate one
 
 
 def test_faithful_means_exact_over_at_least_the_candidates() -> None:

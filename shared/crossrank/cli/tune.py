@@ -98,6 +98,15 @@ def add_tune_command(commands: argparse._SubParsersAction[argparse.ArgumentParse
         default=10,
         help="queries measured before a clearly dominated configuration may be dropped (default: 10)",
     )
+    parser.add_argument(
+        "--latency-queries",
+        type=positive_int,
+        default=10,
+        help="queries every configuration is timed on; after them, the rankings of those that re-rank "
+        "scores other configurations compute (a shallower depth, an exact backend, a self-cascade) are "
+        "derived from those scores, once checked equal on every timed query (default: 10; --queries "
+        "times everything on every query)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of the run order and intervals")
     parser.add_argument(
         "--threads", type=positive_int, default=None, help="torch threads (default: torch's own choice)"
@@ -166,10 +175,14 @@ def run_tune(args: argparse.Namespace) -> int:
     reference = configurations[0]
     status(args, f"preparing {len(configurations)} configurations (exports and calibrations are cached)")
     skipped = measurer.prepare(
-        configurations, on_start=lambda configuration: status(args, f"  {configuration.name}")
+        configurations,
+        on_start=lambda configuration: status(args, f"  {configuration.name}"),
+        reference=reference,
     )
     if reference.name in skipped:
         raise RuntimeError(f"the reference cannot run: {skipped[reference.name]}")
+    if not args.backends:
+        skipped.update(_unaccelerated(measurer, configurations, skipped, fastest_exact, args.k))
     for name, reason in skipped.items():
         status(args, f"skipped {name}: {reason}")
     runnable = [configuration for configuration in configurations if configuration.name not in skipped]
@@ -185,6 +198,8 @@ def run_tune(args: argparse.Namespace) -> int:
         seed=args.seed,
         prune=not args.no_prune,
         quality_name=workload.quality_name,
+        latency_queries=args.latency_queries,
+        derive=measurer.derive,
     )
     choice = choose(result, budget_ms=args.budget_ms, max_loss=None if args.budget_ms else max_loss)
     print(format_table(result, choice))
@@ -215,6 +230,28 @@ def run_tune(args: argparse.Namespace) -> int:
     }
     write_reports(args, document, lambda path: plot_frontier(document, path))
     return 0
+
+
+def _unaccelerated(
+    measurer: Any, configurations: list[Any], skipped: dict[str, str], fastest_exact: str, k: int
+) -> dict[str, str]:
+    """Lower-precision backends barely faster than the fastest exact one here: not worth measuring."""
+    from crossrank.tuning.configurations import unaccelerated
+
+    runnable = [configuration for configuration in configurations if configuration.name not in skipped]
+    plain = [
+        configuration
+        for configuration in runnable
+        if configuration.candidates == k and set(configuration.options) <= {"backend", "precision"}
+    ]
+    exact = next(
+        (c for c in [configurations[0], *plain] if c.exact and c.options.get("backend") == fastest_exact),
+        configurations[0],
+    )
+    lower = [configuration for configuration in plain if not configuration.exact]
+    if not lower:
+        return {}
+    return unaccelerated(runnable, measurer.time_on_slice([exact, *lower]), exact.name)
 
 
 def _status_lines(args: argparse.Namespace, started: float) -> Any:

@@ -20,11 +20,13 @@ from crossrank.tuning.records import Configuration
 
 __all__ = [
     "EXACT_BACKENDS",
+    "LOWER_PRECISION_MIN_SPEEDUP",
     "REFERENCE_NAME",
     "candidate_depths",
     "configuration_options",
     "reference_configuration",
     "tuning_configurations",
+    "unaccelerated",
 ]
 
 REFERENCE_NAME = "reference: torch fp32, every candidate"
@@ -34,6 +36,14 @@ EXACT_BACKENDS = ("torch", "onnx", "openvino")
 _LONG_SHARE = 0.1
 # The coarse stage of a self-cascade keeps this many for the exact model (bench's cascades).
 _CASCADE_KEEP = 20
+LOWER_PRECISION_MIN_SPEEDUP = 1.2
+"""How much faster than the fastest exact backend a lower precision must score here to be measured.
+
+A lower precision trades ranking quality for speed; one that is barely faster than exact fp32
+on this CPU offers no trade worth its risk, yet costs the tune a full pass per query (its
+quality can only be known by running it). OpenVINO int8 on an AVX2 CPU without VNNI measured
+1.05x OpenVINO fp32 (docs/tuning.md), where ONNX Runtime's int8 measured 1.7x.
+"""
 # Tokens a "short" coarse stage reads of each candidate (bench's CASCADE_SHORT_LENGTH).
 _SHORT_LENGTH = 160
 
@@ -170,3 +180,41 @@ def configuration_options(configuration: Configuration) -> dict[str, Any]:
     if options.get("backend") == "torch-bf16":
         options.update(backend="torch", precision="bf16")
     return options
+
+
+def unaccelerated(
+    configurations: Sequence[Configuration],
+    slice_seconds: Mapping[str, float],
+    exact_name: str,
+) -> dict[str, str]:
+    """The configurations of lower-precision backends that are not accelerated here, with why.
+
+    Args:
+        configurations: The grid.
+        slice_seconds: Seconds of the exact configuration and of each lower-precision backend
+            over every candidate, on the same slice (:meth:`crossrank.tuning.measure.Measurer.time_on_slice`).
+        exact_name: The exact configuration compared against (the fastest exact backend's).
+
+    Returns:
+        By name, every configuration that runs (or cascades through) a backend whose speed-up
+        over the exact one is below :data:`LOWER_PRECISION_MIN_SPEEDUP`, and the reason.
+    """
+    by_name = {configuration.name: configuration for configuration in configurations}
+    slow: dict[str, float] = {}
+    for name, seconds in slice_seconds.items():
+        if name == exact_name:
+            continue
+        speedup = slice_seconds[exact_name] / max(seconds, 1e-9)
+        if speedup < LOWER_PRECISION_MIN_SPEEDUP:
+            slow[str(by_name[name].options["backend"])] = speedup
+    reasons: dict[str, str] = {}
+    for configuration in configurations:
+        for backend in (configuration.options.get("backend"), configuration.options.get("coarse_backend")):
+            if backend in slow:
+                reasons[configuration.name] = (
+                    f"{backend} is not accelerated on this CPU: {slow[backend]:.2f}x as fast as "
+                    f"{by_name[exact_name].name!r} on the first query's first candidates "
+                    f"(below {LOWER_PRECISION_MIN_SPEEDUP}x; pass --backends {backend} to measure it anyway)"
+                )
+                break
+    return reasons

@@ -100,29 +100,37 @@ def summarize(
     is_reference: bool,
     seed: int = 0,
     samples: int = BOOTSTRAP_SAMPLES,
+    derived_after: int | None = None,
 ) -> ConfigurationResult:
     """Summarise one configuration's measurements (``on_frontier`` left False).
 
     Args:
         configuration: What was measured.
         query_ids: Its queries, in measurement order.
-        seconds: Its per-query seconds.
-        qualities: Its per-query qualities.
-        reference_seconds: The reference's seconds on the same queries, same order.
+        seconds: Its per-query seconds on the first of them (all, or a timed prefix).
+        qualities: Its per-query qualities, one per query.
+        reference_seconds: The reference's seconds on the queries ``seconds`` covers, same order.
         reference_qualities: The reference's qualities on the same queries, same order.
         pruned: Its pruning record, if any.
         is_reference: It is the reference.
         seed: Bootstrap seed.
         samples: Bootstrap resamples of the mean intervals.
+        derived_after: Timed queries before its rankings were derived (``None``: never).
 
     Returns:
         The result.
 
     Raises:
-        ValueError: If it has no measured query.
+        ValueError: If it has no measured query, no timed one, more timings than queries,
+            or qualities not one per query.
     """
     if not query_ids:
         raise ValueError(f"configuration {configuration.name!r} was measured on no query.")
+    if not seconds or len(seconds) > len(query_ids) or len(qualities) != len(query_ids):
+        raise ValueError(
+            f"configuration {configuration.name!r}: {len(seconds)} timings and {len(qualities)} "
+            f"qualities for {len(query_ids)} queries; expected 1 to {len(query_ids)} and {len(query_ids)}."
+        )
     differences = [mine - theirs for mine, theirs in zip(qualities, reference_qualities, strict=True)]
     speed = log_ratios(reference_seconds, seconds)
     speed_low, speed_high = paired_bootstrap_interval(speed, samples=samples, seed=seed)
@@ -145,6 +153,7 @@ def summarize(
         pruned=pruned,
         on_frontier=False,
         is_reference=is_reference,
+        derived_after=derived_after,
     )
 
 

@@ -5,16 +5,30 @@ int8 calibrations run, and each reranks the first query once, untimed. Configura
 same backend share one loaded model (``with_options``); the score cache is off, so every
 timed call does its whole work. One that cannot run here (an export that fails, a backend
 the model does not support) is left out with its reason, never silently replaced.
+
+It also derives rankings (:meth:`Measurer.derive`, see :mod:`crossrank.tuning.derivation`):
+it keeps the per-candidate scores of every timed run that scores every candidate plainly
+(the reference, a backend over every candidate), and scores a source untimed when no timed
+run gave its scores for a query (a pruned one, a cascade's coarse stage).
 """
 
 from __future__ import annotations
 
+import statistics
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from crossrank.errors import CrossrankError
 from crossrank.tuning.configurations import configuration_options
+from crossrank.tuning.derivation import (
+    Derivation,
+    ScoresKey,
+    derivation,
+    rank_from_scores,
+    scores_key,
+    text_scores_of,
+)
 from crossrank.tuning.records import Configuration, QueryRun
 from crossrank.tuning.workload import Workload
 
@@ -49,6 +63,10 @@ class Measurer:
         self._factory: Callable[..., Any] = reranker_factory
         self._by_backend: dict[tuple[str, str], Any] = {}
         self._rerankers: dict[str, Any] = {}
+        self._plans: dict[str, Derivation] = {}
+        self._keeps: dict[str, ScoresKey] = {}  # configurations whose timed runs are a source
+        self._sources: dict[ScoresKey, Configuration] = {}
+        self._scores: dict[tuple[ScoresKey, str], Any] = {}
 
     def windows_over(self, counts: tuple[int, ...] = (1, 2, 4)) -> dict[int, float]:
         """Share of the candidates that chunk-max splits into more than each of ``counts`` windows.
@@ -78,16 +96,21 @@ class Measurer:
         configurations: Sequence[Configuration],
         *,
         on_start: Callable[[Configuration], None] | None = None,
+        reference: Configuration | None = None,
     ) -> dict[str, str]:
         """Build every configuration's reranker and run it once on the first query, untimed.
 
         Args:
             configurations: What will be measured.
             on_start: Called before each configuration is prepared (for progress lines).
+            reference: The search's reference: with it, :meth:`derive` derives the rankings
+                of the configurations :func:`~crossrank.tuning.derivation.derivation` allows.
 
         Returns:
             The configurations that cannot run here, by name, with the reason.
         """
+        if reference is not None:
+            self._plan(configurations, reference)
         skipped: dict[str, str] = {}
         first = self._workload.queries[0]
         for configuration in configurations:
@@ -108,7 +131,104 @@ class Measurer:
         start = time.perf_counter()
         results = reranker.rerank(query.query, documents, retrieval_scores=query.retrieval_scores)
         seconds = time.perf_counter() - start
+        key = self._keeps.get(configuration.name)
+        if key is not None:
+            self._scores[(key, query_id)] = text_scores_of(documents, results)
         return QueryRun(seconds=seconds, ranking=[query.doc_ids[result.index] for result in results])
+
+    def derive(self, configuration: Configuration, query_id: str) -> list[str] | None:
+        """``configuration``'s ranking of a query, derived from other runs' scores (a :data:`Derive`).
+
+        Returns:
+            Document ids, best first; ``None`` when this configuration is not derivable.
+        """
+        plan = self._plans.get(configuration.name)
+        if plan is None:
+            return None
+        query = self._queries[query_id]
+        reranker = self._reranker(configuration)
+        coarse = None if plan.coarse_from is None else self._source_scores(plan.coarse_from, query_id)
+        results = rank_from_scores(
+            list(query.texts),
+            query.retrieval_scores,
+            scores=self._source_scores(plan.scores_from, query_id),
+            coarse_scores=coarse,
+            depth=plan.depth,
+            keep=reranker.coarse_keep,
+            ranking={
+                "fusion": reranker.fusion,
+                "rrf_k": reranker.rrf_k,
+                "rrf_weights": reranker.rrf_weights,
+                "top_n": reranker.top_n,
+                "score_threshold": reranker.score_threshold,
+            },
+        )
+        return [query.doc_ids[result.index] for result in results]
+
+    def _plan(self, configurations: Sequence[Configuration], reference: Configuration) -> None:
+        by_key = {scores_key(configuration_options(reference)): reference}
+        for configuration in configurations:
+            options = configuration_options(configuration)
+            if set(options) <= {"backend", "precision"}:
+                by_key.setdefault(scores_key(options), configuration)
+        for configuration in configurations:
+            plan = derivation(configuration, reference)
+            if plan is None:
+                continue
+            for key in (plan.scores_from, plan.coarse_from):
+                if key is None:
+                    continue
+                if key[:1] == ("coarse stage of",):
+                    self._sources[key] = configuration
+                elif key in by_key:
+                    self._sources[key] = by_key[key]
+                    self._keeps[by_key[key].name] = key
+                else:
+                    break  # no configuration scores this table: not derivable
+            else:
+                self._plans[configuration.name] = plan
+
+    def _source_scores(self, key: ScoresKey, query_id: str) -> Any:
+        table = self._scores.get((key, query_id))
+        if table is None:
+            # No timed run scored this table for this query (pruned, or a coarse stage): score it.
+            query = self._queries[query_id]
+            reranker = self._reranker(self._sources[key])
+            if key[:1] == ("coarse stage of",):
+                reranker = reranker.coarse
+            documents = list(query.texts)
+            results = reranker.rerank(query.query, documents, retrieval_scores=query.retrieval_scores)
+            table = self._scores[(key, query_id)] = text_scores_of(documents, results)
+        return table
+
+    def time_on_slice(
+        self, configurations: Sequence[Configuration], *, candidates: int = 16, rounds: int = 3
+    ) -> dict[str, float]:
+        """Median seconds of each configuration on the first query's first candidates, interleaved.
+
+        A quick comparison of prepared backends (tune's check that a lower precision is
+        accelerated here), not a measurement for the table.
+
+        Args:
+            configurations: Prepared configurations.
+            candidates: How many of the first query's candidates each reranks.
+            rounds: Interleaved rounds; the median is kept.
+
+        Returns:
+            Seconds by configuration name.
+        """
+        first = self._workload.queries[0]
+        documents = list(first.texts[:candidates])
+        scores = None if first.retrieval_scores is None else list(first.retrieval_scores[:candidates])
+        times: dict[str, list[float]] = {configuration.name: [] for configuration in configurations}
+        for round_index in range(rounds):
+            order = list(configurations) if round_index % 2 == 0 else list(reversed(configurations))
+            for configuration in order:
+                reranker = self._reranker(configuration)
+                start = time.perf_counter()
+                reranker.rerank(first.query, documents, retrieval_scores=scores)
+                times[configuration.name].append(time.perf_counter() - start)
+        return {name: statistics.median(values) for name, values in times.items()}
 
     def backends_in_use(self) -> dict[str, str]:
         """What each prepared configuration runs on (``backend_in_use``), by name."""

@@ -49,6 +49,7 @@ narrow on a handful of queries: keep ``min_queries`` at 10 or more.
 from __future__ import annotations
 
 import math
+import statistics
 from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from typing import Any
@@ -197,10 +198,11 @@ def prune_dominated(
 
     Args:
         configurations: Every configuration by name.
-        alive: The names still measured; all have run on the same queries.
+        alive: The names still measured; all have a quality on the same queries, and a
+            latency on a prefix of them (the timed ones).
         reference: The reference's name, never pruned.
-        seconds: Per-query seconds by name.
-        qualities: Per-query qualities by name.
+        seconds: Per-query seconds by name, on the queries each was timed on (first ones).
+        qualities: Per-query qualities by name, on every query so far.
         confidence: Coverage of the bootstrap intervals.
         seed: Bootstrap seed.
 
@@ -209,31 +211,41 @@ def prune_dominated(
         the one named.
     """
     # Against the survivors at the start of this check: dominance is transitive on the
-    # measured data, so pruning several at once is as safe as one by one.
-    fastest_first = sorted(alive, key=lambda name: (math.fsum(seconds[name]), name))
+    # measured data, so pruning several at once is as safe as one by one. Latency is per
+    # query timed (a configuration whose rankings are derived was timed on a prefix only).
+    fastest_first = sorted(alive, key=lambda name: (statistics.fmean(seconds[name]), name))
     pruned: dict[str, Pruning] = {}
-    queries = len(seconds[reference])
-    interval = Resampler(queries, seed=seed, confidence=confidence)
+    resamplers: dict[int, Resampler] = {}
+
+    def interval(values: Sequence[float]) -> tuple[float, float]:
+        # One set of resamples per sample size: qualities cover every query so far, latency
+        # ratios the queries both configurations were timed on.
+        resampler = resamplers.get(len(values))
+        if resampler is None:
+            resampler = resamplers[len(values)] = Resampler(len(values), seed=seed, confidence=confidence)
+        return resampler(values)
+
     for name in sorted(alive):
         if name == reference:
             continue
         for other in fastest_first:
             if other == name:
                 continue
+            timed = min(len(seconds[name]), len(seconds[other]))
             found = dominance(
-                seconds[name],
+                seconds[name][:timed],
                 qualities[name],
-                seconds[other],
+                seconds[other][:timed],
                 qualities[other],
                 faithful=faithful(configurations[other], configurations[name]),
                 interval=interval,
             )
             if found is not None:
-                pruned[name] = Pruning(len(seconds[name]), other, found[0], found[1])
+                pruned[name] = Pruning(len(qualities[name]), other, found[0], found[1])
                 logger.info(
                     "tune: pruned %r after %d queries: dominated by %r (latency ratio %.2f).",
                     name,
-                    len(seconds[name]),
+                    len(qualities[name]),
                     other,
                     found[0],
                 )

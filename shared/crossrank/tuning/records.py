@@ -114,13 +114,15 @@ class Pruning:
 class ConfigurationResult:
     """One configuration's measurements and their summary.
 
-    Latency statistics are over the queries it was measured on; comparisons with the
-    reference are paired over those same queries (the reference runs on every query).
+    Quality is over every query it ranked; latency over the queries it was *timed* on, the
+    first ``len(seconds)`` of them (all, unless its ranking was derived after a timed prefix:
+    see ``derived_after``). Comparisons with the reference are paired over those same queries
+    (the reference runs, timed, on every query).
 
     Attributes:
         configuration: What was measured.
-        query_ids: The queries it was measured on, in measurement order.
-        seconds: Per-query wall time, aligned with ``query_ids``.
+        query_ids: The queries it ranked, in measurement order.
+        seconds: Per-query wall time of the queries it was timed on: ``query_ids``' first ones.
         qualities: Per-query quality, aligned with ``query_ids``.
         mean_ms: Mean per-query latency in milliseconds (what ``max_loss`` selection ranks).
         p50_ms: Median per-query latency (nearest rank).
@@ -136,6 +138,10 @@ class ConfigurationResult:
         on_frontier: Not pruned and no other unpruned configuration has a p95 at most as
             high and a quality at least as good, one of them strictly.
         is_reference: It is the search's reference.
+        derived_after: When its rankings past a timed prefix were derived from the scores of
+            configurations that ran (see :func:`crossrank.tuning.search.search`), how many
+            queries it was timed on, its own ranking checked against the derived one on each;
+            ``None`` when it ran on every query.
     """
 
     configuration: Configuration
@@ -155,6 +161,7 @@ class ConfigurationResult:
     pruned: Pruning | None
     on_frontier: bool
     is_reference: bool
+    derived_after: int | None = None
 
     @property
     def name(self) -> str:
@@ -163,8 +170,13 @@ class ConfigurationResult:
 
     @property
     def queries(self) -> int:
-        """How many queries it was measured on."""
+        """How many queries it ranked (its quality is over these)."""
         return len(self.query_ids)
+
+    @property
+    def timed_queries(self) -> int:
+        """How many queries it was timed on (its latency is over these, the first ones)."""
+        return len(self.seconds)
 
     def to_json(self) -> dict[str, Any]:
         """The result as a JSON-ready dict: the summary and the per-query series, floats plain."""
@@ -197,6 +209,7 @@ class ConfigurationResult:
             difference_interval=_pair(data["difference_interval"]),
             speedup=float(data["speedup"]),
             speedup_interval=_pair(data["speedup_interval"]),
+            derived_after=None if data.get("derived_after") is None else int(data["derived_after"]),
         )
 
     def summary_json(self) -> dict[str, Any]:
@@ -204,6 +217,8 @@ class ConfigurationResult:
         return {
             "configuration": self.configuration.to_json(),
             "queries": self.queries,
+            "timed_queries": self.timed_queries,
+            "derived_after": self.derived_after,
             "mean_ms": float(self.mean_ms),
             "p50_ms": float(self.p50_ms),
             "p95_ms": float(self.p95_ms),

@@ -10,16 +10,25 @@ reference takes its turn in the rotation like the others instead of always runni
 After ``min_queries`` queries, and after every further one, a configuration that another
 clearly dominates (faster with confidence and at least as good; see
 :mod:`crossrank.tuning.pruning`) stops being measured. The reference is never pruned.
+
+Quality needs every query; latency does not. With ``latency_queries`` and ``derive``, each
+configuration runs, timed, on the first ``latency_queries`` queries; after that, one whose
+ranking ``derive`` can compute without running it (a shallower depth ranks the scores of the
+same model over every candidate; an exact backend ranks as the reference) is no longer run:
+its ranking is derived. What derivation promises is checked, not assumed: on every timed
+query the derived ranking's top 10 (all that NDCG@10 and top-10 agreement read) must equal
+the configuration's own, or it keeps running, timed, on every query. The reference runs,
+timed, on every query.
 """
 
 from __future__ import annotations
 
 import math
-import random
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 
 from crossrank.evaluation.metrics import top_k_agreement
+from crossrank.log import logger
 from crossrank.tuning.estimates import pareto_flags, summarize
 from crossrank.tuning.pruning import prune_dominated
 from crossrank.tuning.records import (
@@ -31,10 +40,13 @@ from crossrank.tuning.records import (
     QueryRun,
     SearchResult,
 )
+from crossrank.tuning.rotation import base_order, query_order
 
 __all__ = [
+    "CHECKED_TOP",
     "Configuration",
     "ConfigurationResult",
+    "Derive",
     "Measure",
     "Pruning",
     "Quality",
@@ -47,6 +59,13 @@ __all__ = [
 ]
 
 Progress = Callable[[Iterable[str]], Iterable[str]]
+
+Derive = Callable[[Configuration, str], "Sequence[str] | None"]
+"""``(configuration, query_id) -> ranking``, derived without running the configuration, or
+``None`` when it cannot be (see :meth:`crossrank.tuning.measure.Measurer.derive`)."""
+
+CHECKED_TOP = 10
+"""Leading ranks a derived ranking must match the configuration's own on each timed query."""
 
 
 def top10_agreement(query_id: str, ranking: Sequence[str], reference_ranking: Sequence[str]) -> float:
@@ -65,45 +84,6 @@ def top10_agreement(query_id: str, ranking: Sequence[str], reference_ranking: Se
     """
     del query_id
     return top_k_agreement(reference_ranking, ranking, reference_k=10, candidate_k=10)
-
-
-def base_order(names: Sequence[str], seed: int) -> list[str]:
-    """The seeded order the rotation starts from: independent of the order names are given in.
-
-    Args:
-        names: The configurations' names.
-        seed: Seed of the shuffle.
-
-    Returns:
-        The names, shuffled.
-    """
-    order = sorted(names)
-    random.Random(seed).shuffle(order)
-    return order
-
-
-def query_order(order: Sequence[str], index: int, *, first: str | None = None) -> list[str]:
-    """The order configurations run in on the ``index``-th query (0-based).
-
-    The base order rotated left by ``index``, and reversed on every other full cycle, so over
-    ``2 * len(order)`` queries each configuration runs in every position twice, and after each
-    other one about as often as before it.
-
-    Args:
-        order: The surviving configurations' names, in base order.
-        index: The query's position in the search.
-        first: A name to always run first (``reference_first``), or ``None``.
-
-    Returns:
-        The names in run order.
-    """
-    names = [name for name in order if name != first]
-    if names:
-        shift = index % len(names)
-        names = names[shift:] + names[:shift]
-        if (index // len(names)) % 2 == 1:
-            names.reverse()
-    return ([first] if first is not None and first in order else []) + names
 
 
 def _progress(items: Sequence[str], progress: bool | Progress) -> Iterable[str]:
@@ -164,6 +144,8 @@ def search(
     prune_confidence: float = 0.99,
     reference_first: bool = False,
     quality_name: str | None = None,
+    latency_queries: int | None = None,
+    derive: Derive | None = None,
 ) -> SearchResult:
     """Measure configurations interleaved over queries, pruning the clearly dominated.
 
@@ -184,6 +166,11 @@ def search(
         reference_first: Run the reference first on every query instead of in the rotation.
         quality_name: What the quality is, for reports; ``"top-10 agreement"`` for
             :func:`top10_agreement`, else ``"quality"`` when not given.
+        latency_queries: Queries every configuration runs on, timed, before the rankings of
+            those ``derive`` can compute are derived instead; ``None`` runs every
+            configuration on every query.
+        derive: Computes a configuration's ranking without running it (only used with
+            ``latency_queries``).
 
     Returns:
         Every configuration's result, with the Pareto frontier marked.
@@ -191,13 +178,18 @@ def search(
     Raises:
         ValueError: On repeated names or queries, no queries, a reference that differs from
             the configuration of its name, ``min_queries < 1``, a ``prune_confidence``
-            outside (0, 1), or a measurement with negative or non-finite seconds.
+            outside (0, 1), ``latency_queries < 1``, a measurement with negative or non-finite
+            seconds, or a derivation that fails after its checks passed.
         TypeError: If a measurement's ranking is a single string.
     """
     if isinstance(min_queries, bool) or not isinstance(min_queries, int) or min_queries < 1:
         raise ValueError(f"min_queries must be a positive integer, got {min_queries!r}.")
     if not 0.0 < prune_confidence < 1.0:
         raise ValueError(f"prune_confidence must be between 0 and 1, got {prune_confidence!r}.")
+    if latency_queries is not None and (
+        isinstance(latency_queries, bool) or not isinstance(latency_queries, int) or latency_queries < 1
+    ):
+        raise ValueError(f"latency_queries must be a positive integer or None, got {latency_queries!r}.")
     chosen = _validated(configurations, query_ids, reference)
     by_name = {configuration.name: configuration for configuration in chosen}
     seconds: dict[str, list[float]] = {name: [] for name in by_name}
@@ -207,14 +199,28 @@ def search(
     orders: list[tuple[str, ...]] = []
     measured: list[str] = []
     queries = _progress(query_ids, progress)
+    # Derivable until a timed query shows otherwise; derived once the timed prefix is over.
+    derivable = set(by_name) - {reference.name} if derive is not None and latency_queries else set()
+    derived_after: dict[str, int] = {}
     for index, query_id in enumerate(queries):
-        order = query_order(alive, index, first=reference.name if reference_first else None)
+        timing = latency_queries is None or index < latency_queries
+        derived = [] if timing else [name for name in alive if name in derivable]
+        timed = [name for name in alive if name not in derived]
+        order = query_order(timed, index, first=reference.name if reference_first else None)
         rankings: dict[str, Sequence[str]] = {}
         for name in order:
             run = _checked_run(measure(by_name[name], query_id), by_name[name], query_id)
             seconds[name].append(float(run.seconds))
             rankings[name] = run.ranking
-        for name in order:
+        for name in derived:
+            derived_after.setdefault(name, len(seconds[name]))
+            ranking = derive(by_name[name], query_id) if derive is not None else None
+            if ranking is None:
+                raise ValueError(f"{name!r} could not be derived on {query_id!r} after its checks passed.")
+            rankings[name] = ranking
+        if timing and derivable:
+            derivable -= _underivable(derive, by_name, derivable & set(order), rankings, query_id)
+        for name in alive:
             value = float(quality(query_id, rankings[name], rankings[reference.name]))
             if not math.isfinite(value):
                 raise ValueError(f"quality of {name!r} on query {query_id!r} is {value}.")
@@ -242,7 +248,30 @@ def search(
         min_queries,
         prune_confidence,
         quality_name or _quality_name(quality),
+        derived_after,
     )
+
+
+def _underivable(
+    derive: Derive | None,
+    by_name: dict[str, Configuration],
+    names: Iterable[str],
+    rankings: dict[str, Sequence[str]],
+    query_id: str,
+) -> set[str]:
+    """Of ``names``, those whose derived ranking is missing or differs from their own here."""
+    failed: set[str] = set()
+    for name in sorted(names):
+        derived = derive(by_name[name], query_id) if derive is not None else None
+        if derived is None or list(derived[:CHECKED_TOP]) != list(rankings[name][:CHECKED_TOP]):
+            if derived is not None:
+                logger.info(
+                    "tune: %r is measured on every query: its derived ranking differed from its own on %r.",
+                    name,
+                    query_id,
+                )
+            failed.add(name)
+    return failed
 
 
 def _quality_name(quality: Quality) -> str:
@@ -261,22 +290,24 @@ def _result(
     min_queries: int,
     prune_confidence: float,
     quality_name: str,
+    derived_after: dict[str, int],
 ) -> SearchResult:
     results: list[ConfigurationResult] = []
     for configuration in chosen:
         name = configuration.name
-        count = len(seconds[name])  # a pruned configuration measured a prefix of the queries
+        count = len(qualities[name])  # a pruned configuration ranked a prefix of the queries
         results.append(
             summarize(
                 configuration,
                 measured[:count],
                 seconds[name],
                 qualities[name],
-                reference_seconds=seconds[reference.name][:count],
+                reference_seconds=seconds[reference.name][: len(seconds[name])],
                 reference_qualities=qualities[reference.name][:count],
                 pruned=pruned.get(name),
                 is_reference=name == reference.name,
                 seed=seed,
+                derived_after=derived_after.get(name),
             )
         )
     survivors = [result for result in results if result.pruned is None]

@@ -193,9 +193,10 @@ def _difference(result: ConfigurationResult) -> str:
 def _speed(result: ConfigurationResult) -> str:
     if result.is_reference:
         return "the reference itself"
+    timed = "" if result.timed_queries == result.queries else f" on the {result.timed_queries} queries timed"
     if result.speedup >= 1.0:
-        return f"{result.speedup:.2f}x faster than the reference"
-    return f"{1.0 / result.speedup:.2f}x slower than the reference"
+        return f"{result.speedup:.2f}x faster than the reference{timed}"
+    return f"{1.0 / result.speedup:.2f}x slower than the reference{timed}"
 
 
 def _precision(result: ConfigurationResult) -> str:

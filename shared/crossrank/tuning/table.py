@@ -13,6 +13,9 @@ _HEADER = ("", "configuration", "queries", "p50 ms", "p95 ms", "speed-up", "{qua
 def format_table(result: SearchResult, choice: Choice | None = None) -> str:
     """One row per configuration: name, queries, p50/p95, speed-up, quality, difference, status.
 
+    ``queries`` reads ``50 (10 timed)`` for a configuration whose rankings were derived after
+    10 timed queries: its latency is over those 10, its quality over all 50.
+
     Rows come in the order the configurations were given. The first column marks the choice
     (``*``); the last says ``reference``, ``frontier`` (on the Pareto frontier of p95 latency
     and quality) or ``pruned after N by NAME``.
@@ -59,7 +62,9 @@ def _row(result: ConfigurationResult, choice: Choice | None) -> tuple[str, ...]:
     return (
         "*" if chosen else "",
         result.name,
-        str(result.queries),
+        str(result.queries)
+        if result.timed_queries == result.queries
+        else f"{result.queries} ({result.timed_queries} timed)",
         f"{result.p50_ms:.1f}",
         f"{result.p95_ms:.1f}",
         speedup,
