@@ -104,8 +104,8 @@ def add_tune_command(commands: argparse._SubParsersAction[argparse.ArgumentParse
         default=10,
         help="queries every configuration is timed on; after them, the rankings of those that re-rank "
         "scores other configurations compute (a shallower depth, an exact backend, a self-cascade) are "
-        "derived from those scores, once checked equal on every timed query (default: 10; --queries "
-        "times everything on every query)",
+        "derived from those scores, once checked equal on every timed query (default: 10; as many as "
+        "--queries times every configuration on every query)",
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of the run order and intervals")
     parser.add_argument(
@@ -182,7 +182,7 @@ def run_tune(args: argparse.Namespace) -> int:
     if reference.name in skipped:
         raise RuntimeError(f"the reference cannot run: {skipped[reference.name]}")
     if not args.backends:
-        skipped.update(_unaccelerated(measurer, configurations, skipped, fastest_exact, args.k))
+        skipped.update(_unaccelerated(args, measurer, configurations, skipped, args.k))
     for name, reason in skipped.items():
         status(args, f"skipped {name}: {reason}")
     runnable = [configuration for configuration in configurations if configuration.name not in skipped]
@@ -233,7 +233,7 @@ def run_tune(args: argparse.Namespace) -> int:
 
 
 def _unaccelerated(
-    measurer: Any, configurations: list[Any], skipped: dict[str, str], fastest_exact: str, k: int
+    args: argparse.Namespace, measurer: Any, configurations: list[Any], skipped: dict[str, str], k: int
 ) -> dict[str, str]:
     """Lower-precision backends barely faster than the fastest exact one here: not worth measuring."""
     from crossrank.tuning.configurations import unaccelerated
@@ -244,14 +244,18 @@ def _unaccelerated(
         for configuration in runnable
         if configuration.candidates == k and set(configuration.options) <= {"backend", "precision"}
     ]
-    exact = next(
-        (c for c in [configurations[0], *plain] if c.exact and c.options.get("backend") == fastest_exact),
-        configurations[0],
-    )
+    exact = [configuration for configuration in plain if configuration.exact]
     lower = [configuration for configuration in plain if not configuration.exact]
-    if not lower:
+    if not lower or not exact:
         return {}
-    return unaccelerated(runnable, measurer.time_on_slice([exact, *lower]), exact.name)
+    seconds = measurer.time_on_slice(exact + lower)
+    fastest = min(seconds[configuration.name] for configuration in exact)
+    status(
+        args,
+        "lower precision vs the fastest exact backend here: "
+        + ", ".join(f"{c.options['backend']} {fastest / seconds[c.name]:.2f}x" for c in lower),
+    )
+    return unaccelerated(runnable, seconds, [configuration.name for configuration in exact])
 
 
 def _status_lines(args: argparse.Namespace, started: float) -> Any:

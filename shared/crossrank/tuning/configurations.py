@@ -185,26 +185,28 @@ def configuration_options(configuration: Configuration) -> dict[str, Any]:
 def unaccelerated(
     configurations: Sequence[Configuration],
     slice_seconds: Mapping[str, float],
-    exact_name: str,
+    exact_names: Sequence[str],
 ) -> dict[str, str]:
     """The configurations of lower-precision backends that are not accelerated here, with why.
 
     Args:
         configurations: The grid.
-        slice_seconds: Seconds of the exact configuration and of each lower-precision backend
+        slice_seconds: Seconds of the exact configurations and of each lower-precision backend
             over every candidate, on the same slice (:meth:`crossrank.tuning.measure.Measurer.time_on_slice`).
-        exact_name: The exact configuration compared against (the fastest exact backend's).
+        exact_names: The exact configurations among them: a lower precision is compared with
+            the fastest of these.
 
     Returns:
         By name, every configuration that runs (or cascades through) a backend whose speed-up
-        over the exact one is below :data:`LOWER_PRECISION_MIN_SPEEDUP`, and the reason.
+        over the fastest exact one is below :data:`LOWER_PRECISION_MIN_SPEEDUP`, and the reason.
     """
     by_name = {configuration.name: configuration for configuration in configurations}
+    fastest = min(exact_names, key=lambda name: (slice_seconds[name], name))
     slow: dict[str, float] = {}
     for name, seconds in slice_seconds.items():
-        if name == exact_name:
+        if name in exact_names:
             continue
-        speedup = slice_seconds[exact_name] / max(seconds, 1e-9)
+        speedup = slice_seconds[fastest] / max(seconds, 1e-9)
         if speedup < LOWER_PRECISION_MIN_SPEEDUP:
             slow[str(by_name[name].options["backend"])] = speedup
     reasons: dict[str, str] = {}
@@ -212,8 +214,8 @@ def unaccelerated(
         for backend in (configuration.options.get("backend"), configuration.options.get("coarse_backend")):
             if backend in slow:
                 reasons[configuration.name] = (
-                    f"{backend} is not accelerated on this CPU: {slow[backend]:.2f}x as fast as "
-                    f"{by_name[exact_name].name!r} on the first query's first candidates "
+                    f"{backend} is not accelerated on this CPU: {slow[backend]:.2f}x as fast as the fastest "
+                    f"exact backend ({by_name[fastest].name!r}) on the first query's first candidates "
                     f"(below {LOWER_PRECISION_MIN_SPEEDUP}x; pass --backends {backend} to measure it anyway)"
                 )
                 break
