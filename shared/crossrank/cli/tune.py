@@ -186,7 +186,11 @@ def run_tune(args: argparse.Namespace) -> int:
     for name, reason in skipped.items():
         status(args, f"skipped {name}: {reason}")
     runnable = [configuration for configuration in configurations if configuration.name not in skipped]
-    status(args, f"measuring {len(runnable)} configurations on {len(workload.queries)} queries, interleaved")
+    status(
+        args,
+        f"measuring {len(runnable)} configurations on {len(workload.queries)} queries, interleaved "
+        f"({time.perf_counter() - started:.0f} s so far)",
+    )
     result = search(
         runnable,
         query_ids(workload),
