@@ -41,8 +41,8 @@ LOWER_PRECISION_MIN_SPEEDUP = 1.2
 
 A lower precision trades ranking quality for speed; one that is barely faster than exact fp32
 on this CPU offers no trade worth its risk, yet costs the tune a full pass per query (its
-quality can only be known by running it). OpenVINO int8 on an AVX2 CPU without VNNI measured
-1.05x OpenVINO fp32 (docs/tuning.md), where ONNX Runtime's int8 measured 1.7x.
+quality can only be known by running it): OpenVINO int8 on an AVX2 CPU without VNNI, for one
+(docs/tuning.md).
 """
 # Tokens a "short" coarse stage reads of each candidate (bench's CASCADE_SHORT_LENGTH).
 _SHORT_LENGTH = 160
@@ -206,7 +206,8 @@ def unaccelerated(
     for name, seconds in slice_seconds.items():
         if name in exact_names:
             continue
-        speedup = slice_seconds[fastest] / max(seconds, 1e-9)
+        # Compared as printed (two decimals), so a reason never reads "1.20x (below 1.2x)".
+        speedup = round(slice_seconds[fastest] / max(seconds, 1e-9), 2)
         if speedup < LOWER_PRECISION_MIN_SPEEDUP:
             slow[str(by_name[name].options["backend"])] = speedup
     reasons: dict[str, str] = {}
@@ -215,7 +216,7 @@ def unaccelerated(
             if backend in slow:
                 reasons[configuration.name] = (
                     f"{backend} is not accelerated on this CPU: {slow[backend]:.2f}x as fast as the fastest "
-                    f"exact backend ({by_name[fastest].name!r}) on the first query's first candidates "
+                    f"exact backend ({by_name[fastest].name!r}) on the first query "
                     f"(below {LOWER_PRECISION_MIN_SPEEDUP}x; pass --backends {backend} to measure it anyway)"
                 )
                 break

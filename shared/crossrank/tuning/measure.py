@@ -202,7 +202,7 @@ class Measurer:
         return table
 
     def time_on_slice(
-        self, configurations: Sequence[Configuration], *, candidates: int = 16, rounds: int = 3
+        self, configurations: Sequence[Configuration], *, candidates: int | None = None, rounds: int = 1
     ) -> dict[str, float]:
         """Median seconds of each configuration on the first query's first candidates, interleaved.
 
@@ -211,15 +211,18 @@ class Measurer:
 
         Args:
             configurations: Prepared configurations.
-            candidates: How many of the first query's candidates each reranks.
-            rounds: Interleaved rounds; the median is kept.
+            candidates: How many of the first query's candidates each reranks (``None``: all;
+                a slice of fewer, shorter inputs than the workload's shifts the ratios between
+                backends: docs/tuning.md).
+            rounds: Interleaved rounds (alternating order); the median is kept.
 
         Returns:
             Seconds by configuration name.
         """
         first = self._workload.queries[0]
-        documents = list(first.texts[:candidates])
-        scores = None if first.retrieval_scores is None else list(first.retrieval_scores[:candidates])
+        count = len(first.texts) if candidates is None else candidates
+        documents = list(first.texts[:count])
+        scores = None if first.retrieval_scores is None else list(first.retrieval_scores[:count])
         times: dict[str, list[float]] = {configuration.name: [] for configuration in configurations}
         for round_index in range(rounds):
             order = list(configurations) if round_index % 2 == 0 else list(reversed(configurations))
