@@ -63,6 +63,7 @@ def test_tune_writes_a_profile_with_the_choice_the_machine_and_the_frontier(tune
     assert dict(profile.machine) | {"threads": None} == {**cpu_signature(), "threads": None}
     assert profile.tuned_on["k"] == 10
     assert profile.tuned_on["queries"] == 4
+    assert profile.tuned_on["latency_queries"] == 2
     assert profile.tuned_on["quality"] == "NDCG@10"
     assert profile.tuned_on["goal"] == {"max_loss": 0.05}
     # The chosen one kept the ranking within the asked loss, and the numbers say so.

@@ -172,11 +172,11 @@ def test_a_lower_precision_barely_faster_than_exact_is_left_out_with_its_cascade
     assert "cascade: first 160 tokens keep 20 for onnx" not in reasons
 
 
-def test_time_on_slice_times_each_configuration() -> None:
+def test_time_first_query_times_each_configuration() -> None:
     measurer = Measurer("some-model", WORKLOAD, reranker_factory=Factory())
     reference = reference_configuration(3)
     int8 = Configuration("onnx-int8, 3 candidates", {"backend": "onnx-int8"}, 3, exact=False)
     measurer.prepare([reference, int8])
-    seconds = measurer.time_on_slice([reference, int8], candidates=2, rounds=3)
+    seconds = measurer.time_first_query([reference, int8], candidates=2, rounds=3)
     assert set(seconds) == {reference.name, int8.name}
     assert all(value > 0 for value in seconds.values())

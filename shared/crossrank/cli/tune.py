@@ -215,6 +215,7 @@ def run_tune(args: argparse.Namespace) -> int:
         "k": args.k,
         "queries": len(workload.queries),
         "offset": args.offset,
+        "latency_queries": min(args.latency_queries, len(workload.queries)),
         "quality": workload.quality_name,
         "goal": {"max_loss": max_loss} if args.budget_ms is None else {"budget_ms": args.budget_ms},
         "base_options": base,
@@ -252,7 +253,7 @@ def _unaccelerated(
     lower = [configuration for configuration in plain if not configuration.exact]
     if not lower or not exact:
         return {}
-    seconds = measurer.time_on_slice(exact + lower)
+    seconds = measurer.time_first_query(exact + lower)
     fastest = min(seconds[configuration.name] for configuration in exact)
     status(
         args,

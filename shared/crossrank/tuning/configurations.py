@@ -184,15 +184,16 @@ def configuration_options(configuration: Configuration) -> dict[str, Any]:
 
 def unaccelerated(
     configurations: Sequence[Configuration],
-    slice_seconds: Mapping[str, float],
+    first_query_seconds: Mapping[str, float],
     exact_names: Sequence[str],
 ) -> dict[str, str]:
     """The configurations of lower-precision backends that are not accelerated here, with why.
 
     Args:
         configurations: The grid.
-        slice_seconds: Seconds of the exact configurations and of each lower-precision backend
-            over every candidate, on the same slice (:meth:`crossrank.tuning.measure.Measurer.time_on_slice`).
+        first_query_seconds: Seconds of the exact configurations and of each lower-precision
+            backend over every candidate, on the same query
+            (:meth:`crossrank.tuning.measure.Measurer.time_first_query`).
         exact_names: The exact configurations among them: a lower precision is compared with
             the fastest of these.
 
@@ -201,13 +202,13 @@ def unaccelerated(
         over the fastest exact one is below :data:`LOWER_PRECISION_MIN_SPEEDUP`, and the reason.
     """
     by_name = {configuration.name: configuration for configuration in configurations}
-    fastest = min(exact_names, key=lambda name: (slice_seconds[name], name))
+    fastest = min(exact_names, key=lambda name: (first_query_seconds[name], name))
     slow: dict[str, float] = {}
-    for name, seconds in slice_seconds.items():
+    for name, seconds in first_query_seconds.items():
         if name in exact_names:
             continue
         # Compared as printed (two decimals), so a reason never reads "1.20x (below 1.2x)".
-        speedup = round(slice_seconds[fastest] / max(seconds, 1e-9), 2)
+        speedup = round(first_query_seconds[fastest] / max(seconds, 1e-9), 2)
         if speedup < LOWER_PRECISION_MIN_SPEEDUP:
             slow[str(by_name[name].options["backend"])] = speedup
     reasons: dict[str, str] = {}

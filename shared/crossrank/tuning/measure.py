@@ -201,10 +201,10 @@ class Measurer:
             table = self._scores[(key, query_id)] = text_scores_of(documents, results)
         return table
 
-    def time_on_slice(
+    def time_first_query(
         self, configurations: Sequence[Configuration], *, candidates: int | None = None, rounds: int = 1
     ) -> dict[str, float]:
-        """Median seconds of each configuration on the first query's first candidates, interleaved.
+        """Median seconds of each configuration on the first query (or its first candidates), interleaved.
 
         A quick comparison of prepared backends (tune's check that a lower precision is
         accelerated here), not a measurement for the table.
