@@ -2,8 +2,10 @@
 
 Four levers, from docs/benchmarks.md's studies: the backend and its precision (exact fp32 on
 PyTorch, ONNX Runtime and OpenVINO; int8 everywhere, since every x86 CPU with AVX2 runs it in
-integer arithmetic; bf16 only where the CPU computes it natively), how many of the first
-stage's candidates are reranked (``rerank_depth``), a self-cascade (the model in int8, or
+integer arithmetic, though tune then leaves out an int8 backend that is not
+:data:`LOWER_PRECISION_MIN_SPEEDUP` times as fast as exact fp32 here (:func:`unaccelerated`);
+bf16 only where the CPU computes it natively), how many of the first stage's candidates are
+reranked (``rerank_depth``), a self-cascade (the model in int8, or
 reading only each candidate's first tokens, keeps the best for the exact model), and, when
 candidates are longer than the model's window, the window cap and the lexical window cascade.
 Every backend is crossed with every depth; cascades and caps run on the exact ONNX Runtime
