@@ -17,29 +17,27 @@ def test_every_derivable_configuration_ranks_as_derived(
 ) -> None:
     monkeypatch.setenv("CROSSRANK_CACHE_DIR", str(onnx_cache))
     workload = load_workload(
-        data_dir / "scifact", k=30, queries=2, offset=0, first_stage="bm25", split="test", show_progress=False
+        data_dir / "scifact", k=12, queries=2, offset=0, first_stage="bm25", split="test", show_progress=False
     )
-    reference = reference_configuration(30)
+    reference = reference_configuration(12)
     derived = [
-        Configuration("onnx, 30 candidates", {"backend": "onnx"}, 30, exact=True),
-        Configuration("onnx, 10 candidates", {"backend": "onnx", "rerank_depth": 10}, 10, exact=True),
+        Configuration("onnx, 12 candidates", {"backend": "onnx"}, 12, exact=True),
+        Configuration("onnx, 5 candidates", {"backend": "onnx", "rerank_depth": 5}, 5, exact=True),
+        Configuration("onnx-int8, 5 candidates", {"backend": "onnx-int8", "rerank_depth": 5}, 5, exact=False),
         Configuration(
-            "onnx-int8, 10 candidates", {"backend": "onnx-int8", "rerank_depth": 10}, 10, exact=False
-        ),
-        Configuration(
-            "cascade: onnx-int8 keeps 20 for onnx",
-            {"backend": "onnx", "coarse_backend": "onnx-int8", "coarse_keep": 20},
-            30,
+            "cascade: onnx-int8 keeps 6 for onnx",
+            {"backend": "onnx", "coarse_backend": "onnx-int8", "coarse_keep": 6},
+            12,
             exact=False,
         ),
         Configuration(
-            "cascade: first 160 tokens keep 20 for onnx",
-            {"backend": "onnx", "coarse_backend": "onnx", "coarse_max_length": 160, "coarse_keep": 20},
-            30,
+            "cascade: first 160 tokens keep 6 for onnx",
+            {"backend": "onnx", "coarse_backend": "onnx", "coarse_max_length": 160, "coarse_keep": 6},
+            12,
             exact=False,
         ),
     ]
-    int8 = Configuration("onnx-int8, 30 candidates", {"backend": "onnx-int8"}, 30, exact=False)
+    int8 = Configuration("onnx-int8, 12 candidates", {"backend": "onnx-int8"}, 12, exact=False)
     configurations = [reference, int8, *derived]
     measurer = Measurer(model_path, workload)
     assert measurer.prepare(configurations, reference=reference) == {}
@@ -54,5 +52,5 @@ def test_every_derivable_configuration_ranks_as_derived(
     for configuration in derived:
         assert derived_second[configuration.name] == list(measurer(configuration, second).ranking)
     # The depth ranks only its candidates; the cascades rank them all.
-    assert len(own["onnx, 10 candidates"]) == 10
-    assert len(own["cascade: onnx-int8 keeps 20 for onnx"]) == 30
+    assert len(own["onnx, 5 candidates"]) == 5
+    assert len(own["cascade: onnx-int8 keeps 6 for onnx"]) == 12
