@@ -241,26 +241,28 @@ def _unaccelerated(
     args: argparse.Namespace, measurer: Any, configurations: list[Any], skipped: dict[str, str], k: int
 ) -> dict[str, str]:
     """Lower-precision backends barely faster than the fastest exact one here: not worth measuring."""
-    from crossrank.tuning.configurations import unaccelerated
+    from crossrank.tuning.configurations import lower_precision_speedups, unaccelerated
+    from crossrank.tuning.derivation import plain_scoring
 
     runnable = [configuration for configuration in configurations if configuration.name not in skipped]
     plain = [
         configuration
         for configuration in runnable
-        if configuration.candidates == k and set(configuration.options) <= {"backend", "precision"}
+        if configuration.candidates == k and plain_scoring(configuration)
     ]
     exact = [configuration for configuration in plain if configuration.exact]
     lower = [configuration for configuration in plain if not configuration.exact]
     if not lower or not exact:
         return {}
     seconds = measurer.time_first_query(exact + lower)
-    fastest = min(seconds[configuration.name] for configuration in exact)
+    exact_names = [configuration.name for configuration in exact]
+    _, speedups = lower_precision_speedups(seconds, exact_names)
     status(
         args,
         "lower precision vs the fastest exact backend here: "
-        + ", ".join(f"{c.options['backend']} {fastest / seconds[c.name]:.2f}x" for c in lower),
+        + ", ".join(f"{c.options['backend']} {speedups[c.name]:.2f}x" for c in lower),
     )
-    return unaccelerated(runnable, seconds, [configuration.name for configuration in exact])
+    return unaccelerated(runnable, seconds, exact_names)
 
 
 def _status_lines(args: argparse.Namespace, started: float) -> Any:

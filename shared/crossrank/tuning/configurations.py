@@ -26,6 +26,7 @@ __all__ = [
     "REFERENCE_NAME",
     "candidate_depths",
     "configuration_options",
+    "lower_precision_speedups",
     "reference_configuration",
     "tuning_configurations",
     "unaccelerated",
@@ -184,6 +185,31 @@ def configuration_options(configuration: Configuration) -> dict[str, Any]:
     return options
 
 
+def lower_precision_speedups(
+    first_query_seconds: Mapping[str, float], exact_names: Sequence[str]
+) -> tuple[str, dict[str, float]]:
+    """The fastest exact configuration, and each other one's speed-up over it.
+
+    Args:
+        first_query_seconds: Seconds of the exact configurations and of each lower-precision
+            backend over every candidate, on the same query
+            (:meth:`crossrank.tuning.measure.Measurer.time_first_query`).
+        exact_names: The exact configurations among them.
+
+    Returns:
+        The fastest exact configuration's name, and the speed-up of every configuration not in
+        ``exact_names``, rounded to two decimals: compared as printed, so a reason never reads
+        "1.20x (below 1.2x)".
+    """
+    fastest = min(exact_names, key=lambda name: (first_query_seconds[name], name))
+    speedups = {
+        name: round(first_query_seconds[fastest] / max(seconds, 1e-9), 2)
+        for name, seconds in first_query_seconds.items()
+        if name not in exact_names
+    }
+    return fastest, speedups
+
+
 def unaccelerated(
     configurations: Sequence[Configuration],
     first_query_seconds: Mapping[str, float],
@@ -193,9 +219,7 @@ def unaccelerated(
 
     Args:
         configurations: The grid.
-        first_query_seconds: Seconds of the exact configurations and of each lower-precision
-            backend over every candidate, on the same query
-            (:meth:`crossrank.tuning.measure.Measurer.time_first_query`).
+        first_query_seconds: See :func:`lower_precision_speedups`.
         exact_names: The exact configurations among them: a lower precision is compared with
             the fastest of these.
 
@@ -204,15 +228,12 @@ def unaccelerated(
         over the fastest exact one is below :data:`LOWER_PRECISION_MIN_SPEEDUP`, and the reason.
     """
     by_name = {configuration.name: configuration for configuration in configurations}
-    fastest = min(exact_names, key=lambda name: (first_query_seconds[name], name))
-    slow: dict[str, float] = {}
-    for name, seconds in first_query_seconds.items():
-        if name in exact_names:
-            continue
-        # Compared as printed (two decimals), so a reason never reads "1.20x (below 1.2x)".
-        speedup = round(first_query_seconds[fastest] / max(seconds, 1e-9), 2)
-        if speedup < LOWER_PRECISION_MIN_SPEEDUP:
-            slow[str(by_name[name].options["backend"])] = speedup
+    fastest, speedups = lower_precision_speedups(first_query_seconds, exact_names)
+    slow = {
+        str(by_name[name].options["backend"]): speedup
+        for name, speedup in speedups.items()
+        if speedup < LOWER_PRECISION_MIN_SPEEDUP
+    }
     reasons: dict[str, str] = {}
     for configuration in configurations:
         for backend in (configuration.options.get("backend"), configuration.options.get("coarse_backend")):

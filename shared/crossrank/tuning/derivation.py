@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from crossrank.ranking.cascade import rank_through_stages
+from crossrank.ranking.cascade import StageScoring, rank_through_stages
 from crossrank.ranking.depth import depth_indices, restore_indices
 from crossrank.ranking.selection import rank_documents
 from crossrank.ranking.window_scoring import TextScore, WindowScores
@@ -33,6 +33,7 @@ __all__ = [
     "Derivation",
     "ScoresKey",
     "derivation",
+    "plain_scoring",
     "rank_from_scores",
     "scores_key",
     "text_scores_of",
@@ -65,6 +66,11 @@ class Derivation:
 def scores_key(options: Mapping[str, Any]) -> ScoresKey:
     """The key of the table of a plain reranker with these scoring options, over every candidate."""
     return tuple(sorted((name, repr(value)) for name, value in options.items()))
+
+
+def plain_scoring(configuration: Configuration) -> bool:
+    """It scores every candidate with nothing but a backend and precision: a table others derive from."""
+    return set(configuration_options(configuration)) <= _SCORING
 
 
 def _exact(options: Mapping[str, Any]) -> bool:
@@ -130,7 +136,7 @@ def text_scores_of(documents: Sequence[str], results: Sequence[RerankResult]) ->
     return table
 
 
-def _lookup(table: Mapping[str, TextScore]) -> Any:
+def _lookup(table: Mapping[str, TextScore]) -> StageScoring:
     def scores(
         query: str,
         texts: Sequence[str],

@@ -25,6 +25,7 @@ from crossrank.tuning.derivation import (
     Derivation,
     ScoresKey,
     derivation,
+    plain_scoring,
     rank_from_scores,
     scores_key,
     text_scores_of,
@@ -168,9 +169,8 @@ class Measurer:
     def _plan(self, configurations: Sequence[Configuration], reference: Configuration) -> None:
         by_key = {scores_key(configuration_options(reference)): reference}
         for configuration in configurations:
-            options = configuration_options(configuration)
-            if set(options) <= {"backend", "precision"}:
-                by_key.setdefault(scores_key(options), configuration)
+            if plain_scoring(configuration):
+                by_key.setdefault(scores_key(configuration_options(configuration)), configuration)
         for configuration in configurations:
             plan = derivation(configuration, reference)
             if plan is None:
